@@ -1,0 +1,57 @@
+// Shared CLI plumbing: one-line errors, exit code 2 for bad usage, 1 for failures.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+/** Parses argv strictly; unknown options or missing values become a UsageError. */
+export function parseCommandArgs(argv: string[], options: OptionSpec, allowPositionals = true) {
+  try {
+    return parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' }, ...options }, allowPositionals, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message.split('\n')[0] ?? String(e));
+  }
+}
+
+export function intOption(value: string | undefined, name: string, min = 1): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}; got '${value}'`);
+  return n;
+}
+
+export function numberOption(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number; got '${value}'`);
+  return n;
+}
+
+/** A progress line on stderr that redraws in place on a TTY and prints sparsely otherwise. */
+export function progressLine(label: string): { update(done: number, total: number, extra?: string): void; end(msg?: string): void } {
+  const tty = process.stderr.isTTY;
+  const start = Date.now();
+  let lastPrint = 0;
+  return {
+    update(done, total, extra = '') {
+      const now = Date.now();
+      if (!tty && now - lastPrint < 5000 && done < total) return;
+      lastPrint = now;
+      const frac = total > 0 ? done / total : 1;
+      const width = 24;
+      const bar = '█'.repeat(Math.round(frac * width)).padEnd(width, '░');
+      const elapsed = (now - start) / 1000;
+      const eta = done > 0 ? (elapsed / done) * (total - done) : NaN;
+      const line = `${label} ${bar} ${done}/${total} ${Number.isFinite(eta) ? `ETA ${eta.toFixed(0)}s` : ''} ${extra}`;
+      if (tty) process.stderr.write(`\r\x1b[2K${line}`);
+      else process.stderr.write(`${line}\n`);
+    },
+    end(msg) {
+      if (tty) process.stderr.write('\r\x1b[2K');
+      if (msg) process.stderr.write(`${msg}\n`);
+    },
+  };
+}

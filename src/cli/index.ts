@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// `ganomaly <command>`: a thin shell over the library. Each command lives in its own file.
+import { UsageError } from './args.js';
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
+  train: { summary: 'train a GANomaly model on normal images', load: () => import('./train.js') },
+  export: { summary: 'export a run folder to ONNX graphs + manifest', load: () => import('./export.js') },
+  score: { summary: 'score images with an exported model', load: () => import('./score.js') },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(8)} ${v.summary}`);
+  return `Usage: ganomaly <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'ganomaly <command> --help' for a command's options.`;
+}
+
+async function main(): Promise<number> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(usage());
+    return 0;
+  }
+  const entry = COMMANDS[cmd];
+  if (!entry) throw new UsageError(`unknown command '${cmd}' (try 'ganomaly --help')`);
+  const mod = await entry.load();
+  return mod.run(rest);
+}
+
+main().then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    process.stderr.write(`ganomaly: ${e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}\n`);
+    if (process.env.GANOMALY_DEBUG) process.stderr.write(`${e.stack}\n`);
+    process.exitCode = e instanceof UsageError ? 2 : 1;
+  },
+);

@@ -1,0 +1,100 @@
+// Types shared by training, export and runtime. Nothing here may import tfjs, sharp or
+// onnxruntime: the browser runtime bundle includes this file.
+
+/** Which latent distance turns (z, ẑ) into an anomaly score. */
+export type ScoreKind = 'l2' | 'l1';
+
+/** Model hyper-parameters that fix the network shapes. */
+export interface ModelConfig {
+  /** Square input side in pixels: a multiple of 16, at least 16. */
+  isize: number;
+  /** Input channels: 1 (grey) or 3 (RGB). */
+  nc: 1 | 3;
+  /** Latent size. */
+  nz: number;
+  /** Base channel width of the encoders and decoder. */
+  ngf: number;
+  /** Base channel width of the discriminator (the reference uses ngf for both). */
+  ndf: number;
+  /** 'l2' = mean over nz of (z − ẑ)² (the reference); 'l1' = mean |z − ẑ| (the paper). */
+  scoreKind: ScoreKind;
+}
+
+export interface LossWeights {
+  adv: number;
+  con: number;
+  enc: number;
+}
+
+export interface OptimizerConfig {
+  lr: number;
+  beta1: number;
+  beta2: number;
+}
+
+/** Names the four networks of GANomaly. */
+export type NetName = 'GE' | 'GD' | 'E' | 'D';
+
+/** A dense float tensor in tfjs layout (NHWC activations; conv kernels HWIO; transposed-conv kernels [h, w, out, in]). */
+export interface NamedTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** All weights of a model, keyed `${net}.${layer}.${param}` (see src/train/architecture.ts). */
+export type WeightMap = Record<string, NamedTensor>;
+
+/** How 0-255 pixels become model input: x = (p / 255 − mean) / std per channel. */
+export interface Preprocessing {
+  /** Channel order of the model input. 'gray' for nc = 1. */
+  channelOrder: 'gray' | 'rgb';
+  /** Layout of the model input tensor. */
+  layout: 'NCHW';
+  /** Resize rule applied before normalisation. */
+  resize: { width: number; height: number; fit: 'fill'; kernel: 'bilinear' };
+  /** Per-channel mean and std in [0,1] units; (0.5, 0.5) maps pixels to [-1, 1] for the Tanh decoder. */
+  mean: number[];
+  std: number[];
+}
+
+/** Statistics of validation-normal scores used for calibration. */
+export interface ScoreStats {
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+  std: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export interface SplitSizes {
+  seed: number;
+  abnormalClass: string;
+  trainNormal: number;
+  validationNormal: number;
+  testNormal: number;
+  testAbnormal: number;
+}
+
+export const MANIFEST_SCHEMA_VERSION = 1;
+
+/** manifest.json written by `ganomaly export`, read by the runtime. Every field is documented in the README. */
+export interface Manifest {
+  schemaVersion: number;
+  name: string;
+  createdAt: string;
+  input: { name: string; shape: [number | 'N', number, number, number]; dtype: 'float32' };
+  preprocessing: Preprocessing;
+  score: { kind: ScoreKind; description: string };
+  calibration: ScoreStats;
+  threshold: { value: number; rule: string };
+  files: Record<string, { sha256: string; bytes: number; inputs: string[]; outputs: string[] }>;
+  model: ModelConfig;
+  training: Record<string, unknown>;
+  split: SplitSizes | null;
+  opset: number;
+  tools: Record<string, string>;
+  parity: Record<string, number> | null;
+}
