@@ -1,0 +1,112 @@
+// One GANomaly optimisation step, in the reference's order: forward G, step G, step D on the
+// same (detached) reconstruction, then re-initialise D if it has won outright.
+import * as tf from '@tensorflow/tfjs';
+import type { LossWeights } from '../types.js';
+import { Adam } from './adam.js';
+import { bceWithLogits, l1Loss, l2Loss } from './losses.js';
+import type { BnBatchStats, GanomalyModel } from './model.js';
+
+export interface StepLosses {
+  errG: number;
+  errGAdv: number;
+  errGCon: number;
+  errGEnc: number;
+  errD: number;
+  errDReal: number;
+  errDFake: number;
+  /** True when D's loss fell below 1e-5 and D was re-initialised after this step. */
+  dReinit: boolean;
+}
+
+export const D_REINIT_THRESHOLD = 1e-5;
+
+/** Gradients of `loss` w.r.t. `vars` (in order), with the loss value; everything else is freed. */
+export function gradients(loss: () => tf.Scalar, vars: tf.Variable[]): { value: tf.Scalar; grads: tf.Tensor[] } {
+  const { value, grads } = tf.variableGrads(loss, vars);
+  return { value, grads: vars.map((v) => grads[v.name]!) };
+}
+
+export class GanomalyStep {
+  readonly optG: Adam;
+  readonly optD: Adam;
+  private readonly gVars: tf.Variable[];
+  private readonly dVars: tf.Variable[];
+
+  constructor(
+    readonly model: GanomalyModel,
+    readonly w: LossWeights,
+    opt: { lr: number; beta1: number; beta2: number },
+    private readonly reinitSeed: number,
+  ) {
+    this.gVars = model.trainable(['GE', 'GD', 'E']);
+    this.dVars = model.trainable(['D']);
+    this.optG = new Adam(this.gVars, opt);
+    this.optD = new Adam(this.dVars, opt);
+  }
+
+  /** Computes both losses and gradients without applying them (data-parallel workers average these). */
+  computeGradients(x: tf.Tensor4D): {
+    gGrads: tf.Tensor[]; dGrads: tf.Tensor[]; losses: Omit<StepLosses, 'dReinit'>; bnStats: BnBatchStats[];
+  } {
+    const bnStats: BnBatchStats[] = [];
+    const parts: tf.Scalar[] = [];
+    let xHatKept: tf.Tensor4D | undefined;
+    const g = gradients(() => {
+      const { z, xHat, zHat } = this.model.generate(x, true, bnStats);
+      const fReal = this.model.discriminate(x, true, bnStats).features;
+      const fFake = this.model.discriminate(xHat, true, bnStats).features;
+      const adv = l2Loss(fReal, fFake);
+      const con = l1Loss(x, xHat);
+      const enc = l2Loss(z, zHat);
+      parts.push(tf.keep(adv), tf.keep(con), tf.keep(enc));
+      xHatKept = tf.keep(xHat);
+      return adv.mul(this.w.adv).add(con.mul(this.w.con)).add(enc.mul(this.w.enc)) as tf.Scalar;
+    }, this.gVars);
+    // D sees the reconstruction made before G's update, as in the reference (forward_d precedes
+    // the G step); xHatKept is a plain tensor here, so no gradient reaches G.
+    const dParts: tf.Scalar[] = [];
+    const d = gradients(() => {
+      const real = this.model.discriminate(x, true, bnStats).logits;
+      const fake = this.model.discriminate(xHatKept!, true, bnStats).logits;
+      const lr = bceWithLogits(real, 1);
+      const lf = bceWithLogits(fake, 0);
+      dParts.push(tf.keep(lr), tf.keep(lf));
+      return lr.add(lf).mul(0.5) as tf.Scalar;
+    }, this.dVars);
+    xHatKept!.dispose();
+    const [adv, con, enc, dReal, dFake] = [...parts, ...dParts].map((t) => {
+      const v = t.dataSync()[0]!;
+      t.dispose();
+      return v;
+    });
+    const losses = {
+      errG: g.value.dataSync()[0]!, errGAdv: adv!, errGCon: con!, errGEnc: enc!,
+      errD: d.value.dataSync()[0]!, errDReal: dReal!, errDFake: dFake!,
+    };
+    g.value.dispose();
+    d.value.dispose();
+    return { gGrads: g.grads, dGrads: d.grads, losses, bnStats };
+  }
+
+  /** Applies averaged gradients and BN statistics; re-initialises D when its loss collapsed. */
+  applyGradients(gGrads: tf.Tensor[], dGrads: tf.Tensor[], bnStats: BnBatchStats[], errD: number): boolean {
+    this.optG.apply(gGrads);
+    this.optD.apply(dGrads);
+    this.model.applyBnStats(bnStats);
+    const reinit = errD < D_REINIT_THRESHOLD;
+    if (reinit) this.model.initNet('D', this.reinitSeed + this.optD.step);
+    return reinit;
+  }
+
+  run(x: tf.Tensor4D): StepLosses {
+    const { gGrads, dGrads, losses, bnStats } = this.computeGradients(x);
+    const dReinit = this.applyGradients(gGrads, dGrads, bnStats, losses.errD);
+    tf.dispose([...gGrads, ...dGrads]);
+    return { ...losses, dReinit };
+  }
+
+  dispose(): void {
+    this.optG.dispose();
+    this.optD.dispose();
+  }
+}
