@@ -20,4 +20,7 @@ command -v "$protoc" >/dev/null || { echo "protoc not found (apt-get install pro
   --es_out="$root/src/export/proto" \
   --es_opt=target=ts,import_extension=js \
   "$root/src/export/proto/onnx.proto"
+out="$root/src/export/proto/onnx_pb.ts"
+{ echo "// Generated from onnx.proto by scripts/gen-onnx-proto.sh; do not edit, rerun the script."; cat "$out"; } > "$out.tmp"
+mv "$out.tmp" "$out"
 echo "wrote src/export/proto/onnx_pb.ts"
