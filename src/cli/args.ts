@@ -7,10 +7,19 @@ export class UsageError extends Error {
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
+type OptionValues<O extends OptionSpec> = {
+  [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : O[K] extends { multiple: true } ? string[] : string;
+} & { help?: boolean };
+
 /** Parses argv strictly; unknown options or missing values become a UsageError. */
-export function parseCommandArgs(argv: string[], options: OptionSpec, allowPositionals = true) {
+export function parseCommandArgs<const O extends OptionSpec>(
+  argv: string[],
+  options: O,
+  allowPositionals = true,
+): { values: OptionValues<O>; positionals: string[] } {
   try {
-    return parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' }, ...options }, allowPositionals, strict: true });
+    const r = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' }, ...options }, allowPositionals, strict: true });
+    return { values: r.values as OptionValues<O>, positionals: r.positionals };
   } catch (e) {
     throw new UsageError((e as Error).message.split('\n')[0] ?? String(e));
   }

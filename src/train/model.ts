@@ -128,7 +128,7 @@ export class GanomalyModel {
             const [b, hh, ww] = h.shape;
             bnStats.push({ name: key, mean: tf.keep(mean) as tf.Tensor1D, variance: tf.keep(variance) as tf.Tensor1D, count: b * hh * ww });
           }
-          h = tf.batchNorm(h, mean, variance, beta, gamma, BN_EPSILON);
+          h = tf.batchNorm(h, mean as tf.Tensor1D, variance as tf.Tensor1D, beta, gamma, BN_EPSILON);
         } else {
           const mean = this.vars.get(`${key}.mean`)! as tf.Tensor1D;
           const variance = this.vars.get(`${key}.var`)! as tf.Tensor1D;
