@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -46,16 +46,19 @@ beforeAll(async () => {
   for (let i = 0; i < 3; i++) await encode(pixels(24, 24, 1, 20 + i)).png().toFile(join(root, 'abnormal', `a${i}.png`));
   writeFileSync(join(root, 'normal', 'notes.txt'), 'not an image');
   writeFileSync(join(root, 'normal', '.DS_Store'), 'x');
+  mkdirSync(join(root, 'normal', '.ipynb_checkpoints'));
+  await encode(greyPng).png().toFile(join(root, 'normal', '.ipynb_checkpoints', 'copy.png'));
+  symlinkSync(join(root, 'abnormal', 'a0.png'), join(root, 'abnormal', 'z-link.png'));
 });
 
 describe('listImageFolder', () => {
-  it('lists normal/ recursively in code-unit order, abnormal/, and ignored files', async () => {
+  it('lists normal/ recursively in code-unit order, abnormal/ (symlinks followed), skips hidden, reports ignored', async () => {
     const f = await listImageFolder(root);
     expect(f.normal.map((p) => p.slice(root.length + 1))).toEqual([
       'normal/alpha.webp', 'normal/flat.JPG', 'normal/grey.png', 'normal/rgb.png',
       'normal/sub/n0.png', 'normal/sub/n1.png', 'normal/sub/n2.png', 'normal/sub/n3.png', 'normal/sub/n4.png', 'normal/sub/n5.png',
     ]);
-    expect(f.abnormal).toHaveLength(3);
+    expect(f.abnormal.map((p) => p.slice(root.length + 1))).toEqual(['abnormal/a0.png', 'abnormal/a1.png', 'abnormal/a2.png', 'abnormal/z-link.png']);
     expect(f.ignored).toEqual(['normal/notes.txt']);
   });
 
@@ -71,8 +74,8 @@ describe('listImageFolder', () => {
 describe('loadDataset on a folder', () => {
   it('decodes PNG/JPEG/WebP at native size and preprocesses RGB to grey exactly as src/pixels.ts', async () => {
     const ds = await loadDataset(`folder:${root}`, { isize: 16, nc: 1, seed: 5 });
-    // 10 normals: 2 test, 8 train+validation of which round(0.8) = 1 validation; 3 abnormal in test.
-    expect(ds.split).toEqual({ seed: 5, abnormalClass: 'abnormal', trainNormal: 7, validationNormal: 1, testNormal: 2, testAbnormal: 3 });
+    // 10 normals: 2 test, 8 train+validation of which round(0.8) = 1 validation; 4 abnormal in test.
+    expect(ds.split).toEqual({ seed: 5, abnormalClass: 'abnormal', trainNormal: 7, validationNormal: 1, testNormal: 2, testAbnormal: 4 });
     expect(ds.warnings.join('\n')).toMatch(/1 non-image files ignored .* normal\/notes.txt/);
     const pre = defaultPreprocessing(16, 1);
     // Lossless files: the pixels we encoded, through the shared pipeline, bit for bit.

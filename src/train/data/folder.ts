@@ -1,7 +1,7 @@
 // folder:<dir> datasets: <dir>/normal/** and <dir>/abnormal/** image files. Listing is separate
 // from decoding so the split (and --max-images) picks files before any pixel is decoded.
 import { readdir, stat } from 'node:fs/promises';
-import { extname, join, relative } from 'node:path';
+import { extname, join, relative, sep } from 'node:path';
 import { DataError } from './errors.js';
 import { decodeImageFile } from './decode.js';
 import type { RawImage } from '../../pixels.js';
@@ -21,11 +21,13 @@ async function listImages(root: string, dir: string, ignored: string[]): Promise
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   const files: string[] = [];
   for (const e of entries) {
-    if (!e.isFile()) continue;
     // Node 20 names the parent `path`; later versions `parentPath`.
     const parent = (e as unknown as { parentPath?: string }).parentPath ?? (e as unknown as { path: string }).path;
     const full = join(parent, e.name);
-    if (e.name.startsWith('.')) continue;
+    // Hidden files and folders (.DS_Store, .ipynb_checkpoints/ copies) are not part of the data.
+    if (relative(dir, full).split(sep).some((part) => part.startsWith('.'))) continue;
+    const isFile = e.isFile() || (e.isSymbolicLink() && (await stat(full).then((s) => s.isFile(), () => false)));
+    if (!isFile) continue;
     if (IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase())) files.push(full);
     else ignored.push(relative(root, full));
   }
