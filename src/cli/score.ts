@@ -1,0 +1,190 @@
+// `ganomaly score`: scores image files with an exported model folder. Anomalies are results, not
+// failures: the exit code is 0 unless something could not be scored.
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { basename, extname, join, relative } from 'node:path';
+import {
+  ChannelMismatchError,
+  createDetector,
+  ImageDecodeError,
+  InvalidImageError,
+  renderHeatmapPng,
+  type NodeDetector,
+  type ScoreResult,
+} from '../runtime/node.js';
+import { intOption, numberOption, parseCommandArgs, progressLine, UsageError } from './args.js';
+
+const HELP = `Usage: ganomaly score --model <model dir> <image|dir>... [options]
+
+Scores images (PNG, JPEG, WebP, GIF, TIFF, AVIF; folders are searched recursively) with an
+exported model. Prints a table (path, score, normalised score, verdict) or JSON lines. The
+normalised score is (score − calibration.min)/(calibration.max − calibration.min) clipped to
+[0, 1]; an image is an anomaly when its score is above the threshold. Exit code 0 even when
+anomalies are found; 1 if any image could not be scored; 2 on bad usage.
+
+Options:
+  -m, --model <dir|url>     model folder (manifest.json + detector.onnx), required
+  --providers <list>        execution providers to try in order (default cuda,cpu)
+  --threshold <x>           raw-score threshold (default: the manifest's)
+  --batch-size <n>          images per ONNX Runtime run (default 16)
+  --json                    one JSON object per line instead of a table
+  --heatmap <dir>           write <name>.heatmap.png per image (anomaly map, colour-mapped)
+  --side-by-side            heatmaps show input | reconstruction | map
+  --heatmap-size <px>       heatmap panel size (default 256)
+  --skip-integrity          do not check detector.onnx against the manifest's sha256
+  -q, --quiet               no progress or summary on stderr
+  -h, --help                show this help`;
+
+const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif', '.tif', '.tiff', '.avif']);
+
+interface ImageFile {
+  path: string;
+  /** Name relative to the argument it came from, for heatmap file names. */
+  name: string;
+}
+
+async function walk(dir: string, root: string, out: ImageFile[]): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) await walk(p, root, out);
+    else if (e.isFile() && IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) out.push({ path: p, name: relative(root, p) });
+  }
+}
+
+async function collectImages(args: string[]): Promise<ImageFile[]> {
+  const files: ImageFile[] = [];
+  for (const arg of args) {
+    const s = await stat(arg).catch(() => null);
+    if (!s) throw new UsageError(`no such file or folder: ${arg}`);
+    if (s.isDirectory()) {
+      const before = files.length;
+      await walk(arg, arg, files);
+      if (files.length === before) throw new UsageError(`no images (${[...IMAGE_EXTENSIONS].join(' ')}) in ${arg}`);
+    } else files.push({ path: arg, name: basename(arg) });
+  }
+  return files;
+}
+
+type Outcome = { file: ImageFile; result: ScoreResult } | { file: ImageFile; error: Error };
+
+const isImageError = (e: unknown): e is Error =>
+  e instanceof ImageDecodeError || e instanceof InvalidImageError || e instanceof ChannelMismatchError;
+
+/** Scores a chunk in one call; if one image is bad, scores the rest one by one to isolate it. */
+async function scoreChunk(detector: NodeDetector, chunk: ImageFile[], outputs: ('reconstruction' | 'anomalyMap')[]): Promise<Outcome[]> {
+  try {
+    const results = await detector.score(chunk.map((f) => f.path), { outputs });
+    return chunk.map((file, i) => ({ file, result: results[i]! }));
+  } catch (e) {
+    if (!isImageError(e)) throw e;
+  }
+  const out: Outcome[] = [];
+  for (const file of chunk) {
+    try {
+      out.push({ file, result: await detector.score(file.path, { outputs }) });
+    } catch (e) {
+      if (!isImageError(e)) throw e;
+      out.push({ file, error: new Error(e.message.replace(/ \(image \d+\)$/, '')) });
+    }
+  }
+  return out;
+}
+
+function heatmapName(file: ImageFile, used: Set<string>): string {
+  const stem = file.name.slice(0, file.name.length - extname(file.name).length).replace(/[\\/]/g, '__');
+  let name = `${stem}.heatmap.png`;
+  for (let i = 2; used.has(name); i++) name = `${stem}-${i}.heatmap.png`;
+  used.add(name);
+  return name;
+}
+
+function formatRow(o: Outcome, pathWidth: number, json: boolean): string {
+  if (json) {
+    if ('error' in o) return JSON.stringify({ path: o.file.path, error: o.error.message });
+    const { score, normalized, isAnomaly, threshold } = o.result;
+    return JSON.stringify({ path: o.file.path, score, normalized, isAnomaly, threshold });
+  }
+  const path = o.file.path.padEnd(pathWidth);
+  if ('error' in o) return `${path}  ${'-'.padStart(12)}  ${'-'.padStart(10)}  error: ${o.error.message}`;
+  const { score, normalized, isAnomaly } = o.result;
+  return `${path}  ${score.toExponential(4).padStart(12)}  ${normalized.toFixed(4).padStart(10)}  ${isAnomaly ? 'ANOMALY' : 'normal'}`;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseCommandArgs(argv, {
+    model: { type: 'string', short: 'm' },
+    providers: { type: 'string' },
+    threshold: { type: 'string' },
+    'batch-size': { type: 'string' },
+    json: { type: 'boolean' },
+    heatmap: { type: 'string' },
+    'side-by-side': { type: 'boolean' },
+    'heatmap-size': { type: 'string' },
+    'skip-integrity': { type: 'boolean' },
+    quiet: { type: 'boolean', short: 'q' },
+  });
+  if (v.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!v.model) throw new UsageError('--model <model dir> is required (ganomaly score --model <dir> <image|dir>...)');
+  if (positionals.length === 0) throw new UsageError('give at least one image or folder to score');
+  const batchSize = intOption(v['batch-size'], 'batch-size') ?? 16;
+  const heatmapSize = intOption(v['heatmap-size'], 'heatmap-size') ?? 256;
+  const threshold = numberOption(v.threshold, 'threshold');
+  const providers = v.providers?.split(',').map((p) => p.trim()).filter(Boolean);
+  if (providers && providers.length === 0) throw new UsageError('--providers needs at least one name, e.g. --providers cpu');
+  if (v['side-by-side'] && !v.heatmap) throw new UsageError('--side-by-side needs --heatmap <dir>');
+  const files = await collectImages(positionals);
+
+  const detector = await createDetector({
+    model: v.model,
+    executionProviders: providers,
+    threshold,
+    maxBatch: batchSize,
+    verifyIntegrity: !v['skip-integrity'],
+    logger: { warn: (m) => process.stderr.write(`${m}\n`) },
+  });
+  try {
+    if (v.heatmap) await mkdir(v.heatmap, { recursive: true });
+    const outputs: ('reconstruction' | 'anomalyMap')[] = v.heatmap ? (v['side-by-side'] ? ['anomalyMap', 'reconstruction'] : ['anomalyMap']) : [];
+    const pathWidth = Math.min(60, Math.max(4, ...files.map((f) => f.path.length)));
+    const json = Boolean(v.json);
+    if (!json) process.stdout.write(`${'path'.padEnd(pathWidth)}  ${'score'.padStart(12)}  ${'normalized'.padStart(10)}  verdict\n`);
+    const bar = v.quiet || files.length <= batchSize ? null : progressLine('scoring');
+    const usedNames = new Set<string>();
+    let anomalies = 0;
+    let errors = 0;
+    const start = performance.now();
+    for (let i = 0; i < files.length; i += batchSize) {
+      const outcomes = await scoreChunk(detector, files.slice(i, i + batchSize), outputs);
+      for (const o of outcomes) {
+        if ('error' in o) errors++;
+        else {
+          if (o.result.isAnomaly) anomalies++;
+          if (v.heatmap) {
+            const png = await renderHeatmapPng(o.result, {
+              size: heatmapSize,
+              ...(v['side-by-side'] ? { input: o.file.path, preprocessing: detector.manifest.preprocessing } : {}),
+            });
+            await writeFile(join(v.heatmap, heatmapName(o.file, usedNames)), png);
+          }
+        }
+        process.stdout.write(`${formatRow(o, pathWidth, json)}\n`);
+      }
+      bar?.update(Math.min(i + batchSize, files.length), files.length);
+    }
+    bar?.end();
+    if (!v.quiet) {
+      const ms = (performance.now() - start) / files.length;
+      process.stderr.write(
+        `${files.length} image(s): ${anomalies} anomal${anomalies === 1 ? 'y' : 'ies'}, ${errors} error(s); ` +
+          `threshold ${detector.threshold.toExponential(4)}, provider ${detector.provider}, ${ms.toFixed(1)} ms/image\n`,
+      );
+    }
+    return errors > 0 ? 1 : 0;
+  } finally {
+    await detector.dispose();
+  }
+}

@@ -1,0 +1,188 @@
+// The platform-neutral detector: one session, preprocessing from the manifest, batching,
+// calibrated scores. The Node and browser entries only supply a RuntimePlatform.
+import type { Manifest } from '../../types.js';
+import { Batcher } from './batcher.js';
+import { DisposedError, ModelLoadError } from './errors.js';
+import { inputSize, toPixels, writeInput } from './images.js';
+import { loadModel, type ModelSource } from './model-source.js';
+import type { ExecutionProvider, FloatTensor, InferenceHandle, Logger, RuntimePlatform } from './platform.js';
+import { createSessionWithFallback } from './providers.js';
+import { isAnomalous, normalizeScore } from './scores.js';
+
+/** Extra per-image outputs a caller can ask for, and the graph outputs behind them. */
+export const OPTIONAL_OUTPUTS = { z: 'z', zHat: 'z_hat', reconstruction: 'x_hat', anomalyMap: 'anomaly_map' } as const;
+export type OptionalOutput = keyof typeof OPTIONAL_OUTPUTS;
+
+/** A float image in model layout (CHW). reconstruction is in model units (after mean/std). */
+export interface ImageTensor {
+  data: Float32Array;
+  channels: number;
+  height: number;
+  width: number;
+}
+
+export interface ScoreResult {
+  /** Raw GANomaly score (latent distance); higher = more anomalous. */
+  score: number;
+  /** Score scaled by validation-normal min/max from export, clipped to [0, 1]. */
+  normalized: number;
+  /** score > threshold. */
+  isAnomaly: boolean;
+  threshold: number;
+  /** Latent code of the input, [nz]. */
+  z?: Float32Array;
+  /** Latent code of the reconstruction, [nz]. */
+  zHat?: Float32Array;
+  /** Generator output x̂, same layout and units as the model input. */
+  reconstruction?: ImageTensor;
+  /** Mean over channels of |x − x̂|, 1 × isize × isize. */
+  anomalyMap?: ImageTensor;
+}
+
+export interface ScoreOptions {
+  outputs?: readonly OptionalOutput[];
+  /** Overrides the detector's threshold for this call. */
+  threshold?: number;
+}
+
+export interface DetectorOptions {
+  /** Model folder path (Node), folder URL, or `{ manifest, detector }` bytes. */
+  model: ModelSource;
+  /** Tried in order until one can create a session. Default: the platform's (cuda, cpu / webgpu, wasm). */
+  executionProviders?: readonly ExecutionProvider[];
+  /** Raw-score threshold; default: the manifest's threshold.value. */
+  threshold?: number;
+  /** Check detector.onnx's size and sha256 against the manifest. Default true. */
+  verifyIntegrity?: boolean;
+  /** Where the one warning about skipped providers goes. Default console; null silences it. */
+  logger?: Logger | null;
+  /** Most images per ONNX Runtime run. Default 16. */
+  maxBatch?: number;
+}
+
+export const DEFAULT_MAX_BATCH = 16;
+
+function checkThreshold(t: unknown, what: string): number {
+  if (typeof t !== 'number' || !Number.isFinite(t)) throw new TypeError(`${what} must be a finite number; got ${String(t)}`);
+  return t;
+}
+
+export class Detector<Input> {
+  private batcher: Batcher;
+  private disposed = false;
+
+  private constructor(
+    private readonly platform: RuntimePlatform,
+    private readonly session: InferenceHandle,
+    readonly manifest: Manifest,
+    /** The execution provider the session runs on. */
+    readonly provider: string,
+    readonly threshold: number,
+    readonly maxBatch: number,
+  ) {
+    const [n, c, h, w] = manifest.input.shape;
+    const fixedBatch = typeof n === 'number' ? n : undefined;
+    this.maxBatch = fixedBatch ?? maxBatch;
+    this.batcher = new Batcher(session, { inputName: manifest.input.name, itemShape: [c, h, w], maxBatch: this.maxBatch, fixedBatch });
+  }
+
+  static async create<Input>(platform: RuntimePlatform, options: DetectorOptions): Promise<Detector<Input>> {
+    if (typeof options !== 'object' || options === null || options.model === undefined) {
+      throw new TypeError('createDetector needs { model }: a model folder, URL, or { manifest, detector } bytes');
+    }
+    const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new TypeError(`maxBatch must be a positive integer; got ${maxBatch}`);
+    if (options.threshold !== undefined) checkThreshold(options.threshold, 'threshold');
+    const { manifest, detector } = await loadModel(platform, options.model, options.verifyIntegrity ?? true);
+    const logger = options.logger === undefined ? console : options.logger;
+    const providers = options.executionProviders ?? platform.defaultProviders;
+    const { session, provider } = await createSessionWithFallback(platform, detector, providers, logger);
+    const missing = [
+      ...(session.inputNames.includes(manifest.input.name) ? [] : [`input '${manifest.input.name}'`]),
+      ...(session.outputNames.includes('score') ? [] : ["output 'score'"]),
+    ];
+    if (missing.length > 0) {
+      await session.release();
+      throw new ModelLoadError(`detector.onnx lacks ${missing.join(' and ')} (it has inputs ${session.inputNames.join(', ')}; outputs ${session.outputNames.join(', ')})`);
+    }
+    const threshold = options.threshold ?? manifest.threshold.value;
+    return new Detector<Input>(platform, session, manifest, provider, threshold, maxBatch);
+  }
+
+  /** Scores one image, or a list of images (results in input order). */
+  score(image: Input, options?: ScoreOptions): Promise<ScoreResult>;
+  score(images: readonly Input[], options?: ScoreOptions): Promise<ScoreResult[]>;
+  async score(images: Input | readonly Input[], options: ScoreOptions = {}): Promise<ScoreResult | ScoreResult[]> {
+    if (this.disposed) throw new DisposedError('detector has been disposed');
+    const list = Array.isArray(images) ? (images as readonly Input[]) : [images as Input];
+    const threshold = options.threshold === undefined ? this.threshold : checkThreshold(options.threshold, 'threshold');
+    const fetch = this.outputsToFetch(options.outputs ?? []);
+    const results: ScoreResult[] = [];
+    // Decoding chunk k+1 overlaps the run of chunk k; at most two chunks are held at once.
+    let pending: Promise<Record<string, FloatTensor>[]> | undefined;
+    for (let start = 0; start < list.length; start += this.maxBatch) {
+      let inputs: Float32Array[];
+      try {
+        inputs = await this.prepare(list.slice(start, start + this.maxBatch), start);
+      } catch (e) {
+        pending?.catch(() => undefined); // the decode error is the one to report
+        throw e;
+      }
+      if (pending) results.push(...(await pending).map((o) => this.toResult(o, threshold)));
+      pending = this.batcher.submit(inputs, fetch);
+    }
+    if (pending) results.push(...(await pending).map((o) => this.toResult(o, threshold)));
+    return Array.isArray(images) ? results : results[0]!;
+  }
+
+  /** Releases the session after queued work finishes. Further score() calls reject. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.batcher.close();
+    await this.session.release();
+  }
+
+  private outputsToFetch(wanted: readonly OptionalOutput[]): string[] {
+    const fetch = ['score'];
+    for (const name of wanted) {
+      const tensor = OPTIONAL_OUTPUTS[name];
+      if (tensor === undefined) {
+        throw new TypeError(`unknown output '${String(name)}'; choose from ${Object.keys(OPTIONAL_OUTPUTS).join(', ')}`);
+      }
+      if (!this.session.outputNames.includes(tensor)) throw new ModelLoadError(`this model's graph has no '${tensor}' output (needed for '${name}')`);
+      if (!fetch.includes(tensor)) fetch.push(tensor);
+    }
+    return fetch;
+  }
+
+  private async prepare(chunk: readonly Input[], offset: number): Promise<Float32Array[]> {
+    const pre = this.manifest.preprocessing;
+    const pixels = await Promise.all(chunk.map((img, i) => toPixels(this.platform, img, offset + i)));
+    return pixels.map((img) => {
+      const x = new Float32Array(inputSize(pre));
+      writeInput(img, pre, x, 0);
+      return x;
+    });
+  }
+
+  private toResult(o: Record<string, FloatTensor>, threshold: number): ScoreResult {
+    const score = o.score!.data[0]!;
+    const r: ScoreResult = {
+      score,
+      normalized: normalizeScore(score, this.manifest.calibration),
+      isAnomaly: isAnomalous(score, threshold),
+      threshold,
+    };
+    if (o.z) r.z = o.z.data;
+    if (o.z_hat) r.zHat = o.z_hat.data;
+    if (o.x_hat) r.reconstruction = imageTensor(o.x_hat);
+    if (o.anomaly_map) r.anomalyMap = imageTensor(o.anomaly_map);
+    return r;
+  }
+}
+
+function imageTensor(t: FloatTensor): ImageTensor {
+  const [channels = 1, height = 1, width = 1] = t.dims;
+  return { data: t.data, channels, height, width };
+}

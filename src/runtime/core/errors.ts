@@ -1,0 +1,85 @@
+// Typed errors of the runtime. Every failure a user can cause (wrong path, edited manifest,
+// corrupted download, bad image) surfaces as one of these, with a message that says what to do.
+
+/** The model folder, URL or one of its files does not exist or cannot be fetched. */
+export class ModelNotFoundError extends Error {
+  override name = 'ModelNotFoundError';
+}
+
+/** manifest.json is not JSON, lacks a field, or has a schemaVersion this runtime cannot read. */
+export class ManifestError extends Error {
+  override name = 'ManifestError';
+}
+
+/** A model file's size or sha256 differs from the manifest (truncated or altered download). */
+export class IntegrityError extends Error {
+  override name = 'IntegrityError';
+  constructor(
+    readonly file: string,
+    readonly expected: string,
+    readonly actual: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** ONNX Runtime could not load the graph, or the graph lacks the inputs/outputs the manifest names. */
+export class ModelLoadError extends Error {
+  override name = 'ModelLoadError';
+}
+
+/** Every requested execution provider failed; `failures` says why each one did. */
+export class ProviderError extends Error {
+  override name = 'ProviderError';
+  constructor(
+    readonly failures: { provider: string; reason: string }[],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** An image input could not be read or decoded, or is not a kind of input this platform accepts. */
+export class ImageDecodeError extends Error {
+  override name = 'ImageDecodeError';
+  constructor(
+    message: string,
+    /** Position of the offending image in the call's input list. */
+    readonly index?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Raw pixels whose buffer does not describe a valid 8-bit image (size mismatch, float data, bad dims). */
+export class InvalidImageError extends Error {
+  override name = 'InvalidImageError';
+  constructor(
+    message: string,
+    readonly index?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Raw pixels with a channel count that cannot be converted to the model's grey or RGB input. */
+export class ChannelMismatchError extends Error {
+  override name = 'ChannelMismatchError';
+  constructor(
+    message: string,
+    readonly channels: number,
+    readonly index?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The detector was used after dispose(). */
+export class DisposedError extends Error {
+  override name = 'DisposedError';
+}
+
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,78 @@
+// Raw pixel inputs are checked here, with typed errors, before the shared pixel pipeline sees
+// them; everything else goes through the platform's decoder first.
+import { preprocessImage, type RawImage } from '../../pixels.js';
+import type { Preprocessing } from '../../types.js';
+import { ChannelMismatchError, ImageDecodeError, InvalidImageError, errorMessage } from './errors.js';
+import type { RuntimePlatform } from './platform.js';
+
+/** Decoded 8-bit pixels, interleaved (HWC): 1 grey, 2 grey+alpha, 3 RGB or 4 RGBA channels. */
+export type RawPixels = RawImage;
+
+/** True for `{ data, width, height, channels }` objects (not ImageData, which has no `channels`). */
+export function isRawPixels(x: unknown): x is RawPixels {
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    'data' in x &&
+    'width' in x &&
+    'height' in x &&
+    'channels' in x
+  );
+}
+
+export function checkRawPixels(img: RawPixels, index?: number): void {
+  const { data, width, height, channels } = img;
+  const at = index === undefined ? '' : ` (image ${index})`;
+  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) {
+    const got = data === null ? 'null' : typeof data === 'object' ? (data as object).constructor?.name : typeof data;
+    throw new InvalidImageError(
+      `raw pixel data must be a Uint8Array or Uint8ClampedArray of 0-255 values; got ${got}${at}. ` +
+        'Scale float pixels to 0-255 and convert first.',
+      index,
+    );
+  }
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new InvalidImageError(`raw image width and height must be positive integers; got ${width}x${height}${at}`, index);
+  }
+  if (!Number.isInteger(channels) || channels < 1 || channels > 4) {
+    throw new ChannelMismatchError(
+      `raw image has ${channels} channels${at}; supported are 1 (grey), 2 (grey+alpha), 3 (RGB) and 4 (RGBA)`,
+      channels,
+      index,
+    );
+  }
+  if (data.length !== width * height * channels) {
+    throw new InvalidImageError(
+      `raw pixel buffer has ${data.length} bytes but ${width}x${height}x${channels} needs ${width * height * channels}${at}`,
+      index,
+    );
+  }
+}
+
+/** Any input → 8-bit pixels, with the input's position in every error. */
+export async function toPixels(platform: RuntimePlatform, input: unknown, index: number): Promise<RawPixels> {
+  if (isRawPixels(input)) {
+    checkRawPixels(input, index);
+    return input;
+  }
+  try {
+    const img = await platform.decodeImage(input);
+    checkRawPixels(img, index);
+    return img;
+  } catch (e) {
+    if (e instanceof ImageDecodeError && e.index === undefined) throw new ImageDecodeError(`${e.message} (image ${index})`, index);
+    if (e instanceof ImageDecodeError || e instanceof InvalidImageError || e instanceof ChannelMismatchError) throw e;
+    throw new ImageDecodeError(`could not decode image ${index}: ${errorMessage(e)}`, index);
+  }
+}
+
+/** Writes one image, preprocessed to the model's NCHW input, into `batch` at slot `slot`. */
+export function writeInput(img: RawPixels, pre: Preprocessing, batch: Float32Array, slot: number): void {
+  const nc = pre.channelOrder === 'gray' ? 1 : 3;
+  const size = nc * pre.resize.width * pre.resize.height;
+  preprocessImage(img, pre, 'CHW', batch, slot * size);
+}
+
+export function inputSize(pre: Preprocessing): number {
+  return (pre.channelOrder === 'gray' ? 1 : 3) * pre.resize.width * pre.resize.height;
+}

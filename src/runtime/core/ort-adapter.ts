@@ -1,0 +1,57 @@
+// Wraps an onnxruntime-node or onnxruntime-web module (same onnxruntime-common API) as an
+// InferenceHandle. Typed structurally so the core imports neither package.
+import { ModelLoadError } from './errors.js';
+import type { ExecutionProvider, FloatTensor, InferenceHandle } from './platform.js';
+
+interface OrtTensorLike {
+  readonly data: unknown;
+  readonly dims: readonly number[];
+  readonly type: string;
+}
+
+interface OrtSessionLike {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, unknown>, fetches: readonly string[]): Promise<Record<string, OrtTensorLike>>;
+  release(): Promise<void>;
+}
+
+export interface OrtModuleLike {
+  InferenceSession: { create(model: Uint8Array, options: Record<string, unknown>): Promise<unknown> };
+  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => unknown;
+}
+
+/** ORT severity 3 = errors only: its warnings about node placement are noise for users. */
+const SESSION_LOG_SEVERITY = 3;
+
+export async function createOrtHandle(
+  ort: OrtModuleLike,
+  model: Uint8Array,
+  provider: ExecutionProvider,
+  extraOptions: Record<string, unknown> = {},
+): Promise<InferenceHandle> {
+  const session = (await ort.InferenceSession.create(model, {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: SESSION_LOG_SEVERITY,
+    ...extraOptions,
+  })) as OrtSessionLike;
+  return {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    async run(inputName, input, fetch) {
+      const feeds = { [inputName]: new ort.Tensor('float32', input.data, input.dims) };
+      const out = await session.run(feeds, fetch);
+      const result: Record<string, FloatTensor> = {};
+      for (const name of fetch) {
+        const t = out[name];
+        if (!t || !(t.data instanceof Float32Array)) {
+          throw new ModelLoadError(`output '${name}' is ${t ? `of type ${t.type}` : 'missing'}; expected float32`);
+        }
+        result[name] = { data: t.data, dims: t.dims };
+      }
+      return result;
+    },
+    release: () => session.release(),
+  };
+}

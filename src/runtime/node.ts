@@ -1,0 +1,38 @@
+// ganomaly-edge runtime for Node: onnxruntime-node (CUDA when its libraries are present, else CPU)
+// and sharp for decoding. Everything platform-neutral lives in ./core.
+import { Detector, type DetectorOptions } from './core/detector.js';
+import { DEFAULT_LIMIT_INPUT_PIXELS, type NodeImageInput } from './node/decode.js';
+import { nodePlatform, NODE_DEFAULT_PROVIDERS, type OrtLogLevel } from './node/platform.js';
+
+export * from './core/index.js';
+export type { NodeImageInput } from './node/decode.js';
+export type { OrtLogLevel } from './node/platform.js';
+export { renderHeatmapPng, type HeatmapPngOptions } from './node/heatmap.js';
+export { DEFAULT_LIMIT_INPUT_PIXELS, NODE_DEFAULT_PROVIDERS };
+
+export interface NodeDetectorOptions extends DetectorOptions {
+  /** Largest image (width × height) sharp will decode. Default 100 megapixels. */
+  limitInputPixels?: number;
+  /** Extra onnxruntime-node session options (intraOpNumThreads, …). */
+  sessionOptions?: Record<string, unknown>;
+  /**
+   * onnxruntime-node's own stderr logging (process-wide, fixed at ORT's first session). Default:
+   * 'fatal' if still at ORT's default, because the runtime reports provider failures itself.
+   */
+  ortLogLevel?: OrtLogLevel;
+}
+
+export type NodeDetector = Detector<NodeImageInput>;
+
+/**
+ * Loads a model folder (or URL, or bytes) and returns a detector that scores file paths,
+ * encoded image buffers and raw pixels. Default providers: ['cuda', 'cpu'].
+ */
+export function createDetector(options: NodeDetectorOptions): Promise<NodeDetector> {
+  const limitInputPixels = options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
+  if (!Number.isInteger(limitInputPixels) || limitInputPixels < 1) {
+    return Promise.reject(new TypeError(`limitInputPixels must be a positive integer; got ${limitInputPixels}`));
+  }
+  const platform = nodePlatform({ limitInputPixels, sessionOptions: options.sessionOptions, ortLogLevel: options.ortLogLevel });
+  return Detector.create<NodeImageInput>(platform, options);
+}

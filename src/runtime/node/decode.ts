@@ -1,0 +1,60 @@
+// Node image decoding with sharp: file paths and encoded bytes (PNG, JPEG, WebP, GIF, TIFF, AVIF…)
+// become 8-bit pixels at native size; resizing is left to the shared pixel code.
+import { readFile } from 'node:fs/promises';
+import type { RawImage } from '../../pixels.js';
+import { ImageDecodeError, errorMessage } from '../core/errors.js';
+
+/** What the Node runtime scores: a file path, encoded image bytes, or raw pixels. */
+export type NodeImageInput = string | Uint8Array | ArrayBuffer | RawImage;
+
+/** Default pixel limit for decoding (sharp's guard against decompression bombs): 100 megapixels. */
+export const DEFAULT_LIMIT_INPUT_PIXELS = 100_000_000;
+
+type Sharp = typeof import('sharp').default;
+let sharpModule: Promise<Sharp> | undefined;
+
+/** sharp is loaded on first use, so raw-pixel users do not need its native library. */
+export function loadSharp(): Promise<Sharp> {
+  sharpModule ??= import('sharp').then((m) => m.default);
+  return sharpModule;
+}
+
+export async function decodeNodeImage(input: unknown, limitInputPixels: number): Promise<RawImage> {
+  let bytes: Uint8Array;
+  let what: string;
+  if (typeof input === 'string') {
+    what = input;
+    try {
+      bytes = await readFile(input);
+    } catch (e) {
+      throw new ImageDecodeError(`cannot read image file ${input}: ${errorMessage(e)}`);
+    }
+  } else if (input instanceof Uint8Array) {
+    what = `${input.length}-byte buffer`;
+    bytes = input;
+  } else if (input instanceof ArrayBuffer) {
+    what = `${input.byteLength}-byte buffer`;
+    bytes = new Uint8Array(input);
+  } else {
+    throw new ImageDecodeError(
+      `unsupported image input (${describe(input)}); pass a file path, encoded image bytes, or { data, width, height, channels }`,
+    );
+  }
+  if (bytes.length === 0) throw new ImageDecodeError(`${what} is empty`);
+  const sharp = await loadSharp();
+  try {
+    const { data, info } = await sharp(bytes, { limitInputPixels })
+      .rotate() // apply EXIF orientation, as browsers do when decoding
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels };
+  } catch (e) {
+    throw new ImageDecodeError(`cannot decode ${what}: ${errorMessage(e)}`);
+  }
+}
+
+function describe(x: unknown): string {
+  if (x === null) return 'null';
+  if (typeof x !== 'object') return typeof x;
+  return (x as object).constructor?.name ?? 'object';
+}

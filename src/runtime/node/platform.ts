@@ -1,0 +1,74 @@
+// The Node platform: onnxruntime-node sessions, model folders on disk (or http URLs), node:crypto.
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { ModelNotFoundError, errorMessage } from '../core/errors.js';
+import { fetchModelFiles } from '../core/model-source.js';
+import { createOrtHandle, type OrtModuleLike } from '../core/ort-adapter.js';
+import type { ModelFiles, RuntimePlatform } from '../core/platform.js';
+import { decodeNodeImage } from './decode.js';
+
+export const NODE_DEFAULT_PROVIDERS = ['cuda', 'cpu'] as const;
+
+export type OrtLogLevel = 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+
+export interface NodePlatformOptions {
+  limitInputPixels: number;
+  /** ORT's own process-wide logging, fixed when its first session is created. */
+  ortLogLevel?: OrtLogLevel;
+  /** Passed to every InferenceSession.create (e.g. intraOpNumThreads). */
+  sessionOptions?: Record<string, unknown>;
+}
+
+function folderFiles(ref: string): ModelFiles {
+  const folder = resolve(ref.endsWith('manifest.json') ? join(ref, '..') : ref);
+  let checked: Promise<void> | undefined;
+  const checkFolder = async () => {
+    const s = await stat(folder).catch(() => null);
+    if (!s) throw new ModelNotFoundError(`model folder ${folder} does not exist`);
+    if (!s.isDirectory()) throw new ModelNotFoundError(`${folder} is not a folder; pass the folder that holds manifest.json`);
+  };
+  return {
+    location: folder,
+    async read(name) {
+      await (checked ??= checkFolder());
+      try {
+        return await readFile(join(folder, name));
+      } catch (e) {
+        throw new ModelNotFoundError(`cannot read ${name} in model folder ${folder}: ${errorMessage(e)}`);
+      }
+    },
+  };
+}
+
+/**
+ * ORT logs a failed CUDA load itself, as an error line on stderr, before rejecting; the runtime
+ * reports that failure in one readable line of its own. So unless the caller chose a level (or
+ * already changed ORT's default 'warning'), ORT's own log is limited to fatal errors. ORT reads
+ * this once per process, at its first session.
+ */
+function setOrtLogLevel(level: OrtLogLevel | undefined): void {
+  if (level) ort.env.logLevel = level;
+  else if (ort.env.logLevel === 'warning') ort.env.logLevel = 'fatal';
+}
+
+export function nodePlatform(opts: NodePlatformOptions): RuntimePlatform {
+  return {
+    name: 'node',
+    defaultProviders: NODE_DEFAULT_PROVIDERS,
+    createSession(model, provider) {
+      setOrtLogLevel(opts.ortLogLevel);
+      return createOrtHandle(ort as unknown as OrtModuleLike, model, provider, opts.sessionOptions);
+    },
+    openModel(ref) {
+      if (ref instanceof URL) return ref.protocol === 'file:' ? folderFiles(fileURLToPath(ref)) : fetchModelFiles(ref);
+      if (/^https?:\/\//i.test(ref)) return fetchModelFiles(ref);
+      if (/^file:\/\//i.test(ref)) return folderFiles(fileURLToPath(ref));
+      return folderFiles(ref);
+    },
+    sha256: async (bytes) => createHash('sha256').update(bytes).digest('hex'),
+    decodeImage: (input) => decodeNodeImage(input, opts.limitInputPixels),
+  };
+}

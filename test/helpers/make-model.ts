@@ -1,0 +1,139 @@
+// Builds a real model folder (manifest.json + detector.onnx) from seeded random weights, the way
+// `ganomaly export` lays one out, so runtime tests need no trained model.
+import { createHash } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { buildDetector, GRAPH_IO } from '../../src/export/onnx/index.js';
+import { defaultPreprocessing, preprocessImage, type RawImage } from '../../src/pixels.js';
+import { ganomalyPlans, planParams } from '../../src/train/architecture.js';
+import { MANIFEST_SCHEMA_VERSION, type Manifest, type ModelConfig, type WeightMap } from '../../src/types.js';
+
+/** mulberry32: small, seedable, good enough for test weights and images. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** He-scaled normal weights and plausible BatchNorm statistics, so activations neither vanish nor explode. */
+export function randomWeights(cfg: ModelConfig, seed: number): WeightMap {
+  const rand = seededRandom(seed);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+  const plans = ganomalyPlans(cfg);
+  const w: WeightMap = {};
+  for (const net of ['GE', 'GD', 'E'] as const) {
+    for (const p of planParams(plans[net])) {
+      const n = p.shape.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(n);
+      const kind = p.name.split('.').pop();
+      const fanIn = p.shape.length === 4 ? p.shape[0]! * p.shape[1]! * p.shape[2]! : 1;
+      for (let i = 0; i < n; i++) {
+        if (kind === 'gamma') data[i] = 1 + 0.1 * normal();
+        else if (kind === 'beta' || kind === 'mean') data[i] = 0.1 * normal();
+        else if (kind === 'var') data[i] = 0.5 + rand();
+        else data[i] = normal() * Math.sqrt(2 / fanIn);
+      }
+      w[p.name] = { shape: p.shape, data };
+    }
+  }
+  return w;
+}
+
+export const TINY_CONFIG: ModelConfig = { isize: 32, nc: 1, nz: 16, ngf: 8, ndf: 8, scoreKind: 'l2' };
+
+/** A deterministic test image: smooth gradients plus seeded noise, any size and channel count. */
+export function testImage(width: number, height: number, channels: number, seed: number): RawImage {
+  const rand = seededRandom(seed);
+  const data = new Uint8Array(width * height * channels);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      for (let c = 0; c < channels; c++) {
+        const base = (x * (3 + c) + y * (5 - c) + seed * 17) % 256;
+        data[(y * width + x) * channels + c] = Math.min(255, Math.floor(base * 0.7 + rand() * 77));
+      }
+    }
+  }
+  return { data, width, height, channels };
+}
+
+export interface TestModel {
+  dir: string;
+  manifest: Manifest;
+  detector: Uint8Array;
+  cfg: ModelConfig;
+}
+
+/** Writes manifest.json + detector.onnx into a new temp folder. Calibration comes from real scores. */
+export async function makeModelFolder(cfg: ModelConfig = TINY_CONFIG, seed = 7): Promise<TestModel> {
+  const detector = buildDetector(cfg, randomWeights(cfg, seed));
+  const pre = defaultPreprocessing(cfg.isize, cfg.nc);
+  // Calibrate on a few "validation" images, as export does with validation-normal scores.
+  const scores = await directScores(detector, Array.from({ length: 8 }, (_, i) => testImage(40, 40, cfg.nc, 1000 + i)), pre);
+  const sorted = [...scores].sort((a, b) => a - b);
+  const mean = scores.reduce((a, b) => a + b, 0) / scores.length;
+  const std = Math.sqrt(scores.reduce((a, b) => a + (b - mean) ** 2, 0) / scores.length);
+  const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+  const manifest: Manifest = {
+    schemaVersion: MANIFEST_SCHEMA_VERSION,
+    name: `test-${cfg.isize}-${cfg.nc}`,
+    createdAt: new Date(0).toISOString(),
+    input: { name: 'x', shape: ['N', cfg.nc, cfg.isize, cfg.isize], dtype: 'float32' },
+    preprocessing: pre,
+    score: { kind: cfg.scoreKind, description: 'mean over nz of (z - z_hat)^2' },
+    calibration: { count: scores.length, min: sorted[0]!, max: sorted[sorted.length - 1]!, mean, std, p50: q(0.5), p95: q(0.95), p99: q(0.99) },
+    threshold: { value: q(0.5), rule: 'test: median of calibration scores' },
+    files: {
+      'detector.onnx': {
+        sha256: createHash('sha256').update(detector).digest('hex'),
+        bytes: detector.length,
+        inputs: [...GRAPH_IO.detector.inputs],
+        outputs: [...GRAPH_IO.detector.outputs],
+      },
+    },
+    model: cfg,
+    training: {},
+    split: null,
+    opset: 17,
+    tools: { test: 'make-model.ts' },
+    parity: null,
+  };
+  const dir = await mkdtemp(join(tmpdir(), 'ganomaly-model-'));
+  await writeModelFolder(dir, manifest, detector);
+  return { dir, manifest, detector, cfg };
+}
+
+export async function writeModelFolder(dir: string, manifest: unknown, detector: Uint8Array): Promise<void> {
+  await writeFile(join(dir, 'manifest.json'), typeof manifest === 'string' ? manifest : JSON.stringify(manifest, null, 2));
+  await writeFile(join(dir, 'detector.onnx'), detector);
+}
+
+/** Reference path: the shared pixel code + a plain onnxruntime-node session, no runtime code. */
+export async function directRun(
+  detector: Uint8Array,
+  images: RawImage[],
+  pre: ReturnType<typeof defaultPreprocessing>,
+): Promise<Record<string, ort.Tensor>> {
+  const nc = pre.channelOrder === 'gray' ? 1 : 3;
+  const { width: w, height: h } = pre.resize;
+  const size = nc * w * h;
+  const x = new Float32Array(images.length * size);
+  images.forEach((img, i) => preprocessImage(img, pre, 'CHW', x, i * size));
+  const session = await ort.InferenceSession.create(detector, { executionProviders: ['cpu'] });
+  try {
+    return await session.run({ x: new ort.Tensor('float32', x, [images.length, nc, h, w]) });
+  } finally {
+    await session.release();
+  }
+}
+
+export async function directScores(detector: Uint8Array, images: RawImage[], pre: ReturnType<typeof defaultPreprocessing>): Promise<number[]> {
+  const out = await directRun(detector, images, pre);
+  return Array.from(out.score!.data as Float32Array);
+}
