@@ -1,0 +1,60 @@
+// `ganomaly export`: run folder → ONNX graphs + manifest.json.
+import { exportRun } from '../export/index.js';
+import { intOption, numberOption, parseCommandArgs, progressLine, UsageError } from './args.js';
+
+const HELP = `Usage: ganomaly export <run dir> --out <model dir> [options]
+
+Writes GE.onnx (x→z), GD.onnx (z→x_hat), E.onnx (x_hat→z_hat), detector.onnx (x→score, z,
+z_hat, x_hat, anomaly_map) and manifest.json. Every export checks the graphs against the trained
+tfjs model (onnxruntime-node, max abs difference ≤ 1e-4) and calibrates on the validation normals.
+Works from an interrupted run (uses its last checkpoint).
+
+Options:
+  --out <dir>                 output model folder (required)
+  --name <name>               model name in the manifest (default: the folder name)
+  --opset <n>                 ONNX opset, 13-21 (default 17)
+  --threshold-quantile <q>    threshold = quantile q of validation-normal scores (default 0.99)
+  --threshold <x>             absolute threshold instead of a quantile
+  --parity-images <n>         validation images used for the parity check (default 16)
+  --discriminator             also write D.onnx
+  --data <spec>               data spec, if the run's data moved (must give the same split)
+  --backend <name>            tfjs backend for the parity check (default auto)
+  -h, --help                  show this help`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseCommandArgs(argv, {
+    out: { type: 'string' }, name: { type: 'string' }, opset: { type: 'string' },
+    'threshold-quantile': { type: 'string' }, threshold: { type: 'string' }, 'parity-images': { type: 'string' },
+    discriminator: { type: 'boolean' }, data: { type: 'string' }, backend: { type: 'string' },
+  });
+  if (v.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError('expected exactly one run folder (ganomaly export <run dir> --out <model dir>)');
+  if (!v.out) throw new UsageError('--out <model dir> is required');
+  const q = numberOption(v['threshold-quantile'], 'threshold-quantile');
+  if (q !== undefined && !(q > 0 && q <= 1)) throw new UsageError(`--threshold-quantile must be in (0, 1]; got ${q}`);
+  const threshold = numberOption(v.threshold, 'threshold');
+  if (q !== undefined && threshold !== undefined) throw new UsageError('give --threshold or --threshold-quantile, not both');
+  const bar = progressLine('calibrating');
+  const { outDir, manifest } = await exportRun(positionals[0]!, {
+    out: v.out, name: v.name, opset: intOption(v.opset, 'opset'), thresholdQuantile: q, threshold,
+    parityImages: intOption(v['parity-images'], 'parity-images'), discriminator: v.discriminator, data: v.data,
+    backend: v.backend as never,
+    onProgress(stage, done, total) {
+      if (stage === 'calibrating' && total) bar.update(done ?? 0, total);
+      else if (stage !== 'done') process.stderr.write(`${stage}…\n`);
+      else bar.end();
+    },
+  });
+  bar.end();
+  const p = manifest.parity!;
+  const worst = Math.max(...Object.entries(p).filter(([k]) => k.includes('.')).map(([, x]) => x));
+  console.log(`wrote ${outDir}: ${Object.keys(manifest.files).join(', ')}, manifest.json`);
+  console.log(`parity vs tfjs on ${p.images} images: max abs diff ${worst.toExponential(2)} (tolerance ${p.tolerance})`);
+  const c = manifest.calibration;
+  console.log(`calibration on ${c.count} validation normals: min ${c.min.toExponential(3)} p50 ${c.p50.toExponential(3)} p99 ${c.p99.toExponential(3)} max ${c.max.toExponential(3)}`);
+  console.log(`threshold ${manifest.threshold.value.toExponential(4)} (${manifest.threshold.rule})`);
+  return 0;
+}

@@ -1,0 +1,138 @@
+// `ganomaly train`: parses options into a TrainConfig and prints progress; the work is train().
+import { DEFAULT_TRAIN_CONFIG, train, type TrainConfig } from '../train/trainer.js';
+import type { BackendRequest } from '../train/backend/index.js';
+import { intOption, numberOption, parseCommandArgs, progressLine, UsageError } from './args.js';
+
+const HELP = `Usage: ganomaly train --data <spec> [--abnormal-class K] --out <run dir> [options]
+
+Trains GANomaly on normal images only and writes a run folder (config, split sizes,
+per-epoch history, checkpoints) that 'ganomaly export' turns into ONNX.
+
+Data:
+  --data <spec>            fashion-mnist | mnist | idx:<dir> | folder:<dir>
+                           (folder:<dir> needs <dir>/normal and <dir>/abnormal)
+  --abnormal-class <K>     class held out as the anomaly (IDX data: index 0-9 or name)
+  --max-images <N>         use at most N images in total (quick runs)
+  --validation-fraction f  share of training normals held out for calibration (default 0.1)
+Model:
+  --isize <px>             input size, a multiple of 16 (default 32)
+  --channels <1|3>         input channels (default 1)
+  --nz <n>                 latent size (default 100)
+  --ngf <n>                generator width (default 64)
+  --ndf <n>                discriminator width (default: same as --ngf)
+  --score <l2|l1>          anomaly score: l2 = mean (z-ẑ)² (reference), l1 = mean |z-ẑ| (paper)
+Optimisation:
+  --epochs <n>             (default 15)
+  --batch-size <n>         (default 64)
+  --lr <x>                 Adam learning rate (default 0.0002)
+  --beta1 <x> --beta2 <x>  Adam betas (default 0.5, 0.999)
+  --w-adv <x> --w-con <x> --w-enc <x>   loss weights (default 1, 50, 1)
+  --seed <n>               fixes split, init and batch order (default 0)
+Run:
+  --out <dir>              run folder (required)
+  --resume                 continue the run in --out from its last checkpoint
+  --backend <name>         auto | tensorflow | webgpu | wasm | cpu (default auto:
+                           tfjs-node-gpu, tfjs-node, webgpu with a hardware adapter, wasm)
+  -h, --help               show this help
+
+Ctrl-C stops after the current step and writes a checkpoint; --resume continues it.`;
+
+const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+
+export async function run(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseCommandArgs(argv, {
+    data: { type: 'string' }, 'abnormal-class': { type: 'string' }, 'max-images': { type: 'string' },
+    'validation-fraction': { type: 'string' }, isize: { type: 'string' }, channels: { type: 'string' },
+    nz: { type: 'string' }, ngf: { type: 'string' }, ndf: { type: 'string' }, score: { type: 'string' },
+    epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, beta1: { type: 'string' },
+    beta2: { type: 'string' }, 'w-adv': { type: 'string' }, 'w-con': { type: 'string' }, 'w-enc': { type: 'string' },
+    seed: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' },
+  }, false);
+  if (v.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  if (!v.out) throw new UsageError('--out <run dir> is required');
+  if (!v.data && !v.resume) throw new UsageError('--data <spec> is required (fashion-mnist, mnist, idx:<dir>, folder:<dir>)');
+  const backend = (v.backend ?? 'auto') as BackendRequest;
+  if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}; got '${backend}'`);
+  const channels = intOption(v.channels, 'channels') ?? DEFAULT_TRAIN_CONFIG.model.nc;
+  if (channels !== 1 && channels !== 3) throw new UsageError(`--channels must be 1 or 3; got ${channels}`);
+  const score = v.score ?? 'l2';
+  if (score !== 'l1' && score !== 'l2') throw new UsageError(`--score must be l2 or l1; got '${score}'`);
+  const isize = intOption(v.isize, 'isize') ?? DEFAULT_TRAIN_CONFIG.model.isize;
+  if (isize % 16 !== 0 || isize < 16) throw new UsageError(`--isize must be a multiple of 16, at least 16 (32, 64, 128, …); got ${isize}`);
+  const ngf = intOption(v.ngf, 'ngf') ?? DEFAULT_TRAIN_CONFIG.model.ngf;
+  const frac = numberOption(v['validation-fraction'], 'validation-fraction');
+  if (frac !== undefined && !(frac > 0 && frac < 1)) throw new UsageError(`--validation-fraction must be between 0 and 1; got ${frac}`);
+  const d = DEFAULT_TRAIN_CONFIG;
+  const config: TrainConfig = {
+    ...d,
+    data: v.data ?? '',
+    abnormalClass: v['abnormal-class'],
+    out: v.out,
+    epochs: intOption(v.epochs, 'epochs') ?? d.epochs,
+    batchSize: intOption(v['batch-size'], 'batch-size', 2) ?? d.batchSize,
+    model: {
+      isize, nc: channels, ngf, ndf: intOption(v.ndf, 'ndf') ?? ngf,
+      nz: intOption(v.nz, 'nz') ?? d.model.nz, scoreKind: score,
+    },
+    lr: numberOption(v.lr, 'lr') ?? d.lr,
+    beta1: numberOption(v.beta1, 'beta1') ?? d.beta1,
+    beta2: numberOption(v.beta2, 'beta2') ?? d.beta2,
+    weights: {
+      adv: numberOption(v['w-adv'], 'w-adv') ?? d.weights.adv,
+      con: numberOption(v['w-con'], 'w-con') ?? d.weights.con,
+      enc: numberOption(v['w-enc'], 'w-enc') ?? d.weights.enc,
+    },
+    seed: intOption(v.seed, 'seed', 0) ?? d.seed,
+    backend,
+    maxImages: intOption(v['max-images'], 'max-images'),
+    validationFraction: frac ?? d.validationFraction,
+  };
+
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write('\nstopping after this step (Ctrl-C again to quit at once)…\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  let bar = progressLine('');
+  try {
+    const result = await train(config, {
+      resume: v.resume,
+      signal: controller.signal,
+      onProgress(e) {
+        if (e.kind === 'start') {
+          console.log(`backend: ${e.backend} (${e.backendReason})`);
+          for (const s of e.skipped) console.log(`  not ${s.name}: ${s.why}`);
+          const s = e.split;
+          console.log(`split (seed ${s.seed}, abnormal '${s.abnormalClass}'): train ${s.trainNormal}, validation ${s.validationNormal}, test ${s.testNormal} normal + ${s.testAbnormal} abnormal; ${e.stepsPerEpoch} steps/epoch`);
+          if (e.resumedFrom) console.log(`resuming at epoch ${e.resumedFrom.epoch + 1}, step ${e.resumedFrom.step}`);
+        } else if (e.kind === 'step') {
+          if (e.step === 1) bar = progressLine(`epoch ${e.epoch}/${e.epochs}`);
+          const l = e.losses;
+          bar.update(e.step, e.steps, `${e.imagesPerSec.toFixed(1)} img/s  G ${l.errG.toFixed(3)} (adv ${l.errGAdv.toFixed(3)} con ${l.errGCon.toFixed(3)} enc ${l.errGEnc.toFixed(4)})  D ${l.errD.toFixed(3)}`);
+        } else if (e.kind === 'validate') {
+          bar.end();
+        } else if (e.kind === 'epoch') {
+          const s = e.summary;
+          const val = s.validation;
+          console.log(
+            `epoch ${s.epoch + 1}: ${s.seconds.toFixed(1)}s, ${s.imagesPerSec.toFixed(1)} img/s, G ${s.losses.errG.toFixed(4)} D ${s.losses.errD.toFixed(4)}` +
+              `${s.dReinits ? ` (D re-initialised ${s.dReinits}x)` : ''} | validation score mean ${val.mean.toExponential(3)} p99 ${val.p99.toExponential(3)} recon L1 ${val.reconL1.toFixed(4)}`,
+          );
+        }
+      },
+    });
+    bar.end();
+    console.log(result.stopped
+      ? `stopped; checkpoint written. Continue with: ganomaly train --out ${config.out} --resume --epochs ${config.epochs}`
+      : `done: ${result.runDir} (export with: ganomaly export ${config.out} --out models/<name>)`);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}

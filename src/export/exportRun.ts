@@ -1,0 +1,144 @@
+// `ganomaly export` as a library call: run folder → validated ONNX graphs, parity-checked against
+// the tfjs model, calibrated on validation normals, described by manifest.json.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend, type BackendRequest } from '../train/backend/index.js';
+import { writeFileAtomic } from '../train/checkpoint.js';
+import { loadDataset } from '../train/data/index.js';
+import type { Manifest, SplitSizes } from '../types.js';
+import { packageVersion } from '../version.js';
+import { calibrate } from './calibrate.js';
+import { ExportError } from './errors.js';
+import { buildManifest, manifestCore, sha256Hex } from './manifest.js';
+import { buildDetector, buildDiscriminator, buildE, buildGD, buildGE, DEFAULT_OPSET, GRAPH_IO, MAX_OPSET, MIN_OPSET, validateModelBytes } from './onnx/index.js';
+import { ortVersion } from './ortNode.js';
+import { checkParity, PARITY_TOLERANCE } from './parity.js';
+import { readRunFolder } from './runFolder.js';
+
+export interface ExportOptions {
+  /** Output folder (created). */
+  out: string;
+  /** Model name in the manifest (default: the output folder's name). */
+  name?: string;
+  opset?: number;
+  /** Threshold = this quantile of validation-normal scores (default 0.99)… */
+  thresholdQuantile?: number;
+  /** …or this absolute value. */
+  threshold?: number;
+  /** Validation images used for the tfjs ↔ ONNX parity check (default 16). */
+  parityImages?: number;
+  parityTolerance?: number;
+  /** Also write D.onnx (discriminator probability and features). */
+  discriminator?: boolean;
+  /** Data spec to use instead of the one in the run's config (when the data moved). */
+  data?: string;
+  backend?: BackendRequest;
+  onProgress?: (stage: string, done?: number, total?: number) => void;
+}
+
+export interface ExportResult {
+  outDir: string;
+  manifest: Manifest;
+}
+
+type GraphName = 'GE' | 'GD' | 'E' | 'detector';
+
+export async function exportRun(runDir: string, opts: ExportOptions): Promise<ExportResult> {
+  const opset = opts.opset ?? DEFAULT_OPSET;
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
+    throw new ExportError(`opset must be an integer from ${MIN_OPSET} to ${MAX_OPSET}; got ${opset}`);
+  }
+  const progress = opts.onProgress ?? (() => {});
+  progress('reading run folder');
+  const run = await readRunFolder(runDir);
+  const { config } = run;
+  const cfg = config.model;
+  if (run.epoch === 0 && run.step === 0) throw new ExportError(`${run.dir} has a checkpoint from before any training step`);
+
+  progress('loading validation images');
+  const data = await loadDataset(opts.data ?? config.data, {
+    isize: cfg.isize, nc: cfg.nc, abnormalClass: config.abnormalClass, maxImages: config.maxImages,
+    seed: config.seed, validationFraction: config.validationFraction,
+  });
+  const recorded = JSON.parse(await fs.readFile(path.join(run.dir, 'split.json'), 'utf8').catch(() => 'null')) as SplitSizes | null;
+  if (recorded && recorded.validationNormal !== data.split.validationNormal) {
+    throw new ExportError(
+      `the data no longer gives the run's split (validation ${data.split.validationNormal} images, the run recorded ${recorded.validationNormal}); point --data at the data the run was trained on`,
+    );
+  }
+  const val = data.validation;
+
+  const outDir = path.resolve(opts.out);
+  const name = opts.name ?? path.basename(outDir);
+  const core = manifestCore(name, config, opset);
+  const coreHash = sha256Hex(JSON.stringify(core));
+  const version = packageVersion();
+  const buildOpts = (what: string) => ({
+    opset,
+    producerVersion: version,
+    docString: `GANomaly ${what}; isize ${cfg.isize}, nc ${cfg.nc}, nz ${cfg.nz}, ngf ${cfg.ngf}. See manifest.json.`,
+    metadata: {
+      'ganomaly.manifest_core_sha256': coreHash,
+      'ganomaly.schema_version': String(core.schemaVersion),
+      'ganomaly.score_kind': cfg.scoreKind,
+      'ganomaly.preprocessing': JSON.stringify(core.preprocessing),
+    },
+  });
+  progress('building graphs');
+  const graphs: Record<GraphName, Uint8Array> = {
+    GE: buildGE(cfg, run.weights, buildOpts('encoder GE: x -> z')),
+    GD: buildGD(cfg, run.weights, buildOpts('decoder GD: z -> x_hat')),
+    E: buildE(cfg, run.weights, buildOpts('encoder E: x_hat -> z_hat')),
+    detector: buildDetector(cfg, run.weights, buildOpts('detector: x -> score, z, z_hat, x_hat, anomaly_map')),
+  };
+  for (const [k, bytes] of Object.entries(graphs)) {
+    try {
+      validateModelBytes(bytes);
+    } catch (e) {
+      throw new ExportError(`${k}.onnx failed structural validation: ${(e as Error).message}`);
+    }
+  }
+
+  progress('parity check');
+  const backend = await selectBackend(opts.backend ?? 'auto');
+  const per = cfg.isize * cfg.isize * cfg.nc;
+  const nParity = Math.min(opts.parityImages ?? 16, val.count);
+  const parity = await checkParity(cfg, run.weights, graphs, val.images.subarray(0, nParity * per), nParity, opts.parityTolerance ?? PARITY_TOLERANCE);
+
+  progress('calibrating', 0, val.count);
+  const cal = await calibrate(cfg, graphs.detector, val.images, val.count,
+    { quantile: opts.thresholdQuantile, value: opts.threshold }, 64, (d, t) => progress('calibrating', d, t));
+
+  await fs.mkdir(outDir, { recursive: true });
+  const files: Manifest['files'] = {};
+  const write = async (file: string, bytes: Uint8Array, io: { inputs: readonly string[]; outputs: readonly string[] }) => {
+    await writeFileAtomic(path.join(outDir, file), bytes);
+    files[file] = { sha256: sha256Hex(bytes), bytes: bytes.length, inputs: [...io.inputs], outputs: [...io.outputs] };
+  };
+  await write('detector.onnx', graphs.detector, GRAPH_IO.detector);
+  await write('GE.onnx', graphs.GE, GRAPH_IO.GE);
+  await write('GD.onnx', graphs.GD, GRAPH_IO.GD);
+  await write('E.onnx', graphs.E, GRAPH_IO.E);
+  if (opts.discriminator) await write('D.onnx', buildDiscriminator(cfg, run.weights, buildOpts('discriminator D: x -> prob, features')), GRAPH_IO.discriminator);
+
+  const manifest = buildManifest({
+    core, config,
+    trainedEpochs: run.epoch, trainedStepsInEpoch: run.step,
+    split: data.split,
+    calibration: cal.stats,
+    threshold: cal.threshold,
+    files,
+    tools: {
+      'ganomaly-edge': version,
+      '@tensorflow/tfjs': tf.version.tfjs,
+      'onnxruntime-node': ortVersion(),
+      'tfjs-backend': backend.name,
+      node: process.versions.node,
+    },
+    parity: { images: parity.images, tolerance: parity.tolerance, ...parity.maxAbsDiff },
+  });
+  await writeFileAtomic(path.join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  progress('done');
+  return { outDir, manifest };
+}

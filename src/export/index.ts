@@ -1,0 +1,7 @@
+// Public export API: `import { exportRun } from 'ganomaly-edge/export'`.
+export { exportRun, type ExportOptions, type ExportResult } from './exportRun.js';
+export { ExportError, ParityError } from './errors.js';
+export { checkParity, PARITY_TOLERANCE, type ParityReport } from './parity.js';
+export { calibrate, type ThresholdRule } from './calibrate.js';
+export { readRunFolder, type RunFolder } from './runFolder.js';
+export * from './onnx/index.js';

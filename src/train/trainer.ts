@@ -1,0 +1,259 @@
+// The training loop: data → steps → per-epoch validation summary → atomic checkpoint. Stoppable
+// (AbortSignal) between steps and resumable to the exact same losses on the cpu/wasm backends.
+import * as tf from '@tensorflow/tfjs';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { scoreStats } from '../stats.js';
+import type { LossWeights, ModelConfig, NamedTensor, ScoreStats, SplitSizes } from '../types.js';
+import { DEFAULT_MODEL_CONFIG, validateModelConfig } from './architecture.js';
+import { selectBackend, type BackendRequest } from './backend/index.js';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
+import { gatherBatch, loadDataset, type ImageSet } from './data/index.js';
+import { createRng, deriveSeed } from './data/rng.js';
+import { GanomalyModel } from './model.js';
+import { GanomalyStep, type StepLosses } from './step.js';
+
+export class TrainError extends Error {
+  override name = 'TrainError';
+}
+
+export interface TrainConfig {
+  /** Dataset spec: 'fashion-mnist', 'mnist', 'idx:<dir>' or 'folder:<dir>'. */
+  data: string;
+  /** Class held out as the anomaly (IDX data): index or name. Folders use their abnormal/ subfolder. */
+  abnormalClass?: string;
+  /** Run folder. */
+  out: string;
+  epochs: number;
+  batchSize: number;
+  model: ModelConfig;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  weights: LossWeights;
+  seed: number;
+  backend: BackendRequest;
+  maxImages?: number;
+  validationFraction: number;
+}
+
+export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'data' | 'out'> = {
+  epochs: 15,
+  batchSize: 64,
+  model: DEFAULT_MODEL_CONFIG,
+  lr: 2e-4,
+  beta1: 0.5,
+  beta2: 0.999,
+  weights: { adv: 1, con: 50, enc: 1 },
+  seed: 0,
+  backend: 'auto',
+  validationFraction: 0.1,
+};
+
+export type LossName = Exclude<keyof StepLosses, 'dReinit'>;
+
+export interface EpochSummary {
+  epoch: number;
+  steps: number;
+  seconds: number;
+  imagesPerSec: number;
+  losses: Record<LossName, number>;
+  dReinits: number;
+  /** Validation-normal anomaly scores (inference-mode BatchNorm). */
+  validation: ScoreStats & { reconL1: number };
+}
+
+export type TrainEvent =
+  | { kind: 'start'; backend: string; backendReason: string; skipped: { name: string; why: string }[]; split: SplitSizes; stepsPerEpoch: number; resumedFrom: { epoch: number; step: number } | null }
+  | { kind: 'step'; epoch: number; epochs: number; step: number; steps: number; imagesPerSec: number; losses: StepLosses }
+  | { kind: 'validate'; epoch: number }
+  | { kind: 'epoch'; summary: EpochSummary }
+  | { kind: 'checkpoint'; epoch: number; step: number };
+
+export interface TrainOptions {
+  onProgress?: (e: TrainEvent) => void;
+  signal?: AbortSignal;
+  /** Continue from the run folder's checkpoint (config.json in the folder wins over `config` except `epochs`). */
+  resume?: boolean;
+}
+
+export interface TrainResult {
+  runDir: string;
+  history: EpochSummary[];
+  /** True when the signal stopped training before the last epoch; a checkpoint was written. */
+  stopped: boolean;
+  backend: string;
+}
+
+interface TrainState {
+  /** Epoch in progress (0-based) and the number of its steps already done. */
+  epoch: number;
+  step: number;
+  optGStep: number;
+  optDStep: number;
+  partial: { sums: Record<LossName, number>; steps: number; dReinits: number; seconds: number };
+}
+
+const LOSS_NAMES: LossName[] = ['errG', 'errGAdv', 'errGCon', 'errGEnc', 'errD', 'errDReal', 'errDFake'];
+const zeroSums = () => Object.fromEntries(LOSS_NAMES.map((k) => [k, 0])) as Record<LossName, number>;
+
+export function validateTrainConfig(c: TrainConfig): void {
+  validateModelConfig(c.model);
+  const posInt = { epochs: c.epochs, batchSize: c.batchSize };
+  for (const [k, v] of Object.entries(posInt)) if (!Number.isInteger(v) || v < 1) throw new TrainError(`${k} must be a positive integer; got ${v}`);
+  if (c.batchSize < 2) throw new TrainError('batchSize must be at least 2 (BatchNorm needs batch statistics)');
+  for (const [k, v] of Object.entries({ lr: c.lr, beta1: c.beta1, beta2: c.beta2, ...c.weights })) {
+    if (!Number.isFinite(v) || v < 0) throw new TrainError(`${k} must be a finite non-negative number; got ${v}`);
+  }
+  if (!(c.validationFraction > 0 && c.validationFraction < 1)) throw new TrainError(`validationFraction must be in (0, 1); got ${c.validationFraction}`);
+  if (!Number.isInteger(c.seed) || c.seed < 0) throw new TrainError(`seed must be a non-negative integer; got ${c.seed}`);
+}
+
+export async function readRunConfig(runDir: string): Promise<TrainConfig> {
+  try {
+    return JSON.parse(await fs.readFile(path.join(runDir, 'config.json'), 'utf8')) as TrainConfig;
+  } catch (e) {
+    throw new TrainError(`cannot read ${path.join(runDir, 'config.json')}: ${(e as Error).message}`);
+  }
+}
+
+/** Scores a set in inference mode; returns per-image latent scores and the mean reconstruction L1. */
+export function scoreSet(model: GanomalyModel, set: ImageSet, batchSize: number): { scores: Float32Array; reconL1: number } {
+  const { isize, nc } = model.config;
+  const per = isize * isize * nc;
+  const scores = new Float32Array(set.count);
+  let l1 = 0;
+  for (let start = 0; start < set.count; start += batchSize) {
+    const n = Math.min(batchSize, set.count - start);
+    const [s, r] = tf.tidy(() => {
+      const x = tf.tensor4d(set.images.subarray(start * per, (start + n) * per), [n, isize, isize, nc]);
+      const { z, xHat, zHat } = model.generate(x, false);
+      const d = z.sub(zHat);
+      const score = (model.config.scoreKind === 'l2' ? d.square() : d.abs()).mean(1);
+      return [score.dataSync(), x.sub(xHat).abs().sum().dataSync()[0]!] as const;
+    });
+    scores.set(s, start);
+    l1 += r;
+  }
+  return { scores, reconL1: l1 / Math.max(1, set.count * per) };
+}
+
+export async function train(config: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
+  const runDir = path.resolve(config.out);
+  let cfg = config;
+  let resumeState: TrainState | null = null;
+  let resumeTensors: Record<string, NamedTensor> | null = null;
+  let history: EpochSummary[] = [];
+  if (opts.resume) {
+    if (!(await hasCheckpoint(runDir))) throw new TrainError(`--resume: ${runDir} has no checkpoint to resume from`);
+    cfg = { ...(await readRunConfig(runDir)), epochs: config.epochs, backend: config.backend, out: config.out };
+    const ck = await loadCheckpoint<TrainState>(runDir);
+    resumeState = ck.state;
+    resumeTensors = ck.tensors;
+    history = JSON.parse(await fs.readFile(path.join(runDir, 'history.json'), 'utf8').catch(() => '[]')) as EpochSummary[];
+    history = history.filter((h) => h.epoch < resumeState!.epoch);
+  } else if (await hasCheckpoint(runDir)) {
+    throw new TrainError(`${runDir} already holds a run; pass --resume to continue it or choose another --out`);
+  }
+  validateTrainConfig(cfg);
+  const backend = await selectBackend(cfg.backend);
+
+  const data = await loadDataset(cfg.data, {
+    isize: cfg.model.isize,
+    nc: cfg.model.nc,
+    abnormalClass: cfg.abnormalClass,
+    maxImages: cfg.maxImages,
+    seed: cfg.seed,
+    validationFraction: cfg.validationFraction,
+  });
+  const { train: trainSet, validation } = data;
+  if (trainSet.count < cfg.batchSize) {
+    throw new TrainError(`the training split has ${trainSet.count} images, fewer than one batch of ${cfg.batchSize}; lower --batch-size or raise --max-images`);
+  }
+  if (validation.count < 1) throw new TrainError('the validation split is empty; raise --max-images or the validation fraction');
+  const stepsPerEpoch = Math.floor(trainSet.count / cfg.batchSize);
+
+  await fs.mkdir(runDir, { recursive: true });
+  await writeFileAtomic(path.join(runDir, 'config.json'), JSON.stringify(cfg, null, 2));
+  await writeFileAtomic(path.join(runDir, 'split.json'), JSON.stringify({ ...data.split, classNames: data.classNames }, null, 2));
+
+  const model = resumeTensors ? GanomalyModel.fromWeights(cfg.model, resumeTensors) : GanomalyModel.create(cfg.model, deriveSeed(cfg.seed, 1));
+  const step = new GanomalyStep(model, cfg.weights, cfg, deriveSeed(cfg.seed, 2));
+  if (resumeState && resumeTensors) {
+    step.optG.setState('optG', resumeTensors, resumeState.optGStep);
+    step.optD.setState('optD', resumeTensors, resumeState.optDStep);
+  }
+  opts.onProgress?.({
+    kind: 'start', backend: backend.name, backendReason: backend.reason, skipped: backend.skipped, split: data.split, stepsPerEpoch,
+    resumedFrom: resumeState ? { epoch: resumeState.epoch, step: resumeState.step } : null,
+  });
+
+  const { isize, nc } = cfg.model;
+  const batchBuf = new Float32Array(cfg.batchSize * isize * isize * nc);
+  let state: TrainState = resumeState ?? { epoch: 0, step: 0, optGStep: 0, optDStep: 0, partial: { sums: zeroSums(), steps: 0, dReinits: 0, seconds: 0 } };
+  const save = async () => {
+    state.optGStep = step.optG.step;
+    state.optDStep = step.optD.step;
+    const tensors = { ...model.getWeights(), ...step.optG.getState('optG'), ...step.optD.getState('optD') };
+    await saveCheckpoint(runDir, `e${state.epoch}s${state.step}`, tensors, state);
+    await writeFileAtomic(path.join(runDir, 'history.json'), JSON.stringify(history, null, 2));
+    opts.onProgress?.({ kind: 'checkpoint', epoch: state.epoch, step: state.step });
+  };
+
+  let stopped = false;
+  try {
+    for (; state.epoch < cfg.epochs; ) {
+      // Batch order depends only on (seed, epoch): a resumed epoch replays the same batches.
+      const order = createRng(deriveSeed(cfg.seed, 1000 + state.epoch)).shuffle(Int32Array.from({ length: trainSet.count }, (_, i) => i));
+      let t0 = performance.now();
+      for (; state.step < stepsPerEpoch; state.step++) {
+        if (opts.signal?.aborted) {
+          stopped = true;
+          break;
+        }
+        const idx = order.subarray(state.step * cfg.batchSize, (state.step + 1) * cfg.batchSize);
+        gatherBatch(trainSet, idx, batchBuf);
+        const x = tf.tensor4d(batchBuf, [cfg.batchSize, isize, isize, nc]);
+        const losses = step.run(x);
+        x.dispose();
+        for (const k of LOSS_NAMES) {
+          if (!Number.isFinite(losses[k])) throw new TrainError(`loss ${k} became ${losses[k]} at epoch ${state.epoch + 1} step ${state.step + 1}; lower --lr`);
+          state.partial.sums[k] += losses[k];
+        }
+        state.partial.steps++;
+        if (losses.dReinit) state.partial.dReinits++;
+        const now = performance.now();
+        state.partial.seconds += (now - t0) / 1000;
+        t0 = now;
+        opts.onProgress?.({
+          kind: 'step', epoch: state.epoch + 1, epochs: cfg.epochs, step: state.step + 1, steps: stepsPerEpoch,
+          imagesPerSec: (state.partial.steps * cfg.batchSize) / Math.max(1e-9, state.partial.seconds), losses,
+        });
+        // Let the event loop run so signals (Ctrl-C) and progress output get through.
+        await new Promise((r) => setImmediate(r));
+      }
+      if (stopped) break;
+      opts.onProgress?.({ kind: 'validate', epoch: state.epoch + 1 });
+      const val = scoreSet(model, validation, cfg.batchSize);
+      const p = state.partial;
+      const summary: EpochSummary = {
+        epoch: state.epoch,
+        steps: p.steps,
+        seconds: p.seconds,
+        imagesPerSec: (p.steps * cfg.batchSize) / Math.max(1e-9, p.seconds),
+        losses: Object.fromEntries(LOSS_NAMES.map((k) => [k, p.sums[k] / Math.max(1, p.steps)])) as Record<LossName, number>,
+        dReinits: p.dReinits,
+        validation: { ...scoreStats(val.scores), reconL1: val.reconL1 },
+      };
+      history.push(summary);
+      state = { ...state, epoch: state.epoch + 1, step: 0, partial: { sums: zeroSums(), steps: 0, dReinits: 0, seconds: 0 } };
+      await save();
+      opts.onProgress?.({ kind: 'epoch', summary });
+    }
+    if (stopped) await save();
+  } finally {
+    step.dispose();
+    model.dispose();
+  }
+  return { runDir, history, stopped, backend: backend.name };
+}
