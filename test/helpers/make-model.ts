@@ -10,6 +10,10 @@ import { defaultPreprocessing, preprocessImage, type RawImage } from '../../src/
 import { ganomalyPlans, planParams } from '../../src/train/architecture.js';
 import { MANIFEST_SCHEMA_VERSION, type Manifest, type ModelConfig, type WeightMap } from '../../src/types.js';
 
+// Keep ORT's own stderr log quiet in tests, as the runtime does for its users (node/platform.ts):
+// the expected CUDA failure is reported by the runtime's logger, which the tests check.
+if (ort.env.logLevel === 'warning') ort.env.logLevel = 'fatal';
+
 /** mulberry32: small, seedable, good enough for test weights and images. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
