@@ -1,5 +1,6 @@
 // `ganomaly export`: run folder → ONNX graphs + manifest.json.
 import { exportRun } from '../export/index.js';
+import { BACKEND_REQUESTS, type BackendRequest } from '../train/backend/index.js';
 import { intOption, numberOption, parseCommandArgs, progressLine, UsageError } from './args.js';
 
 const HELP = `Usage: ganomaly export <run dir> --out <model dir> [options]
@@ -18,7 +19,7 @@ Options:
   --parity-images <n>         validation images used for the parity check (default 16)
   --discriminator             also write D.onnx
   --data <spec>               data spec, if the run's data moved (must give the same split)
-  --backend <name>            tfjs backend for the parity check (default auto)
+  --backend <name>            tfjs backend for the parity check (default wasm)
   -h, --help                  show this help`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -37,11 +38,14 @@ export async function run(argv: string[]): Promise<number> {
   if (q !== undefined && !(q > 0 && q <= 1)) throw new UsageError(`--threshold-quantile must be in (0, 1]; got ${q}`);
   const threshold = numberOption(v.threshold, 'threshold');
   if (q !== undefined && threshold !== undefined) throw new UsageError('give --threshold or --threshold-quantile, not both');
+  if (v.backend !== undefined && !BACKEND_REQUESTS.includes(v.backend as BackendRequest)) {
+    throw new UsageError(`--backend must be one of ${BACKEND_REQUESTS.join(', ')}; got '${v.backend}'`);
+  }
   const bar = progressLine('calibrating');
   const { outDir, manifest } = await exportRun(positionals[0]!, {
     out: v.out, name: v.name, opset: intOption(v.opset, 'opset'), thresholdQuantile: q, threshold,
     parityImages: intOption(v['parity-images'], 'parity-images'), discriminator: v.discriminator, data: v.data,
-    backend: v.backend as never,
+    backend: v.backend as BackendRequest | undefined,
     onProgress(stage, done, total) {
       if (stage === 'calibrating' && total) bar.update(done ?? 0, total);
       else if (stage !== 'done') process.stderr.write(`${stage}…\n`);

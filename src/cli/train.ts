@@ -99,7 +99,7 @@ export async function run(argv: string[]): Promise<number> {
     controller.abort();
   };
   process.on('SIGINT', onSigint);
-  let bar = progressLine('');
+  let bar = progressLine('epoch 1');
   try {
     const result = await train(config, {
       resume: v.resume,
@@ -111,8 +111,8 @@ export async function run(argv: string[]): Promise<number> {
           const s = e.split;
           console.log(`split (seed ${s.seed}, abnormal '${s.abnormalClass}'): train ${s.trainNormal}, validation ${s.validationNormal}, test ${s.testNormal} normal + ${s.testAbnormal} abnormal; ${e.stepsPerEpoch} steps/epoch`);
           if (e.resumedFrom) console.log(`resuming at epoch ${e.resumedFrom.epoch + 1}, step ${e.resumedFrom.step}`);
+          bar = progressLine(`epoch ${(e.resumedFrom?.epoch ?? 0) + 1}`);
         } else if (e.kind === 'step') {
-          if (e.step === 1) bar = progressLine(`epoch ${e.epoch}/${e.epochs}`);
           const l = e.losses;
           bar.update(e.step, e.steps, `${e.imagesPerSec.toFixed(1)} img/s  G ${l.errG.toFixed(3)} (adv ${l.errGAdv.toFixed(3)} con ${l.errGCon.toFixed(3)} enc ${l.errGEnc.toFixed(4)})  D ${l.errD.toFixed(3)}`);
         } else if (e.kind === 'validate') {
@@ -124,6 +124,7 @@ export async function run(argv: string[]): Promise<number> {
             `epoch ${s.epoch + 1}: ${s.seconds.toFixed(1)}s, ${s.imagesPerSec.toFixed(1)} img/s, G ${s.losses.errG.toFixed(4)} D ${s.losses.errD.toFixed(4)}` +
               `${s.dReinits ? ` (D re-initialised ${s.dReinits}x)` : ''} | validation score mean ${val.mean.toExponential(3)} p99 ${val.p99.toExponential(3)} recon L1 ${val.reconL1.toFixed(4)}`,
           );
+          bar = progressLine(`epoch ${s.epoch + 2}`);
         }
       },
     });

@@ -33,6 +33,7 @@ export interface ExportOptions {
   discriminator?: boolean;
   /** Data spec to use instead of the one in the run's config (when the data moved). */
   data?: string;
+  /** tfjs backend for the parity check (default wasm). */
   backend?: BackendRequest;
   onProgress?: (stage: string, done?: number, total?: number) => void;
 }
@@ -101,7 +102,8 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
   }
 
   progress('parity check');
-  const backend = await selectBackend(opts.backend ?? 'auto');
+  // Sixteen images need no GPU; wasm avoids probing GPU drivers on every export.
+  const backend = await selectBackend(opts.backend ?? 'wasm');
   const per = cfg.isize * cfg.isize * cfg.nc;
   const nParity = Math.min(opts.parityImages ?? 16, val.count);
   const parity = await checkParity(cfg, run.weights, graphs, val.images.subarray(0, nParity * per), nParity, opts.parityTolerance ?? PARITY_TOLERANCE);
