@@ -1,0 +1,156 @@
+// Picks the TensorFlow.js backend training runs on. 'auto' walks from fastest to always-there:
+// libtensorflow with CUDA, libtensorflow on CPU, a hardware WebGPU adapter, then wasm with the
+// fast convolution-gradient kernels. tfjs-node(-gpu) and webgpu are optional dependencies that
+// may be absent or fail to load (libtensorflow is downloaded at install time), so each is
+// imported dynamically and every skip is reported with its reason.
+import os from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { registerFastWasmKernels } from './wasm-kernels.js';
+import { firstLine, probeNodeWebGpu } from './webgpu-adapter.js';
+
+export type BackendRequest = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export type BackendName = Exclude<BackendRequest, 'auto'>;
+export const BACKEND_REQUESTS: readonly BackendRequest[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+
+export interface BackendSkip {
+  /** Candidate that was tried: a package name or a backend name. */
+  name: string;
+  why: string;
+}
+
+export interface BackendSelection {
+  name: BackendName;
+  /** Human-readable: which package/device and why it was chosen. */
+  reason: string;
+  skipped: BackendSkip[];
+  /** CPU threads the backend computes with; absent for GPU backends. */
+  threads?: number;
+}
+
+export class BackendError extends Error {
+  override name = 'BackendError';
+  constructor(message: string, readonly request: BackendRequest, readonly skipped: BackendSkip[] = []) {
+    super(message);
+  }
+}
+
+type Attempt = { ok: true; reason: string; threads?: number } | { ok: false; why: string };
+
+/** One import per package per process: a failed native load does not get better on retry. */
+const imports = new Map<string, Promise<{ ok: true } | { ok: false; why: string }>>();
+
+/** The package itself is absent (not: present but its native library failed to load). */
+function isMissing(e: unknown, pkg: string): boolean {
+  const code = (e as { code?: string }).code;
+  return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && firstLine(e).includes(pkg);
+}
+
+function importOnce(pkg: string): Promise<{ ok: true } | { ok: false; why: string }> {
+  let p = imports.get(pkg);
+  if (p === undefined) {
+    p = import(pkg).then(
+      () => ({ ok: true as const }),
+      (e: unknown) => ({ ok: false as const, why: isMissing(e, pkg) ? 'not installed' : `failed to load: ${firstLine(e)}` }),
+    );
+    imports.set(pkg, p);
+  }
+  return p;
+}
+
+async function activate(name: BackendName): Promise<string | null> {
+  try {
+    if (await tf.setBackend(name)) {
+      await tf.ready();
+      return null;
+    }
+    return `tf.setBackend('${name}') failed to initialise it`;
+  } catch (e) {
+    return `initialisation threw: ${firstLine(e)}`;
+  }
+}
+
+/** tfjs-node and tfjs-node-gpu both register the 'tensorflow' backend when imported. */
+async function tryTensorflow(pkg: '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-node'): Promise<Attempt> {
+  const loaded = await importOnce(pkg);
+  if (!loaded.ok) return loaded;
+  if (tf.findBackendFactory('tensorflow') === null) {
+    return { ok: false, why: 'loaded, but registered no tensorflow backend with this @tensorflow/tfjs (version mismatch?)' };
+  }
+  const failed = await activate('tensorflow');
+  if (failed !== null) return { ok: false, why: failed };
+  const gpu = (tf.backend() as { isUsingGpuDevice?: boolean }).isUsingGpuDevice;
+  const device = gpu === true ? 'CUDA GPU' : gpu === false ? 'CPU (no usable CUDA device)' : 'native';
+  return { ok: true, reason: `${pkg}: libtensorflow, ${device}`, threads: gpu === true ? undefined : os.availableParallelism() };
+}
+
+async function tryWebGpu(): Promise<Attempt> {
+  const probe = await probeNodeWebGpu();
+  if (!probe.ok) return probe;
+  const loaded = await importOnce('@tensorflow/tfjs-backend-webgpu');
+  if (!loaded.ok) return { ok: false, why: `@tensorflow/tfjs-backend-webgpu ${loaded.why}` };
+  if (tf.findBackendFactory('webgpu') === null) {
+    return { ok: false, why: '@tensorflow/tfjs-backend-webgpu registered no backend (navigator.gpu missing at import?)' };
+  }
+  const failed = await activate('webgpu');
+  if (failed !== null) return { ok: false, why: failed };
+  return { ok: true, reason: `WebGPU via Dawn on ${probe.adapter}` };
+}
+
+async function tryWasm(): Promise<Attempt> {
+  registerFastWasmKernels();
+  const failed = await activate('wasm');
+  if (failed !== null) return { ok: false, why: failed };
+  const threads = getThreadsCount();
+  return {
+    ok: true,
+    reason: `tfjs wasm (XNNPACK, ${threads === 1 ? 'single-threaded SIMD' : `${threads} threads`}) with fast conv-gradient kernels`,
+    threads,
+  };
+}
+
+async function tryCpu(): Promise<Attempt> {
+  const failed = await activate('cpu');
+  if (failed !== null) return { ok: false, why: failed };
+  return { ok: true, reason: 'tfjs cpu (pure JavaScript; far too slow for real training)', threads: 1 };
+}
+
+const CANDIDATES: Record<BackendName, { name: string; tries: () => Promise<Attempt> }[]> = {
+  tensorflow: [
+    { name: '@tensorflow/tfjs-node-gpu', tries: () => tryTensorflow('@tensorflow/tfjs-node-gpu') },
+    { name: '@tensorflow/tfjs-node', tries: () => tryTensorflow('@tensorflow/tfjs-node') },
+  ],
+  webgpu: [{ name: 'webgpu', tries: tryWebGpu }],
+  wasm: [{ name: 'wasm', tries: tryWasm }],
+  cpu: [{ name: 'cpu', tries: tryCpu }],
+};
+
+const AUTO_ORDER: BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+
+/**
+ * Makes the chosen backend tfjs's active one and says why. An explicit request that cannot be
+ * met throws BackendError (with every attempt's reason); 'auto' only throws if nothing works.
+ */
+export async function selectBackend(request: BackendRequest = 'auto'): Promise<BackendSelection> {
+  if (!BACKEND_REQUESTS.includes(request)) {
+    throw new BackendError(`unknown backend '${String(request)}'; expected one of ${BACKEND_REQUESTS.join(', ')}`, request);
+  }
+  const order = request === 'auto' ? AUTO_ORDER : [request];
+  const skipped: BackendSkip[] = [];
+  for (const backend of order) {
+    for (const c of CANDIDATES[backend]) {
+      const r = await c.tries();
+      if (r.ok) {
+        const sel: BackendSelection = { name: backend, reason: r.reason, skipped };
+        if (r.threads !== undefined) sel.threads = r.threads;
+        return sel;
+      }
+      skipped.push({ name: c.name, why: r.why });
+    }
+  }
+  const detail = skipped.map((s) => `${s.name}: ${s.why}`).join('; ');
+  throw new BackendError(
+    request === 'auto' ? `no TensorFlow.js backend could start (${detail})` : `backend '${request}' is not available (${detail})`,
+    request, skipped,
+  );
+}

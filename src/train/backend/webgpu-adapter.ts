@@ -1,0 +1,76 @@
+// WebGPU in Node comes from the optional `webgpu` package (Dawn). Training on a software
+// adapter (SwiftShader, llvmpipe/lavapipe) is far slower than the wasm backend, so only a
+// hardware adapter is accepted.
+
+/** The adapter fields this check reads (GPUAdapterInfo plus Dawn's and older spellings). */
+export interface AdapterFacts {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  /** Dawn reports 'cpu' | 'discrete GPU' | 'integrated GPU' | 'unknown'. */
+  adapterType?: string;
+  isFallbackAdapter?: boolean;
+}
+
+const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|software|basic render|warp\b/i;
+
+/** Null for a hardware adapter; otherwise why it is rejected. */
+export function softwareAdapterReason(a: AdapterFacts): string | null {
+  if (a.isFallbackAdapter === true) return 'software adapter (isFallbackAdapter)';
+  if (a.adapterType !== undefined && /^cpu$/i.test(a.adapterType)) return 'software adapter (adapterType cpu)';
+  const text = [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' ');
+  const m = SOFTWARE.exec(text);
+  if (m !== null) return `software adapter (${m[0]})`;
+  return null;
+}
+
+export function describeAdapter(a: AdapterFacts): string {
+  const parts = [a.vendor, a.architecture, a.device, a.description].filter((s) => s !== undefined && s !== '');
+  return parts.length > 0 ? [...new Set(parts)].join(' / ') : 'unnamed adapter';
+}
+
+interface GpuLike {
+  requestAdapter(o?: { powerPreference?: string }): Promise<AdapterLike | null>;
+}
+interface AdapterLike {
+  info?: AdapterFacts;
+  isFallbackAdapter?: boolean;
+}
+
+/** Loads `webgpu`, exposes it as navigator.gpu (what tfjs-backend-webgpu looks for) and probes it. */
+export async function probeNodeWebGpu(): Promise<{ ok: true; adapter: string } | { ok: false; why: string }> {
+  const g = globalThis as { navigator?: { gpu?: GpuLike } };
+  if (g.navigator?.gpu === undefined) {
+    const pkg = 'webgpu'; // a variable: optional, so neither the bundler nor tsc may resolve it
+    let mod: { create: (flags: string[]) => GpuLike; globals: object };
+    try {
+      mod = (await import(pkg)) as typeof mod;
+    } catch (e) {
+      return { ok: false, why: `${pkg} package not loadable: ${firstLine(e)}` };
+    }
+    // GPUBufferUsage, GPUMapMode, … are globals in browsers and are used by tfjs-backend-webgpu.
+    for (const [k, v] of Object.entries(mod.globals)) {
+      if (!(k in globalThis)) Object.defineProperty(globalThis, k, { value: v, configurable: true, writable: true });
+    }
+    const gpu = mod.create([]);
+    if (g.navigator === undefined) g.navigator = { gpu };
+    else Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+  }
+  const adapter = await g.navigator!.gpu!.requestAdapter({ powerPreference: 'high-performance' });
+  if (adapter === null) return { ok: false, why: 'no WebGPU adapter (no GPU driver visible to Dawn)' };
+  // GPUAdapterInfo fields are prototype getters: copy them one by one (a spread sees none).
+  const i = adapter.info ?? {};
+  const facts: AdapterFacts = {
+    vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description,
+    adapterType: i.adapterType, isFallbackAdapter: i.isFallbackAdapter ?? adapter.isFallbackAdapter,
+  };
+  const soft = softwareAdapterReason(facts);
+  if (soft !== null) return { ok: false, why: `${soft}: ${describeAdapter(facts)}` };
+  return { ok: true, adapter: describeAdapter(facts) };
+}
+
+export function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0]!.slice(0, 200);
+}
