@@ -113,3 +113,27 @@ describe('bad input', () => {
     expect(() => confusionAt([1, 2], [0, 1], NaN)).toThrow(/threshold must be a finite number/);
   });
 });
+
+describe('quantileRank / matchingThreshold', () => {
+  it('inverts quantileSorted', async () => {
+    const { quantileSorted } = await import('../src/stats.js');
+    const { quantileRank } = await import('../src/eval/thresholds.js');
+    const sorted = [0.1, 0.2, 0.35, 0.5, 0.9, 1.3];
+    for (const q of [0, 0.05, 0.3, 0.5, 0.77, 0.99, 1]) expect(quantileRank(sorted, quantileSorted(sorted, q))).toBeCloseTo(q, 12);
+    // A tie spans a range of quantiles; the rank is its top (the share of scores ≤ the value).
+    expect(quantileRank([0.1, 0.2, 0.2, 0.5], 0.2)).toBeCloseTo(2 / 3, 12);
+    expect(quantileRank(sorted, -5)).toBe(0);
+    expect(quantileRank(sorted, 5)).toBe(1);
+    expect(quantileRank([2], 2)).toBe(1);
+  });
+
+  it('puts the baseline threshold at the same validation quantile', async () => {
+    const { matchingThreshold } = await import('../src/eval/thresholds.js');
+    // 0.99 quantile of 0..100 is 99; the same quantile of 0..1000 (step 10) is 990.
+    const ref = Array.from({ length: 101 }, (_, i) => 100 - i);
+    const target = ref.map((v) => v * 10);
+    const m = matchingThreshold(ref, 99, target);
+    expect(m.quantile).toBeCloseTo(0.99, 12);
+    expect(m.value).toBeCloseTo(990, 9);
+  });
+});

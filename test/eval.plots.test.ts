@@ -26,6 +26,7 @@ describe('axis ticks', () => {
     expect(formatTick(0.004, 0.002)).toBe('0.004');
     expect(formatTick(0.00025, 0.00005)).toBe('2.5e-4');
     expect(formatTick(250000, 50000)).toBe('2.5e+5');
+    expect(formatTick(0.0001, 0.00005)).toBe('1e-4');
     expect(formatTick(0, 0.2)).toBe('0');
     expect(formatTick(40, 20)).toBe('40');
   });
@@ -51,7 +52,7 @@ describe('plots', () => {
     expect(svg).toContain('normal (4)');
     expect(svg).toContain('abnormal (3)');
     expect(svg).toContain('threshold 2.5');
-    expect(svg).toMatch(/1 scores above [\d.]+ are counted in the last bin/);
+    expect(svg).toMatch(/1 score above [\d.]+ are counted in the last bin/);
     const info = await pngInfo(await svgToPng(svg));
     expect(info).toMatchObject({ format: 'png', width: 640, height: 440 });
   });

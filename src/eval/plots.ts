@@ -85,7 +85,7 @@ export function histogramSvg(h: HistogramInput): string {
   }
   let beyond = 0;
   for (const v of all) if (v > hi) beyond++;
-  if (beyond > 0) body.push(`<text x="${f.width / 2}" y="42" font-size="11" text-anchor="middle" fill="#555">${beyond} scores above ${Number(hi.toPrecision(3))} are counted in the last bin</text>`);
+  if (beyond > 0) body.push(`<text x="${f.width / 2}" y="42" font-size="11" text-anchor="middle" fill="#555">${beyond} score${beyond === 1 ? '' : 's'} above ${Number(hi.toPrecision(3))} are counted in the last bin</text>`);
   const rows: { label: string; color: string }[] = classes.map((c) => ({ label: c.label, color: c.color }));
   if (h.threshold !== undefined) {
     const x = px(f, h.threshold).toFixed(2);

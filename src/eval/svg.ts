@@ -41,7 +41,7 @@ export function formatTick(v: number, step: number): string {
   if (v === 0) return '0';
   const top = Math.floor(Math.log10(Math.abs(v)));
   const stepMag = Math.floor(Math.log10(step) + 1e-9);
-  if (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5) return v.toExponential(Math.max(0, top - stepMag));
+  if (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5) return v.toExponential(Math.max(0, top - stepMag)).replace(/\.?0+e/, 'e'); // 1.0e-4 → 1e-4
   return v.toFixed(Math.max(0, -stepMag));
 }
 

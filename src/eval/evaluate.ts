@@ -1,0 +1,200 @@
+// `ganomaly eval` as a library call: rebuild the seeded test split the model was trained with,
+// score it through the Node runtime (the deployed code path), and compare the GANomaly score
+// with a pixel-reconstruction baseline read from the same runs.
+//
+// Why the runtime is fed 8-bit source pixels and not loadDataset's float tensors: the runtime
+// takes 0-255 pixels (or files) only, and rounding the preprocessed floats back to bytes would
+// not give the same tensor (Fashion-MNIST is resized 28 → 32 bilinearly, so the resized pixels
+// are not integers). The source pixels are the exact bytes training decoded, and the runtime
+// runs them through the same src/pixels.ts pipeline, so its input tensor is the training one.
+// The validation normals are scored too: their statistics must reproduce manifest.calibration
+// (computed at export from loadDataset's tensors), which checks that claim on every run.
+import path from 'node:path';
+import { createDetector, type ExecutionProvider, type NodeDetector } from '../runtime/node.js';
+import { scoreStats } from '../stats.js';
+import { loadDataset, type Dataset, type ImageSet } from '../train/data/index.js';
+import type { ScoreStats } from '../types.js';
+import { EvalError } from './errors.js';
+import { averagePrecision, confusionAt, rocAuc, rocCurve, type ConfusionAtThreshold, type RocCurve } from './metrics.js';
+import { writeEvalOutputs } from './outputs.js';
+import { runtimeInputs, type RuntimeInput } from './sources.js';
+import { checkCalibration, compareWithTraining, resolveProtocol, type CalibrationCheck } from './protocol.js';
+import { matchingThreshold } from './thresholds.js';
+
+export interface EvaluateOptions {
+  /** Exported model folder (manifest.json + detector.onnx). */
+  model: string;
+  /** Data spec; default: the manifest's training.data. */
+  data?: string;
+  /** Default: the manifest's training.abnormalClass (omit for folder datasets). */
+  abnormalClass?: number | string;
+  /** Split protocol; defaults from the manifest's training section give the training split. */
+  seed?: number;
+  maxImages?: number;
+  validationFraction?: number;
+  /** Raw-score threshold for precision/recall; default: the manifest's. */
+  threshold?: number;
+  /** Images per runtime call. Default 64. */
+  batchSize?: number;
+  /** Default ['cpu']: the provider export calibrated with, so numbers reproduce exactly. */
+  providers?: readonly ExecutionProvider[];
+  /** Folder for report.json, roc.png, hist.png, hist-baseline.png and scores.csv. */
+  out?: string;
+  onProgress?: (stage: EvalStage, done: number, total: number) => void;
+}
+
+export type EvalStage = 'loading data' | 'scoring validation' | 'scoring test';
+
+export interface MetricsBlock {
+  rocAuc: number;
+  averagePrecision: number;
+  atThreshold: ConfusionAtThreshold | null;
+  normalScores: ScoreStats;
+  abnormalScores: ScoreStats;
+}
+
+export interface EvalReport {
+  createdAt: string;
+  model: { dir: string; name: string; scoreKind: string; isize: number; nc: number; exportedAt: string };
+  provider: string;
+  data: { spec: string; abnormalClass: string; seed: number; maxImages: number | null; validationFraction: number;
+    /** Same protocol, class and split sizes as training; calibrationCheck then confirms the images. */
+    sameSplitAsTraining: boolean;
+  };
+  split: Dataset['split'];
+  threshold: { value: number; rule: string };
+  ganomaly: MetricsBlock & { description: string };
+  baseline: MetricsBlock & { description: string; threshold: { value: number; quantile: number } | null };
+  /** Validation-normal scores recomputed here vs manifest.calibration (only for the training split). */
+  calibrationCheck: CalibrationCheck | null;
+  scoring: { images: number; seconds: number };
+  warnings: string[];
+}
+
+export interface EvalResult {
+  report: EvalReport;
+  /** Per test image, in split order. */
+  test: { labels: Uint8Array; scores: Float64Array; baseline: Float64Array; sources: string[] };
+  roc: { ganomaly: RocCurve; baseline: RocCurve };
+}
+
+export const BASELINE_DESCRIPTION = 'pixel reconstruction error: spatial mean of the anomaly map, mean |x - x_hat|';
+
+export async function evaluateModel(opts: EvaluateOptions): Promise<EvalResult> {
+  const batchSize = opts.batchSize ?? 64;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new EvalError(`batchSize must be a positive integer; got ${batchSize}`);
+  const warnings: string[] = [];
+  const detector = await createDetector({
+    model: opts.model,
+    executionProviders: opts.providers ?? ['cpu'],
+    maxBatch: batchSize,
+    threshold: opts.threshold,
+    logger: { warn: (m) => warnings.push(m) },
+  });
+  try {
+    return await evaluateWith(detector, opts, batchSize, warnings);
+  } finally {
+    await detector.dispose();
+  }
+}
+
+async function evaluateWith(detector: NodeDetector, opts: EvaluateOptions, batchSize: number, warnings: string[]): Promise<EvalResult> {
+  const manifest = detector.manifest;
+  const progress = opts.onProgress ?? (() => {});
+  const protocol = resolveProtocol(manifest, opts);
+  const data = await loadDataset(protocol.data, {
+    isize: manifest.model.isize, nc: manifest.model.nc, abnormalClass: protocol.abnormalClass, seed: protocol.seed,
+    maxImages: protocol.maxImages ?? undefined, validationFraction: protocol.validationFraction,
+    onProgress: (d, t) => progress('loading data', d, t),
+  });
+  warnings.push(...data.warnings);
+  if (data.split.testNormal === 0 || data.split.testAbnormal === 0) {
+    throw new EvalError(
+      `${data.spec}: the test split has ${data.split.testNormal} normal and ${data.split.testAbnormal} abnormal images; ROC AUC and precision/recall need both` +
+        (data.source.kind === 'folder' ? ' (put anomalous images in abnormal/)' : ''),
+    );
+  }
+  const { sameSplit, warning } = compareWithTraining(manifest, data, protocol, opts.abnormalClass !== undefined);
+  if (warning) warnings.push(warning);
+
+  const input = await runtimeInputs(data);
+  const started = Date.now();
+  const val = await scoreSet(detector, data.validation, input, batchSize, (d, t) => progress('scoring validation', d, t));
+  const test = await scoreSet(detector, data.test, input, batchSize, (d, t) => progress('scoring test', d, t));
+  const seconds = (Date.now() - started) / 1000;
+
+  const labels = data.test.labels;
+  const threshold = detector.threshold;
+  const baselineThreshold = data.validation.count > 0 ? matchingThreshold(val.scores, threshold, val.baseline) : null;
+  if (!baselineThreshold) warnings.push('no validation images: the baseline has no calibrated threshold, so its precision/recall are omitted');
+  const calibrationCheck = sameSplit && data.validation.count > 0 ? checkCalibration(manifest.calibration, val.scores) : null;
+  if (calibrationCheck && !calibrationCheck.ok) {
+    warnings.push(
+      `validation-normal scores differ from manifest.calibration by up to ${calibrationCheck.maxRelDiff.toExponential(2)} (relative): ` +
+        'the data or the pixel pipeline differs from what export saw',
+    );
+  }
+
+  const report: EvalReport = {
+    createdAt: new Date().toISOString(),
+    model: {
+      dir: path.resolve(opts.model), name: manifest.name, scoreKind: manifest.score.kind, isize: manifest.model.isize, nc: manifest.model.nc,
+      exportedAt: manifest.createdAt,
+    },
+    provider: detector.provider,
+    data: {
+      spec: protocol.data, abnormalClass: data.split.abnormalClass, seed: protocol.seed, maxImages: protocol.maxImages,
+      validationFraction: protocol.validationFraction, sameSplitAsTraining: sameSplit,
+    },
+    split: data.split,
+    threshold: { value: threshold, rule: opts.threshold === undefined ? manifest.threshold.rule : 'set by the caller' },
+    ganomaly: { description: manifest.score.description, ...metricsBlock(test.scores, labels, threshold) },
+    baseline: {
+      description: BASELINE_DESCRIPTION,
+      threshold: baselineThreshold,
+      ...metricsBlock(test.baseline, labels, baselineThreshold?.value),
+    },
+    calibrationCheck,
+    scoring: { images: data.validation.count + data.test.count, seconds },
+    warnings,
+  };
+  const result: EvalResult = {
+    report,
+    test: { labels, scores: test.scores, baseline: test.baseline, sources: Array.from(data.test.sources, (p) => data.sourceName(p)) },
+    roc: { ganomaly: rocCurve(test.scores, labels), baseline: rocCurve(test.baseline, labels) },
+  };
+  if (opts.out) await writeEvalOutputs(result, opts.out);
+  return result;
+}
+
+function metricsBlock(scores: Float64Array, labels: Uint8Array, threshold: number | undefined): MetricsBlock {
+  return {
+    rocAuc: rocAuc(scores, labels),
+    averagePrecision: averagePrecision(scores, labels),
+    atThreshold: threshold === undefined ? null : confusionAt(scores, labels, threshold),
+    normalScores: scoreStats(scores.filter((_, i) => labels[i] === 0)),
+    abnormalScores: scoreStats(scores.filter((_, i) => labels[i] === 1)),
+  };
+}
+
+async function scoreSet(
+  detector: NodeDetector, set: ImageSet, input: (set: ImageSet, slot: number) => RuntimeInput, batchSize: number,
+  onProgress: (done: number, total: number) => void,
+): Promise<{ scores: Float64Array; baseline: Float64Array }> {
+  const scores = new Float64Array(set.count);
+  const baseline = new Float64Array(set.count);
+  for (let start = 0; start < set.count; start += batchSize) {
+    const end = Math.min(start + batchSize, set.count);
+    const inputs = Array.from({ length: end - start }, (_, k) => input(set, start + k));
+    const results = await detector.score(inputs, { outputs: ['anomalyMap'] });
+    results.forEach((r, k) => {
+      scores[start + k] = r.score;
+      const map = r.anomalyMap!.data;
+      let sum = 0;
+      for (const v of map) sum += v;
+      baseline[start + k] = sum / map.length;
+    });
+    onProgress(end, set.count);
+  }
+  return { scores, baseline };
+}
