@@ -6,6 +6,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   train: { summary: 'train a GANomaly model on normal images', load: () => import('./train.js') },
   export: { summary: 'export a run folder to ONNX graphs + manifest', load: () => import('./export.js') },
   score: { summary: 'score images with an exported model', load: () => import('./score.js') },
+  serve: { summary: 'serve a model over HTTP (micro-batching, metrics)', load: () => import('./serve.js') },
+  triton: { summary: 'write a Triton Inference Server model repository', load: () => import('./triton.js') },
   eval: { summary: 'test-split ROC AUC, AP, P/R/F1 of an exported model', load: () => import('./eval.js') },
 };
 

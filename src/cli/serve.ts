@@ -1,0 +1,101 @@
+// `ganomaly serve`: the HTTP gateway (src/serve) with signals wired: SIGTERM or SIGINT stops
+// accepting, answers every accepted request, and exits 0; a second signal exits at once.
+import { parseByteSize } from '../serve/body.js';
+import { jsonLines } from '../serve/logging.js';
+import { SERVE_DEFAULTS, startServer } from '../serve/server.js';
+import { intOption, numberOption, parseCommandArgs, UsageError } from './args.js';
+
+const HELP = `Usage: ganomaly serve --model <model dir> [options]
+
+Serves an exported model over HTTP. Concurrent requests are micro-batched into shared ONNX
+Runtime runs. Logs one JSON line per request on stdout. See docs/serve.md.
+
+  POST /v1/score         body: image/png, image/jpeg, image/webp, or application/octet-stream
+                         raw 8-bit pixels with headers x-width, x-height, x-channels (1-4)
+                         → {score, normalized, isAnomaly, threshold, model, latencyMs}
+                         ?heatmap=1 adds a base64 PNG heatmap; Accept: image/png returns the PNG
+  POST /v1/score:batch   multipart/form-data, one image per part → {results: [...]} in order
+  GET  /healthz /readyz /metrics (Prometheus) /v1/model (manifest)
+
+Options:
+  -m, --model <dir|url>   model folder (manifest.json + detector.onnx), required
+  --port <n>              port (default ${SERVE_DEFAULTS.port}; 0 = any free port)
+  --host <addr>           address to listen on (default ${SERVE_DEFAULTS.host}; 0.0.0.0 = all)
+  --providers <list>      execution providers to try in order (default cuda,cpu)
+  --max-batch <n>         most images per ONNX Runtime run (default ${SERVE_DEFAULTS.maxBatch}; 1 = no batching)
+  --max-wait-ms <ms>      how long a request waits for others to share its run (default ${SERVE_DEFAULTS.maxWaitMs})
+  --max-queue <n>         most images admitted at once; beyond it 503 (default 8 × max-batch)
+  --max-body <size>       largest request body, e.g. 10mb, 512kb (default 10mb)
+  --max-pixels <n>        largest decoded image in pixels (default ${SERVE_DEFAULTS.limitInputPixels})
+  --timeout-ms <ms>       decode + score deadline per request, then 504 (default ${SERVE_DEFAULTS.timeoutMs})
+  --body-timeout-ms <ms>  deadline to receive a request body, then 408 (default ${SERVE_DEFAULTS.bodyTimeoutMs})
+  --threshold <x>         raw-score threshold (default: the manifest's)
+  --threads <n>           ONNX Runtime intra-op threads (default: ORT's choice)
+  --skip-integrity        do not check detector.onnx against the manifest's sha256
+  -q, --quiet             no per-request log lines (lifecycle lines still go to stdout)
+  -h, --help              show this help`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values: v } = parseCommandArgs(
+    argv,
+    {
+      model: { type: 'string', short: 'm' }, port: { type: 'string' }, host: { type: 'string' }, providers: { type: 'string' },
+      'max-batch': { type: 'string' }, 'max-wait-ms': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-body': { type: 'string' },
+      'max-pixels': { type: 'string' }, 'timeout-ms': { type: 'string' }, 'body-timeout-ms': { type: 'string' },
+      threshold: { type: 'string' }, threads: { type: 'string' }, 'skip-integrity': { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
+    },
+    false,
+  );
+  if (v.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!v.model) throw new UsageError('--model <model dir> is required (ganomaly serve --model <dir>)');
+  const providers = v.providers?.split(',').map((p) => p.trim()).filter(Boolean);
+  if (providers && providers.length === 0) throw new UsageError('--providers needs at least one name, e.g. --providers cpu');
+  const maxWaitMs = numberOption(v['max-wait-ms'], 'max-wait-ms');
+  if (maxWaitMs !== undefined && maxWaitMs < 0) throw new UsageError(`--max-wait-ms must be ≥ 0; got ${maxWaitMs}`);
+  let maxBodyBytes: number | undefined;
+  try {
+    maxBodyBytes = v['max-body'] === undefined ? undefined : parseByteSize(v['max-body']);
+  } catch (e) {
+    throw new UsageError(`--max-body: ${(e as Error).message}`);
+  }
+  const threads = intOption(v.threads, 'threads');
+  const write = jsonLines(process.stdout);
+
+  const server = await startServer({
+    model: v.model,
+    port: intOption(v.port, 'port', 0),
+    host: v.host,
+    providers,
+    maxBatch: intOption(v['max-batch'], 'max-batch'),
+    maxWaitMs,
+    maxQueue: intOption(v['max-queue'], 'max-queue'),
+    maxBodyBytes,
+    limitInputPixels: intOption(v['max-pixels'], 'max-pixels'),
+    timeoutMs: intOption(v['timeout-ms'], 'timeout-ms'),
+    bodyTimeoutMs: intOption(v['body-timeout-ms'], 'body-timeout-ms'),
+    threshold: numberOption(v.threshold, 'threshold'),
+    verifyIntegrity: !v['skip-integrity'],
+    sessionOptions: threads ? { intraOpNumThreads: threads } : undefined,
+    log: v.quiet ? (e) => (e.msg === 'request' ? undefined : write(e)) : write,
+  });
+
+  const signals = ['SIGTERM', 'SIGINT'] as const;
+  const exitNow = () => process.exit(130); // a second signal: stop waiting for the drain
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      write({ msg: 'signal', signal });
+      for (const s of signals) process.off(s, stop).on(s, exitNow);
+      resolve();
+    };
+    for (const s of signals) process.on(s, stop);
+  });
+  try {
+    await server.close();
+  } finally {
+    for (const s of signals) process.off(s, exitNow);
+  }
+  return 0;
+}

@@ -1,0 +1,23 @@
+// The one error type the server's handlers throw: an HTTP status, a stable machine-readable code,
+// and a message a person can act on. Anything else that escapes a handler becomes a 500.
+
+export class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(
+    readonly status: number,
+    /** Stable snake_case code clients can switch on (`queue_full`, `body_too_large`, …). */
+    readonly code: string,
+    message: string,
+    /** Extra response headers (Retry-After, Allow). */
+    readonly headers: Record<string, string> = {},
+    /** Close the connection after answering: the rest of the request body will not be read. */
+    readonly closeConnection = false,
+  ) {
+    super(message);
+  }
+}
+
+/** The JSON body of every error response. */
+export function errorBody(code: string, message: string): string {
+  return JSON.stringify({ error: { code, message } });
+}

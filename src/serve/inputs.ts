@@ -1,0 +1,66 @@
+// Turns one uploaded image (encoded PNG/JPEG/WebP bytes, or raw 8-bit pixels described by
+// headers) into decoded pixels before it joins a batch: a bad image fails its own request with a
+// 400, never the batch it would have shared.
+import type { RawPixels } from '../runtime/node.js';
+import { decodeNodeImage } from '../runtime/node/decode.js';
+import { HttpError } from './errors.js';
+
+export const ENCODED_TYPES: ReadonlySet<string> = new Set(['image/png', 'image/jpeg', 'image/jpg', 'image/webp']);
+export const RAW_TYPE = 'application/octet-stream';
+
+export function isSupportedImageType(type: string): boolean {
+  return ENCODED_TYPES.has(type) || type === RAW_TYPE;
+}
+
+export function unsupportedType(type: string, where: string): HttpError {
+  return new HttpError(
+    415,
+    'unsupported_media_type',
+    `${where} has Content-Type '${type || '(none)'}'; send image/png, image/jpeg, image/webp, or application/octet-stream raw pixels with x-width, x-height and x-channels`,
+  );
+}
+
+function dimension(headers: Record<string, string | string[] | undefined>, name: string, max: number): number {
+  const v = headers[name];
+  const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > max) {
+    throw new HttpError(400, 'invalid_raw_pixels', `raw pixels need header ${name}: an integer from 1 to ${max}; got ${v === undefined ? 'none' : `'${String(v)}'`}`);
+  }
+  return n;
+}
+
+/**
+ * Decodes `data` according to its media type. `headers` are where raw pixels' x-width, x-height
+ * and x-channels are read from (the request's, or a multipart part's). Throws HttpError 400/415.
+ */
+export async function toPixels(
+  data: Buffer,
+  type: string,
+  headers: Record<string, string | string[] | undefined>,
+  limitInputPixels: number,
+): Promise<RawPixels> {
+  if (data.length === 0) throw new HttpError(400, 'empty_body', 'the image is empty');
+  if (type === RAW_TYPE) {
+    const width = dimension(headers, 'x-width', 1 << 20);
+    const height = dimension(headers, 'x-height', 1 << 20);
+    const channels = dimension(headers, 'x-channels', 4);
+    if (width * height > limitInputPixels) {
+      throw new HttpError(400, 'image_too_large', `${width}x${height} pixels exceeds the limit of ${limitInputPixels} (server option --max-pixels)`);
+    }
+    if (data.length !== width * height * channels) {
+      throw new HttpError(400, 'invalid_raw_pixels', `raw body has ${data.length} bytes but ${width}x${height}x${channels} needs ${width * height * channels}`);
+    }
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width, height, channels };
+  }
+  if (!ENCODED_TYPES.has(type)) throw unsupportedType(type, 'the image');
+  try {
+    return await decodeNodeImage(data, limitInputPixels);
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    // sharp reports decompression bombs as "Input image exceeds pixel limit".
+    if (/pixel limit/i.test(message)) {
+      throw new HttpError(400, 'image_too_large', `image exceeds the limit of ${limitInputPixels} pixels (server option --max-pixels)`);
+    }
+    throw new HttpError(400, 'undecodable_image', message);
+  }
+}

@@ -1,0 +1,166 @@
+// The two scoring endpoints: POST /v1/score (one image in the body) and POST /v1/score:batch
+// (multipart/form-data, one image per part). Both decode first, then hand pixels to the shared
+// micro-batcher, so concurrent requests from any client share ONNX Runtime runs.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { renderHeatmapPng, type RawPixels, type ScoreResult } from '../runtime/node.js';
+import { checkDeclaredLength, parseMediaType, parseMultipart, readBody } from './body.js';
+import { HttpError } from './errors.js';
+import { isSupportedImageType, toPixels, unsupportedType } from './inputs.js';
+
+export interface ScoreItem {
+  pixels: RawPixels;
+  /** Fetch the anomaly map for this item (heatmap requested). */
+  map: boolean;
+}
+
+/** What the endpoints need from the server around them. */
+export interface ScoringContext {
+  modelName: string;
+  maxBodyBytes: number;
+  bodyTimeoutMs: number;
+  timeoutMs: number;
+  limitInputPixels: number;
+  heatmapSize: number;
+  /** Most images one request may carry (the queue bound). */
+  maxImages: number;
+  submit(item: ScoreItem, signal: AbortSignal): Promise<ScoreResult>;
+}
+
+/** Per-request facts the access log and metrics report. */
+export interface RequestInfo {
+  images: number;
+  bytesIn: number;
+}
+
+/** One request as the server hands it to an endpoint. */
+export interface RequestScope {
+  url: URL;
+  /** The client sent `Expect: 100-continue` and waits for it before sending the body. */
+  expectContinue: boolean;
+  info: RequestInfo;
+  /** performance.now() when the request arrived. */
+  t0: number;
+  /** Reserves room for n more images for this request; throws 503 when the queue is full. */
+  admit(n: number): void;
+}
+
+async function receive(req: IncomingMessage, res: ServerResponse, ctx: ScoringContext, scope: RequestScope): Promise<Buffer> {
+  checkDeclaredLength(req, ctx.maxBodyBytes);
+  if (scope.expectContinue) res.writeContinue();
+  const body = await readBody(req, { maxBytes: ctx.maxBodyBytes, timeoutMs: ctx.bodyTimeoutMs });
+  scope.info.bytesIn = body.length;
+  return body;
+}
+
+/** Decoding and scoring together must finish within timeoutMs, or the request gets a 504. */
+async function withDeadline<T>(ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      ac.abort();
+      reject(new HttpError(504, 'scoring_timeout', `scoring did not finish within ${ms} ms (server option --timeout-ms)`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([work(ac.signal), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function wantsHeatmap(url: URL): boolean {
+  const v = url.searchParams.get('heatmap');
+  return v !== null && v !== '0' && v !== 'false';
+}
+
+/** Accept: image/png (without application/json) asks for the heatmap as the response body. */
+function acceptsPngOnly(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const types = accept.split(',').map((t) => parseMediaType(t).type);
+  return types.includes('image/png') && !types.includes('application/json');
+}
+
+function summary(r: ScoreResult) {
+  return { score: r.score, normalized: r.normalized, isAnomaly: r.isAnomaly, threshold: r.threshold };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+const since = (t0: number) => Math.round((performance.now() - t0) * 100) / 100;
+
+export async function scoreOne(req: IncomingMessage, res: ServerResponse, ctx: ScoringContext, scope: RequestScope): Promise<void> {
+  const { url, info, t0 } = scope;
+  scope.admit(1);
+  info.images = 1;
+  const type = parseMediaType(req.headers['content-type']).type;
+  if (!isSupportedImageType(type)) throw unsupportedType(type, 'the request');
+  const body = await receive(req, res, ctx, scope);
+  const png = acceptsPngOnly(req.headers.accept);
+  const heatmap = png || wantsHeatmap(url);
+  const result = await withDeadline(ctx.timeoutMs, async (signal) => {
+    const pixels = await toPixels(body, type, req.headers, ctx.limitInputPixels);
+    return ctx.submit({ pixels, map: heatmap }, signal);
+  });
+  const image = heatmap ? await renderHeatmapPng(result, { size: ctx.heatmapSize }) : undefined;
+  const latencyMs = since(t0);
+  if (png && image) {
+    res.writeHead(200, {
+      'content-type': 'image/png',
+      'content-length': image.length,
+      'x-score': String(result.score),
+      'x-normalized': String(result.normalized),
+      'x-is-anomaly': String(result.isAnomaly),
+      'x-threshold': String(result.threshold),
+      'x-model': encodeURIComponent(ctx.modelName),
+      'x-latency-ms': String(latencyMs),
+    });
+    res.end(image);
+    return;
+  }
+  sendJson(res, 200, { ...summary(result), model: ctx.modelName, latencyMs, ...(image ? { heatmap: image.toString('base64') } : {}) });
+}
+
+/** Re-raises an error about one part with the part named, keeping its status and code. */
+function inPart(e: unknown, i: number, name: string | undefined): unknown {
+  if (!(e instanceof HttpError)) return e;
+  return new HttpError(e.status, e.code, `part ${i}${name ? ` ('${name}')` : ''}: ${e.message}`, e.headers, e.closeConnection);
+}
+
+export async function scoreBatch(req: IncomingMessage, res: ServerResponse, ctx: ScoringContext, scope: RequestScope): Promise<void> {
+  const { url, info, t0 } = scope;
+  scope.admit(1);
+  const media = parseMediaType(req.headers['content-type']);
+  if (media.type !== 'multipart/form-data') {
+    throw new HttpError(415, 'unsupported_media_type', `a batch takes multipart/form-data with one image per part; got '${media.type || '(none)'}'`);
+  }
+  const body = await receive(req, res, ctx, scope);
+  const parts = parseMultipart(body, media.params.boundary, ctx.maxImages);
+  if (parts.length === 0) throw new HttpError(400, 'no_images', 'the multipart body has no parts');
+  scope.admit(parts.length - 1);
+  info.images = parts.length;
+  parts.forEach((p, i) => {
+    if (!isSupportedImageType(p.contentType.type)) throw inPart(unsupportedType(p.contentType.type, 'the part'), i, p.name ?? p.filename);
+  });
+  const heatmap = wantsHeatmap(url);
+  const results = await withDeadline(ctx.timeoutMs, async (signal) => {
+    const decoded = await Promise.allSettled(parts.map((p) => toPixels(p.data, p.contentType.type, p.headers, ctx.limitInputPixels)));
+    const bad = decoded.findIndex((d) => d.status === 'rejected');
+    if (bad >= 0) throw inPart((decoded[bad] as PromiseRejectedResult).reason, bad, parts[bad]!.name ?? parts[bad]!.filename);
+    const pixels = decoded.map((d) => (d as PromiseFulfilledResult<RawPixels>).value);
+    return Promise.all(pixels.map((p) => ctx.submit({ pixels: p, map: heatmap }, signal)));
+  });
+  const out = await Promise.all(
+    results.map(async (r, i) => ({
+      name: parts[i]!.name ?? null,
+      filename: parts[i]!.filename ?? null,
+      ...summary(r),
+      ...(heatmap ? { heatmap: (await renderHeatmapPng(r, { size: ctx.heatmapSize })).toString('base64') } : {}),
+    })),
+  );
+  sendJson(res, 200, { model: ctx.modelName, latencyMs: since(t0), results: out });
+}

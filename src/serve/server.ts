@@ -1,0 +1,304 @@
+// `ganomaly serve` as a library call: an HTTP gateway in front of one detector. node:http only.
+// Routing, admission (the bounded queue), error responses, metrics, access logs and graceful
+// shutdown live here; the scoring endpoints are in scoring.ts.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import {
+  ChannelMismatchError,
+  createDetector,
+  DisposedError,
+  ImageDecodeError,
+  InvalidImageError,
+  type ExecutionProvider,
+  type NodeDetector,
+  type ScoreResult,
+} from '../runtime/node.js';
+import { MicroBatcher } from './batcher.js';
+import { errorBody, HttpError } from './errors.js';
+import { silentLog, type LogSink } from './logging.js';
+import { batchBuckets, Counter, Gauge, Histogram, LATENCY_BUCKETS_S, PROMETHEUS_CONTENT_TYPE, Registry } from './metrics.js';
+import { scoreBatch, scoreOne, type RequestInfo, type ScoreItem, type ScoringContext } from './scoring.js';
+
+export interface ServeOptions {
+  /** Model folder (manifest.json + detector.onnx), or an http(s) URL to one. */
+  model: string;
+  /** Default 8080; 0 picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1 (local only); '0.0.0.0' to listen on every interface. */
+  host?: string;
+  /** Execution providers tried in order. Default: the runtime's (cuda, cpu). */
+  providers?: readonly ExecutionProvider[];
+  /** Most images per ONNX Runtime run. Default 32. */
+  maxBatch?: number;
+  /** How long a request may wait for others to share its run. Default 2 ms. */
+  maxWaitMs?: number;
+  /** Most images admitted at once (being received, decoded, waiting or scored); past it 503. Default 8 × maxBatch. */
+  maxQueue?: number;
+  /** Largest request body in bytes. Default 10 MiB. */
+  maxBodyBytes?: number;
+  /** Time allowed to receive a request body. Default 30 s; past it 408. */
+  bodyTimeoutMs?: number;
+  /** Time allowed to decode and score once the body is in. Default 30 s; past it 504. */
+  timeoutMs?: number;
+  /** Largest decoded image (width × height); bigger images (decompression bombs) get 400. Default 25 megapixels. */
+  limitInputPixels?: number;
+  /** Raw-score threshold; default the manifest's. */
+  threshold?: number;
+  /** Check detector.onnx against the manifest's sha256. Default true. */
+  verifyIntegrity?: boolean;
+  /** onnxruntime-node session options (intraOpNumThreads, …). */
+  sessionOptions?: Record<string, unknown>;
+  /** Heatmap side in pixels. Default 256. */
+  heatmapSize?: number;
+  /** Receives one structured entry per request and per lifecycle event (see logging.ts jsonLines). Default: none. */
+  log?: LogSink | null;
+}
+
+export interface RunningServer {
+  /** http://host:port, without a trailing slash. */
+  url: string;
+  port: number;
+  detector: NodeDetector;
+  /** Stops accepting, answers every accepted request, then releases the model. Idempotent. */
+  close(): Promise<void>;
+}
+
+export const SERVE_DEFAULTS = {
+  port: 8080,
+  host: '127.0.0.1',
+  maxBatch: 32,
+  maxWaitMs: 2,
+  maxBodyBytes: 10 * 1024 * 1024,
+  bodyTimeoutMs: 30_000,
+  timeoutMs: 30_000,
+  limitInputPixels: 25_000_000,
+  heatmapSize: 256,
+} as const;
+
+const ROUTES = ['/healthz', '/readyz', '/metrics', '/v1/model', '/v1/score', '/v1/score:batch'] as const;
+const METHODS: Record<(typeof ROUTES)[number], string> = {
+  '/healthz': 'GET', '/readyz': 'GET', '/metrics': 'GET', '/v1/model': 'GET', '/v1/score': 'POST', '/v1/score:batch': 'POST',
+};
+
+function positiveInt(v: number, name: string, min = 1): number {
+  if (!Number.isInteger(v) || v < min) throw new RangeError(`${name} must be an integer ≥ ${min}; got ${v}`);
+  return v;
+}
+
+const isItemError = (e: unknown) => e instanceof ImageDecodeError || e instanceof InvalidImageError || e instanceof ChannelMismatchError;
+
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const o = { ...SERVE_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as ServeOptions & typeof SERVE_DEFAULTS;
+  positiveInt(o.maxBatch, 'maxBatch');
+  positiveInt(o.maxBodyBytes, 'maxBodyBytes');
+  positiveInt(o.bodyTimeoutMs, 'bodyTimeoutMs');
+  positiveInt(o.timeoutMs, 'timeoutMs');
+  positiveInt(o.limitInputPixels, 'limitInputPixels');
+  positiveInt(o.heatmapSize, 'heatmapSize');
+  positiveInt(o.port, 'port', 0);
+  if (!(o.maxWaitMs >= 0 && Number.isFinite(o.maxWaitMs))) throw new RangeError(`maxWaitMs must be a number ≥ 0; got ${o.maxWaitMs}`);
+  const log = o.log ?? silentLog;
+
+  const detector = await createDetector({
+    model: o.model,
+    executionProviders: o.providers,
+    maxBatch: o.maxBatch,
+    threshold: o.threshold,
+    verifyIntegrity: o.verifyIntegrity,
+    limitInputPixels: o.limitInputPixels,
+    sessionOptions: o.sessionOptions,
+    logger: { warn: (message) => log({ msg: 'provider skipped', level: 'warn', detail: message }) },
+  });
+  const maxBatch = detector.maxBatch; // a fixed-batch graph decides
+  const maxQueue = positiveInt(o.maxQueue ?? 8 * maxBatch, 'maxQueue');
+  const modelName = detector.manifest.name;
+
+  const registry = new Registry();
+  const requests = registry.add(new Counter('ganomaly_http_requests_total', 'HTTP requests answered, by route and status code.'));
+  const latency = registry.add(new Histogram('ganomaly_http_request_duration_seconds', 'Time from request start to response end.', LATENCY_BUCKETS_S));
+  const batchSize = registry.add(new Histogram('ganomaly_batch_size', 'Images per ONNX Runtime run.', batchBuckets(maxBatch)));
+  const batchTime = registry.add(new Histogram('ganomaly_batch_duration_seconds', 'Duration of one ONNX Runtime run, preprocessing included.', LATENCY_BUCKETS_S));
+  const scored = registry.add(new Counter('ganomaly_images_scored_total', 'Images scored, by verdict.'));
+
+  let admitted = 0;
+  let active = 0;
+  let draining = false;
+  let onIdle: (() => void) | null = null;
+
+  const batcher = new MicroBatcher<ScoreItem, ScoreResult>({
+    maxBatch,
+    maxWaitMs: o.maxWaitMs,
+    isItemError,
+    run: (items) => detector.score(items.map((i) => i.pixels), { outputs: items.some((i) => i.map) ? ['anomalyMap'] : [] }),
+    onBatch(size, ms) {
+      batchSize.observe(size);
+      batchTime.observe(ms / 1000);
+    },
+  });
+
+  registry.add(new Gauge('ganomaly_queue_depth', 'Images waiting for an ONNX Runtime run.', () => [{ value: batcher.depth }]));
+  registry.add(new Gauge('ganomaly_admitted_images', `Images admitted and not yet answered (503 past ${maxQueue}).`, () => [{ value: admitted }]));
+  registry.add(new Gauge('ganomaly_model_info', 'The loaded model and its execution provider.', () => [{ labels: { model: modelName, provider: detector.provider }, value: 1 }]));
+  registry.add(new Gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', () => [{ value: process.memoryUsage.rss() }]));
+
+  const ctx: ScoringContext = {
+    modelName,
+    maxBodyBytes: o.maxBodyBytes,
+    bodyTimeoutMs: o.bodyTimeoutMs,
+    timeoutMs: o.timeoutMs,
+    limitInputPixels: o.limitInputPixels,
+    heatmapSize: o.heatmapSize,
+    maxImages: maxQueue,
+    async submit(item, signal) {
+      const r = await batcher.submit(item, signal);
+      scored.inc({ verdict: r.isAnomaly ? 'anomaly' : 'normal' });
+      return r;
+    },
+  };
+  /** Reserves queue room for a request; what it took is given back when its response closes. */
+  function admitter(held: { n: number }) {
+    return (n: number) => {
+      // A request admitted before shutdown began may still grow (a batch, once parsed).
+      if (draining && held.n === 0) throw new HttpError(503, 'shutting_down', 'the server is shutting down', { 'retry-after': '1' });
+      if (admitted + n > maxQueue) {
+        throw new HttpError(503, 'queue_full', `the server is at capacity (${maxQueue} images admitted); retry later`, { 'retry-after': '1' });
+      }
+      admitted += n;
+      held.n += n;
+    };
+  }
+
+  function sendError(res: ServerResponse, e: unknown, info: { code?: string; message?: string }): void {
+    let err: HttpError;
+    if (e instanceof HttpError) err = e;
+    else if (e instanceof DisposedError) err = new HttpError(503, 'shutting_down', 'the server is shutting down');
+    else if (isItemError(e)) err = new HttpError(400, 'undecodable_image', (e as Error).message);
+    else err = new HttpError(500, 'internal', e instanceof Error ? e.message : String(e));
+    info.code = err.code;
+    if (err.status >= 500 && err.code === 'internal') info.message = err.message;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body = errorBody(err.code, err.message);
+    const headers: Record<string, string | number> = { ...err.headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) };
+    if (err.closeConnection) headers.connection = 'close';
+    res.writeHead(err.status, headers);
+    res.end(body);
+  }
+
+  function sendJson(res: ServerResponse, status: number, body: unknown, type = 'application/json; charset=utf-8'): void {
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  async function dispatch(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): Promise<void> {
+    const t0 = performance.now();
+    const rawId = req.headers['x-request-id'];
+    const id = typeof rawId === 'string' && /^[\w.:-]{1,128}$/.test(rawId) ? rawId : randomUUID();
+    const info: RequestInfo & { code?: string; message?: string } = { images: 0, bytesIn: 0 };
+    const held = { n: 0 };
+    let route = 'other';
+    active++;
+    res.setHeader('x-request-id', id);
+    if (draining) res.setHeader('connection', 'close');
+    res.on('close', () => {
+      admitted -= held.n;
+      active--;
+      const seconds = (performance.now() - t0) / 1000;
+      const status = res.writableFinished ? res.statusCode : 499; // 499: the client went away first
+      requests.inc({ route, status: String(status) });
+      latency.observe(seconds, { route });
+      log({
+        msg: 'request', id, method: req.method, route, status, ms: Math.round(seconds * 1e5) / 100,
+        images: info.images, bytesIn: info.bytesIn, remote: req.socket.remoteAddress,
+        ...(info.code ? { code: info.code } : {}), ...(info.message ? { error: info.message } : {}),
+      });
+      if (active === 0) onIdle?.();
+    });
+    try {
+      let url: URL;
+      try {
+        url = new URL(req.url ?? '/', 'http://localhost');
+      } catch {
+        throw new HttpError(400, 'bad_url', 'the request target is not a valid URL');
+      }
+      const path = url.pathname as (typeof ROUTES)[number];
+      if (!ROUTES.includes(path)) throw new HttpError(404, 'not_found', `no route ${url.pathname}; routes: ${ROUTES.join(', ')}`);
+      route = path;
+      const method = METHODS[path];
+      if (req.method !== method && !(method === 'GET' && req.method === 'HEAD')) {
+        throw new HttpError(405, 'method_not_allowed', `${path} takes ${method}`, { allow: method === 'GET' ? 'GET, HEAD' : method });
+      }
+      switch (path) {
+        case '/healthz':
+          return sendJson(res, 200, { status: 'ok' });
+        case '/readyz':
+          if (draining) throw new HttpError(503, 'shutting_down', 'the server is shutting down');
+          return sendJson(res, 200, { status: 'ready', model: modelName, provider: detector.provider });
+        case '/metrics':
+          return sendJson(res, 200, registry.render(), PROMETHEUS_CONTENT_TYPE);
+        case '/v1/model':
+          return sendJson(res, 200, { manifest: detector.manifest, provider: detector.provider, threshold: detector.threshold, maxBatch, maxQueue });
+        case '/v1/score':
+        case '/v1/score:batch':
+          return await (path === '/v1/score' ? scoreOne : scoreBatch)(req, res, ctx, { url, expectContinue, info, t0, admit: admitter(held) });
+      }
+    } catch (e) {
+      sendError(res, e, info);
+    }
+  }
+
+  const server = createServer({ keepAlive: true });
+  const handle = (expectContinue: boolean) => (req: IncomingMessage, res: ServerResponse) => {
+    dispatch(req, res, expectContinue).catch((e: unknown) => {
+      log({ msg: 'handler crashed', level: 'error', error: e instanceof Error ? e.stack : String(e) });
+      res.destroy();
+    });
+  };
+  server.on('request', handle(false));
+  server.on('checkContinue', handle(true));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    const [status, text] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request'];
+    const body = errorBody(status === 400 ? 'bad_request' : status === 408 ? 'request_timeout' : 'headers_too_large', `malformed HTTP request (${err.code ?? err.message})`);
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+  // Node's own whole-request timer must not fire before ours (which answers in JSON).
+  server.requestTimeout = Math.max(server.requestTimeout, o.bodyTimeoutMs + 10_000);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  }).catch(async (e: unknown) => {
+    await detector.dispose();
+    throw e;
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
+  log({ msg: 'listening', url, model: modelName, provider: detector.provider, maxBatch, maxWaitMs: o.maxWaitMs, maxQueue });
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      draining = true;
+      log({ msg: 'draining', active, admitted });
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      batcher.flush(); // nothing accepted waits for a wait window any more
+      if (active > 0) await new Promise<void>((resolve) => (onIdle = resolve));
+      server.closeAllConnections();
+      await closed;
+      await batcher.idle();
+      await detector.dispose();
+      log({ msg: 'closed' });
+    })());
+
+  return { url, port, detector, close };
+}
