@@ -88,7 +88,7 @@ export function tritonConfig(manifest: Manifest, opts: TritonOptions = {}): Trit
   };
 }
 
-const dimsText = (d: number[]) => `[ ${d.join(', ')} ]`;
+const dimsText = (d: number[]) => (d.length === 0 ? '[ ]' : `[ ${d.join(', ')} ]`);
 
 function tensorText(t: TensorConfig): string {
   const lines = [`    name: ${JSON.stringify(t.name)}`, `    data_type: ${t.dataType}`, `    dims: ${dimsText(t.dims)}`];

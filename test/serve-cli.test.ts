@@ -1,0 +1,107 @@
+// `ganomaly serve` as a real process: JSON log lines on stdout, and SIGTERM drains an accepted
+// request before the process exits 0. The CLI is bundled with esbuild (as users get it from tsup).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import sharp from 'sharp';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { UsageError } from '../src/cli/args.js';
+import { run } from '../src/cli/serve.js';
+import { makeModelFolder, testImage, type TestModel } from './helpers/make-model.js';
+
+let model: TestModel;
+let outdir: string;
+
+beforeAll(async () => {
+  model = await makeModelFolder();
+  // Inside the repository, so the bundle's bare imports (onnxruntime-node, sharp) resolve.
+  await import('node:fs/promises').then((fs) => fs.mkdir('.tmp', { recursive: true }));
+  outdir = await mkdtemp(join('.tmp', 'serve-cli-test-'));
+  await build({
+    entryPoints: { index: 'src/cli/index.ts' }, bundle: true, splitting: true, format: 'esm', platform: 'node',
+    packages: 'external', outdir, logLevel: 'silent',
+  });
+});
+
+afterAll(async () => {
+  if (outdir) await rm(outdir, { recursive: true, force: true });
+});
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('ganomaly serve (in-process)', () => {
+  it('--help lists the options; bad usage is a UsageError', async () => {
+    let out = '';
+    vi.spyOn(console, 'log').mockImplementation((s) => void (out += String(s)));
+    expect(await run(['--help'])).toBe(0);
+    for (const opt of ['--model', '--port', '--host', '--providers', '--max-batch', '--max-wait-ms', '--max-queue', '--max-body', '--timeout-ms', '--body-timeout-ms']) {
+      expect(out).toContain(opt);
+    }
+    await expect(run([])).rejects.toThrow(UsageError);
+    await expect(run(['--model', model.dir, '--max-body', 'lots'])).rejects.toThrow(UsageError);
+    await expect(run(['--model', model.dir, '--max-wait-ms', '-1'])).rejects.toThrow(UsageError);
+    await expect(run(['--model', model.dir, '--max-batch', '0'])).rejects.toThrow(UsageError);
+    await expect(run(['--model', model.dir, 'extra-positional'])).rejects.toThrow(UsageError);
+  });
+});
+
+/** Collects JSON lines from a child's stdout; `waitFor` resolves on the first line matching. */
+function jsonLines(child: ChildProcess) {
+  const lines: Record<string, unknown>[] = [];
+  const waiters: { test: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>;
+      buf = buf.slice(nl + 1);
+      lines.push(line);
+      for (const w of [...waiters]) if (w.test(line)) waiters.splice(waiters.indexOf(w), 1), w.resolve(line);
+    }
+  });
+  return {
+    lines,
+    waitFor: (test: (l: Record<string, unknown>) => boolean) =>
+      new Promise<Record<string, unknown>>((resolve) => {
+        const hit = lines.find(test);
+        if (hit) resolve(hit);
+        else waiters.push({ test, resolve });
+      }),
+  };
+}
+
+describe('ganomaly serve (process)', () => {
+  it('logs JSON lines, and on SIGTERM answers the accepted request, then exits 0', async () => {
+    const child = spawn(process.execPath, [join(outdir, 'index.js'), 'serve', '--model', model.dir, '--port', '0', '--providers', 'cpu', '--max-batch', '64', '--max-wait-ms', '600000'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const out = jsonLines(child);
+    const listening = await Promise.race([out.waitFor((l) => l.msg === 'listening'), exited.then(() => ({ url: `exited early: ${stderr}` }))]);
+    const url = String(listening.url);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+
+    const im = testImage(40, 40, 1, 9);
+    const png = await sharp(Buffer.from(im.data), { raw: { width: 40, height: 40, channels: 1 } }).png().toBuffer();
+    // The 10-minute window holds this request in the queue until shutdown flushes it.
+    const pending = fetch(`${url}/v1/score`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' } });
+    for (;;) {
+      const m = await (await fetch(`${url}/metrics`)).text();
+      if (/^ganomaly_queue_depth 1$/m.test(m)) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    child.kill('SIGTERM');
+    const reply = await pending;
+    expect(reply.status).toBe(200);
+    expect(typeof ((await reply.json()) as { score: unknown }).score).toBe('number');
+    expect(await exited).toBe(0);
+    const msgs = out.lines.map((l) => l.msg);
+    expect(msgs).toEqual(expect.arrayContaining(['listening', 'signal', 'draining', 'closed']));
+    expect(out.lines.find((l) => l.msg === 'request' && l.route === '/v1/score')).toMatchObject({ status: 200, images: 1 });
+    expect(msgs.indexOf('closed')).toBeGreaterThan(msgs.indexOf('signal'));
+  });
+});
