@@ -52,7 +52,7 @@ describe('exportRun', () => {
     const run = await readRunFolder(cfg.out);
     await tf.setBackend('cpu');
     const model = GanomalyModel.fromWeights(cfg.model, run.weights);
-    const { scores } = scoreSet(model, data.validation, 32);
+    const { scores } = await scoreSet(model, data.validation, 32);
     model.dispose();
     const sorted = Float64Array.from(scores).sort();
     expect(manifest.calibration.count).toBe(data.validation.count);

@@ -55,7 +55,7 @@ describe('model shapes', () => {
 });
 
 describe('training step', () => {
-  it('lowers the loss on a small fixture, leaks no tensors, updates BN statistics', () => {
+  it('lowers the loss on a small fixture, leaks no tensors, updates BN statistics', async () => {
     const m = GanomalyModel.create(cfg({ isize: 16, nz: 8, ngf: 8, ndf: 8 }), 3);
     const step = new GanomalyStep(m, { adv: 1, con: 50, enc: 1 }, { lr: 2e-3, beta1: 0.5, beta2: 0.999 }, 3);
     // A fixed batch of smooth blobs: easy to reconstruct, so the contextual loss must fall.
@@ -67,11 +67,11 @@ describe('training step', () => {
       return tf.stack(imgs).reshape([4, 16, 16, 1]) as tf.Tensor4D;
     });
     const meanBefore = m.vars.get('GE.conv1.bn.mean')!.dataSync().slice();
-    const first = step.run(x);
+    const first = await step.run(x);
     const counts: number[] = [];
     let last = first;
     for (let i = 0; i < 25; i++) {
-      last = step.run(x);
+      last = await step.run(x);
       counts.push(tf.memory().numTensors);
     }
     expect(last.errGCon).toBeLessThan(first.errGCon * 0.7);

@@ -42,10 +42,11 @@ export class Adam {
     });
   }
 
-  getState(prefix: string): Record<string, NamedTensor> {
+  async readState(prefix: string): Promise<Record<string, NamedTensor>> {
     const out: Record<string, NamedTensor> = {};
-    this.m.forEach((t, i) => { out[`${prefix}.m.${i}`] = { shape: [...t.shape], data: t.dataSync() as Float32Array }; });
-    this.v.forEach((t, i) => { out[`${prefix}.v.${i}`] = { shape: [...t.shape], data: t.dataSync() as Float32Array }; });
+    for (const [kind, list] of [['m', this.m], ['v', this.v]] as const) {
+      for (let i = 0; i < list.length; i++) out[`${prefix}.${kind}.${i}`] = { shape: [...list[i]!.shape], data: (await list[i]!.data()) as Float32Array };
+    }
     return out;
   }
 

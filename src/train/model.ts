@@ -190,6 +190,13 @@ export class GanomalyModel {
     return out;
   }
 
+  /** Like getWeights, but reads asynchronously (GPU backends cannot read synchronously). */
+  async readWeights(): Promise<WeightMap> {
+    const out: WeightMap = {};
+    for (const [name, v] of this.vars) out[name] = { shape: [...v.shape], data: (await v.data()) as Float32Array };
+    return out;
+  }
+
   setWeights(weights: WeightMap): void {
     for (const [name, v] of this.vars) {
       const t = weights[name];

@@ -44,9 +44,13 @@ export class GanomalyStep {
     this.optD = new Adam(this.dVars, opt);
   }
 
-  /** Computes both losses and gradients without applying them (data-parallel workers average these). */
+  /**
+   * Computes both losses and gradients without applying them (data-parallel workers average
+   * these). Loss values stay on the device as scalars [errG, adv, con, enc, errD, dReal, dFake]:
+   * GPU backends can only read them back asynchronously.
+   */
   computeGradients(x: tf.Tensor4D): {
-    gGrads: tf.Tensor[]; dGrads: tf.Tensor[]; losses: Omit<StepLosses, 'dReinit'>; bnStats: BnBatchStats[];
+    gGrads: tf.Tensor[]; dGrads: tf.Tensor[]; lossTensors: tf.Scalar[]; bnStats: BnBatchStats[];
   } {
     const bnStats: BnBatchStats[] = [];
     const parts: tf.Scalar[] = [];
@@ -74,39 +78,43 @@ export class GanomalyStep {
       return lr.add(lf).mul(0.5) as tf.Scalar;
     }, this.dVars);
     xHatKept!.dispose();
-    const [adv, con, enc, dReal, dFake] = [...parts, ...dParts].map((t) => {
-      const v = t.dataSync()[0]!;
-      t.dispose();
-      return v;
-    });
-    const losses = {
-      errG: g.value.dataSync()[0]!, errGAdv: adv!, errGCon: con!, errGEnc: enc!,
-      errD: d.value.dataSync()[0]!, errDReal: dReal!, errDFake: dFake!,
-    };
-    g.value.dispose();
-    d.value.dispose();
-    return { gGrads: g.grads, dGrads: d.grads, losses, bnStats };
+    const lossTensors = [g.value, ...parts, d.value, ...dParts];
+    return { gGrads: g.grads, dGrads: d.grads, lossTensors, bnStats };
   }
 
-  /** Applies averaged gradients and BN statistics; re-initialises D when its loss collapsed. */
-  applyGradients(gGrads: tf.Tensor[], dGrads: tf.Tensor[], bnStats: BnBatchStats[], errD: number): boolean {
+  /** Applies averaged gradients and BN statistics. */
+  applyGradients(gGrads: tf.Tensor[], dGrads: tf.Tensor[], bnStats: BnBatchStats[]): void {
     this.optG.apply(gGrads);
     this.optD.apply(dGrads);
     this.model.applyBnStats(bnStats);
+  }
+
+  /** Re-initialises D when its loss collapsed (reference: errD < 1e-5 after the step). */
+  maybeReinitD(errD: number): boolean {
     const reinit = errD < D_REINIT_THRESHOLD;
     if (reinit) this.model.initNet('D', this.reinitSeed + this.optD.step);
     return reinit;
   }
 
-  run(x: tf.Tensor4D): StepLosses {
-    const { gGrads, dGrads, losses, bnStats } = this.computeGradients(x);
-    const dReinit = this.applyGradients(gGrads, dGrads, bnStats, losses.errD);
+  async run(x: tf.Tensor4D): Promise<StepLosses> {
+    const { gGrads, dGrads, lossTensors, bnStats } = this.computeGradients(x);
+    // Queue the updates before reading the losses back, so a GPU keeps working meanwhile.
+    this.applyGradients(gGrads, dGrads, bnStats);
     tf.dispose([...gGrads, ...dGrads]);
-    return { ...losses, dReinit };
+    const losses = await readLosses(lossTensors);
+    return { ...losses, dReinit: this.maybeReinitD(losses.errD) };
   }
 
   dispose(): void {
     this.optG.dispose();
     this.optD.dispose();
   }
+}
+
+/** Reads (and frees) the loss scalars produced by computeGradients. */
+export async function readLosses(t: tf.Scalar[]): Promise<Omit<StepLosses, 'dReinit'>> {
+  const v = (await Promise.all(t.map((s) => s.data()))).map((d) => d[0]!);
+  tf.dispose(t);
+  const [errG, errGAdv, errGCon, errGEnc, errD, errDReal, errDFake] = v as [number, number, number, number, number, number, number];
+  return { errG, errGAdv, errGCon, errGEnc, errD, errDReal, errDFake };
 }

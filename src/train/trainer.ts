@@ -10,7 +10,7 @@ import { selectBackend, type BackendRequest } from './backend/index.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
 import { gatherBatch, loadDataset, type ImageSet } from './data/index.js';
 import { createRng, deriveSeed } from './data/rng.js';
-import { GanomalyModel } from './model.js';
+import { GanomalyModel, latentDistance } from './model.js';
 import { GanomalyStep, type StepLosses } from './step.js';
 
 export class TrainError extends Error {
@@ -118,7 +118,7 @@ export async function readRunConfig(runDir: string): Promise<TrainConfig> {
 }
 
 /** Scores a set in inference mode; returns per-image latent scores and the mean reconstruction L1. */
-export function scoreSet(model: GanomalyModel, set: ImageSet, batchSize: number): { scores: Float32Array; reconL1: number } {
+export async function scoreSet(model: GanomalyModel, set: ImageSet, batchSize: number): Promise<{ scores: Float32Array; reconL1: number }> {
   const { isize, nc } = model.config;
   const per = isize * isize * nc;
   const scores = new Float32Array(set.count);
@@ -128,12 +128,11 @@ export function scoreSet(model: GanomalyModel, set: ImageSet, batchSize: number)
     const [s, r] = tf.tidy(() => {
       const x = tf.tensor4d(set.images.subarray(start * per, (start + n) * per), [n, isize, isize, nc]);
       const { z, xHat, zHat } = model.generate(x, false);
-      const d = z.sub(zHat);
-      const score = (model.config.scoreKind === 'l2' ? d.square() : d.abs()).mean(1);
-      return [score.dataSync(), x.sub(xHat).abs().sum().dataSync()[0]!] as const;
+      return [latentDistance(z, zHat, model.config.scoreKind), x.sub(xHat).abs().sum()] as const;
     });
-    scores.set(s, start);
-    l1 += r;
+    scores.set(await s.data(), start);
+    l1 += (await r.data())[0]!;
+    tf.dispose([s, r]);
   }
   return { scores, reconL1: l1 / Math.max(1, set.count * per) };
 }
@@ -194,7 +193,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   const save = async () => {
     state.optGStep = step.optG.step;
     state.optDStep = step.optD.step;
-    const tensors = { ...model.getWeights(), ...step.optG.getState('optG'), ...step.optD.getState('optD') };
+    const tensors = { ...(await model.readWeights()), ...(await step.optG.readState('optG')), ...(await step.optD.readState('optD')) };
     await saveCheckpoint(runDir, `e${state.epoch}s${state.step}`, tensors, state);
     await writeFileAtomic(path.join(runDir, 'history.json'), JSON.stringify(history, null, 2));
     opts.onProgress?.({ kind: 'checkpoint', epoch: state.epoch, step: state.step });
@@ -214,7 +213,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
         const idx = order.subarray(state.step * cfg.batchSize, (state.step + 1) * cfg.batchSize);
         gatherBatch(trainSet, idx, batchBuf);
         const x = tf.tensor4d(batchBuf, [cfg.batchSize, isize, isize, nc]);
-        const losses = step.run(x);
+        const losses = await step.run(x);
         x.dispose();
         for (const k of LOSS_NAMES) {
           if (!Number.isFinite(losses[k])) throw new TrainError(`loss ${k} became ${losses[k]} at epoch ${state.epoch + 1} step ${state.step + 1}; lower --lr`);
@@ -234,7 +233,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       }
       if (stopped) break;
       opts.onProgress?.({ kind: 'validate', epoch: state.epoch + 1 });
-      const val = scoreSet(model, validation, cfg.batchSize);
+      const val = await scoreSet(model, validation, cfg.batchSize);
       const p = state.partial;
       const summary: EpochSummary = {
         epoch: state.epoch,
