@@ -58,7 +58,11 @@ export async function probeNodeWebGpu(): Promise<{ ok: true; adapter: string } |
     else Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
   }
   const adapter = await g.navigator!.gpu!.requestAdapter({ powerPreference: 'high-performance' });
-  if (adapter === null) return { ok: false, why: 'no WebGPU adapter (no GPU driver visible to Dawn)' };
+  if (adapter === null) {
+    // Seen on a Linux GPU server: Dawn needs the Vulkan loader (libvulkan1) and, for NVIDIA's
+    // Vulkan driver, libglvnd (libGLdispatch); without them it finds no adapter at all.
+    return { ok: false, why: 'no WebGPU adapter (Dawn found no GPU driver; on Linux it needs libvulkan1 and the GPU vendor\'s Vulkan driver)' };
+  }
   // GPUAdapterInfo fields are prototype getters: copy them one by one (a spread sees none).
   const i = adapter.info ?? {};
   const facts: AdapterFacts = {

@@ -1,0 +1,79 @@
+// Backend selection on the machine the tests run on, and the software-adapter check on the
+// adapter descriptions real WebGPU implementations report.
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { BackendError, selectBackend, type BackendRequest } from '../src/train/backend/index.js';
+import { probeNodeWebGpu, softwareAdapterReason } from '../src/train/backend/webgpu-adapter.js';
+
+const require = createRequire(import.meta.url);
+function installed(pkg: string): boolean {
+  try {
+    require.resolve(pkg);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const hasTfNode = installed('@tensorflow/tfjs-node') || installed('@tensorflow/tfjs-node-gpu');
+
+describe('selectBackend', () => {
+  it('auto walks tensorflow → webgpu → wasm and reports why each was skipped', async () => {
+    const webgpu = await probeNodeWebGpu();
+    const sel = await selectBackend('auto');
+    if (hasTfNode || webgpu.ok) {
+      expect(['tensorflow', 'webgpu']).toContain(sel.name); // a faster backend exists here
+      return;
+    }
+    expect(sel.name).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(sel.threads).toBeGreaterThanOrEqual(1);
+    expect(sel.reason).toMatch(/wasm/);
+    expect(sel.skipped).toEqual([
+      { name: '@tensorflow/tfjs-node-gpu', why: 'not installed' },
+      { name: '@tensorflow/tfjs-node', why: 'not installed' },
+      { name: 'webgpu', why: webgpu.why },
+    ]);
+  });
+
+  it('rejects an unavailable explicit request with a BackendError that says why', async () => {
+    if (hasTfNode) return;
+    const err = await selectBackend('tensorflow').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BackendError);
+    expect((err as BackendError).name).toBe('BackendError');
+    expect((err as BackendError).request).toBe('tensorflow');
+    expect((err as BackendError).message).toMatch(/tfjs-node-gpu: not installed.*tfjs-node: not installed/);
+    expect((err as BackendError).skipped.map((s) => s.name)).toEqual(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']);
+  });
+
+  it('rejects an unknown request', async () => {
+    await expect(selectBackend('gpu' as BackendRequest)).rejects.toThrow(BackendError);
+  });
+
+  it('selects cpu and wasm on request', async () => {
+    expect((await selectBackend('cpu')).name).toBe('cpu');
+    expect(tf.getBackend()).toBe('cpu');
+    const wasm = await selectBackend('wasm');
+    expect(wasm).toMatchObject({ name: 'wasm', skipped: [] });
+    expect(tf.getBackend()).toBe('wasm');
+  });
+});
+
+describe('softwareAdapterReason', () => {
+  it('rejects software rasterisers', () => {
+    // As reported by Chromium's SwiftShader, Mesa's llvmpipe/lavapipe and the spec's fallback flag.
+    expect(softwareAdapterReason({ vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader Device (Subzero)' }))
+      .toMatch(/software adapter/);
+    expect(softwareAdapterReason({ vendor: 'mesa', device: 'llvmpipe (LLVM 15.0.6, 256 bits)' })).toMatch(/llvmpipe/);
+    expect(softwareAdapterReason({ vendor: 'mesa', architecture: '', description: 'lavapipe' })).toMatch(/lavapipe/);
+    expect(softwareAdapterReason({ vendor: 'microsoft', description: 'Microsoft Basic Render Driver' })).toMatch(/basic render/i);
+    expect(softwareAdapterReason({ vendor: 'x', isFallbackAdapter: true })).toMatch(/isFallbackAdapter/);
+    expect(softwareAdapterReason({ vendor: 'x', adapterType: 'CPU' })).toMatch(/adapterType cpu/);
+  });
+
+  it('accepts hardware adapters', () => {
+    expect(softwareAdapterReason({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200', isFallbackAdapter: false })).toBeNull();
+    expect(softwareAdapterReason({ vendor: 'intel', architecture: 'gen-12lp', adapterType: 'integrated GPU' })).toBeNull();
+    expect(softwareAdapterReason({ vendor: 'apple', architecture: 'metal-3' })).toBeNull();
+  });
+});
