@@ -21,7 +21,11 @@ import type { Manifest } from '../src/types.js';
 
 interface Args { model: string; run?: string; quick: boolean; out: string; section?: string }
 
-interface Row { batch: number; runs: number; medianMs: number; minMs: number; p90Ms: number }
+interface Row {
+  batch: number; runs: number; medianMs: number; minMs: number; p90Ms: number;
+  /** Score of the first image in the last run: every variant on the same weights must agree. */
+  firstScore: number;
+}
 
 interface SectionResult {
   section: string;
@@ -75,21 +79,22 @@ function defaultModel(): string {
  * Runs `fn` after warm-up and returns the timings of the timed runs. Counts shrink for slow
  * variants: warm-up stops after ~3 s, timing after ~15 s (but never fewer than 5 timed runs).
  */
-async function measure(fn: () => Promise<unknown>, batch: number, quick: boolean): Promise<Row> {
+async function measure(fn: () => Promise<ArrayLike<number>>, batch: number, quick: boolean): Promise<Row> {
   const [warm, timed] = quick ? (batch === 1 ? [5, 15] : [2, 6]) : batch === 1 ? [20, 50] : batch === 8 ? [10, 30] : [5, 15];
   const warmUntil = performance.now() + 3000;
   for (let i = 0; i < warm && (i < 1 || performance.now() < warmUntil); i++) await fn();
   const times: number[] = [];
+  let last: ArrayLike<number> = [NaN];
   const timeUntil = performance.now() + (quick ? 5000 : 15000);
   while (times.length < timed && (times.length < 5 || performance.now() < timeUntil)) {
     const t0 = performance.now();
-    await fn();
+    last = await fn();
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
   const q = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))]!;
   const median = times.length % 2 ? q(0.5) : (times[times.length / 2 - 1]! + times[times.length / 2]!) / 2;
-  return { batch, runs: times.length, medianMs: median, minMs: times[0]!, p90Ms: q(0.9) };
+  return { batch, runs: times.length, medianMs: median, minMs: times[0]!, p90Ms: q(0.9), firstScore: last[0]! };
 }
 
 /** Deterministic 8-bit test pixels (content does not change the speed of these graphs). */
@@ -122,7 +127,8 @@ const ortNode: Section = async (ctx) => {
   const rows: Row[] = [];
   for (const b of BATCHES) {
     const x = await floatBatch(ctx, b, 'CHW');
-    rows.push(await measure(() => s.run({ x: new ort.Tensor('float32', x, [b, nc, isize, isize]) }, ['score']), b, ctx.args.quick));
+    const run = async () => (await s.run({ x: new ort.Tensor('float32', x, [b, nc, isize, isize]) }, ['score'])).score!.data as Float32Array;
+    rows.push(await measure(run, b, ctx.args.quick));
   }
   await s.release();
   return { rows, note: "fetches only 'score', as the runtime does; default intra-op threads" };
@@ -160,7 +166,7 @@ const runtimeRaw: Section = async (ctx) => {
   const rows: Row[] = [];
   for (const b of BATCHES) {
     const imgs = pixels(b, isize * isize * nc).map((data) => ({ data, width: isize, height: isize, channels: nc }));
-    rows.push(await measure(() => (b === 1 ? det.score(imgs[0]!) : det.score(imgs)), b, ctx.args.quick));
+    rows.push(await measure(async () => (b === 1 ? [(await det.score(imgs[0]!)).score] : (await det.score(imgs)).map((r) => r.score)), b, ctx.args.quick));
   }
   await det.dispose();
   return { rows, note: `raw ${isize}x${isize}x${nc} pixels: preprocessing and batching included, decoding excluded` };
@@ -180,7 +186,9 @@ const runtimePng: Section = async (ctx) => {
     }
     const det = await createDetector({ model: ctx.dir, executionProviders: ['cpu'], maxBatch: 64, logger: null });
     const rows: Row[] = [];
-    for (const b of [1, 64]) rows.push(await measure(() => (b === 1 ? det.score(files[0]!) : det.score(files.slice(0, b))), b, ctx.args.quick));
+    for (const b of [1, 64]) {
+      rows.push(await measure(async () => (b === 1 ? [(await det.score(files[0]!)).score] : (await det.score(files.slice(0, b))).map((r) => r.score)), b, ctx.args.quick));
+    }
     await det.dispose();
     return { rows, note: `${isize}x${isize} PNG files on disk: read + sharp decode included` };
   } finally {
@@ -196,7 +204,8 @@ const ortWeb = (threads: number): Section => async (ctx) => {
   const rows: Row[] = [];
   for (const b of BATCHES) {
     const x = await floatBatch(ctx, b, 'CHW');
-    rows.push(await measure(() => s.run({ x: new ort.Tensor('float32', x, [b, nc, isize, isize]) }, ['score']), b, ctx.args.quick));
+    const run = async () => (await s.run({ x: new ort.Tensor('float32', x, [b, nc, isize, isize]) }, ['score'])).score!.data as Float32Array;
+    rows.push(await measure(run, b, ctx.args.quick));
   }
   await s.release();
   return { rows, note: `env.wasm.numThreads = ${ort.env.wasm.numThreads}` };
@@ -283,6 +292,17 @@ function runChild(args: Args, name: string): Promise<SectionResult> {
   });
 }
 
+/** Same weights, same pixels: every variant must give image 0 this score (float32 reordering only). */
+const AGREEMENT_TOLERANCE = 1e-4;
+
+function checkAgreement(results: SectionResult[], tfjsHasWeights: boolean) {
+  const excluded = tfjsHasWeights ? [] : results.filter((r) => r.section.startsWith('tfjs')).map((r) => r.section);
+  const rows = results.filter((r) => !excluded.includes(r.section)).flatMap((r) => r.rows);
+  const reference = results.find((r) => r.section === 'ort-node')?.rows[0]?.firstScore ?? NaN;
+  const maxAbsDiff = rows.reduce((m, r) => Math.max(m, Math.abs(r.firstScore - reference)), 0);
+  return { reference, maxAbsDiff: Number.isNaN(reference) ? NaN : maxAbsDiff, tolerance: AGREEMENT_TOLERANCE, excluded };
+}
+
 const f = (x: number, d = 2) => (x >= 100 ? x.toFixed(0) : x.toFixed(d));
 
 function table(results: SectionResult[]): string {
@@ -331,9 +351,11 @@ async function main(): Promise<void> {
     console.log(r.error ? `failed: ${r.error}` : r.rows.map((x) => `b${x.batch} ${f(x.medianMs)} ms`).join(', '));
     results.push(r);
   }
+  const agreement = checkAgreement(results, Boolean(args.run));
   const md = table(results);
   console.log(`\n${md}\n`);
   for (const r of results) if (r.note) console.log(`- ${r.variant}: ${r.note}`);
+  console.log(`\nscore of image 0: ${agreement.reference}; largest difference between variants and batch sizes ${agreement.maxAbsDiff.toExponential(1)}${agreement.excluded.length ? ` (${agreement.excluded.join(', ')} excluded: random weights)` : ''}`);
   const json = {
     date: new Date().toISOString(),
     machine: { ...machine, loadAverageAtEnd: os.loadavg().map((x) => +x.toFixed(2)) },
@@ -348,12 +370,17 @@ async function main(): Promise<void> {
       processes: 'one child process per section, run one after another; peakRssMiB = that child\'s process.resourceUsage().maxRSS (includes Node itself)',
       tfjsWeights: args.run ? `checkpoint of ${args.run}` : 'random weights of the manifest architecture (speed does not depend on weight values)',
     },
+    agreement,
     results,
     table: md,
   };
   mkdirSync(path.dirname(args.out), { recursive: true });
   writeFileSync(args.out, `${JSON.stringify(json, null, 2)}\n`);
   console.log(`\nwrote ${args.out}`);
+  if (!(agreement.maxAbsDiff <= AGREEMENT_TOLERANCE)) {
+    console.error(`the variants disagree on the score by ${agreement.maxAbsDiff} (> ${AGREEMENT_TOLERANCE}): they do not compute the same thing, so their timings are not comparable`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((e: unknown) => {

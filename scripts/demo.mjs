@@ -78,6 +78,7 @@ function htmlReport({ manifest, modelDir, provider, threshold, rows, mapMax, msP
   .num { text-align: right; font-variant-numeric: tabular-nums; } tr.anomaly b { color: #b00; }
   .bar { display: inline-block; height: 8px; background: #c33; vertical-align: middle; }
   img { image-rendering: pixelated; display: block; }
+  td { white-space: nowrap; }
 </style></head><body>
 <h1>ganomaly-edge demo: ${esc(manifest.name)}</h1>
 <p>Model <code>${esc(show(modelDir))}</code>: ${manifest.model.isize}×${manifest.model.isize}×${manifest.model.nc}, nz ${manifest.model.nz}, ngf ${manifest.model.ngf};
