@@ -16,7 +16,7 @@ import {
 type Info = tf.TensorInfo;
 
 /** How one phase of one spatial axis maps onto a stride-1 conv over dy. */
-export interface PhasePlan {
+interface PhasePlan {
   /** Output rows of this phase: a, a + s, a + 2s, … below the dx size. */
   rows: number;
   /** Filter rows the phase uses, in window order: taps[u] is the filter row for window row u. */
@@ -34,7 +34,7 @@ export interface PhasePlan {
  * dy[i]·w[t] with t = o + p − i·s; for o = b·s + a that is i = b + d − j, t = r + j·s with
  * d = ⌊(a + p)/s⌋, r = (a + p) mod s, j = 0, 1, … while t < k.
  */
-export function phasePlan(k: number, s: number, p: number, a: number, outSize: number, inSize: number): PhasePlan {
+function phasePlan(k: number, s: number, p: number, a: number, outSize: number, inSize: number): PhasePlan {
   const rows = Math.max(0, Math.ceil((outSize - a) / s));
   const d = Math.floor((a + p) / s);
   const r = (a + p) % s;
