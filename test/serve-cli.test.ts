@@ -2,6 +2,7 @@
 // request before the process exits 0. The CLI is bundled with esbuild (as users get it from tsup).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import sharp from 'sharp';
@@ -87,21 +88,34 @@ describe('ganomaly serve (process)', () => {
 
     const im = testImage(40, 40, 1, 9);
     const png = await sharp(Buffer.from(im.data), { raw: { width: 40, height: 40, channels: 1 } }).png().toBuffer();
-    // The 10-minute window holds this request in the queue until shutdown flushes it.
-    const pending = fetch(`${url}/v1/score`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' } });
-    for (;;) {
-      const m = await (await fetch(`${url}/metrics`)).text();
-      if (/^ganomaly_queue_depth 1$/m.test(m)) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const metrics = async () => (await fetch(`${url}/metrics`)).text();
+    const until = async (re: RegExp) => {
+      while (!re.test(await metrics())) await new Promise((r) => setTimeout(r, 10));
+    };
+    // A half-sent upload: accepted, still arriving. While it is on its way the 10-minute window
+    // holds the next request in the queue, so both are in flight when SIGTERM comes.
+    let finishUpload = () => {};
+    const uploading = new Promise<number>((resolve, reject) => {
+      const req = http.request(`${url}/v1/score`, { method: 'POST', headers: { 'content-type': 'image/png', 'content-length': png.length } }, (res) => {
+        res.resume().on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+      req.write(png.subarray(0, 10));
+      finishUpload = () => req.end(png.subarray(10));
+    });
+    await until(/^ganomaly_admitted_images 1$/m);
+    const queued = fetch(`${url}/v1/score`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' } });
+    await until(/^ganomaly_queue_depth 1$/m);
     child.kill('SIGTERM');
-    const reply = await pending;
+    const reply = await queued;
     expect(reply.status).toBe(200);
     expect(typeof ((await reply.json()) as { score: unknown }).score).toBe('number');
+    finishUpload();
+    expect(await uploading).toBe(200);
     expect(await exited).toBe(0);
     const msgs = out.lines.map((l) => l.msg);
     expect(msgs).toEqual(expect.arrayContaining(['listening', 'signal', 'draining', 'closed']));
-    expect(out.lines.find((l) => l.msg === 'request' && l.route === '/v1/score')).toMatchObject({ status: 200, images: 1 });
+    expect(out.lines.filter((l) => l.msg === 'request' && l.route === '/v1/score' && l.status === 200)).toHaveLength(2);
     expect(msgs.indexOf('closed')).toBeGreaterThan(msgs.indexOf('signal'));
   });
 });

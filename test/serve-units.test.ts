@@ -137,6 +137,24 @@ describe('MicroBatcher', () => {
     expect(sizes).toEqual([1, 3]);
   });
 
+  it('waits out the window only while more items are on their way', async () => {
+    const rec = recorder();
+    let upstream = 1;
+    const b = new MicroBatcher({ run: rec.run, maxBatch: 8, maxWaitMs: 600_000, upstream: () => upstream });
+    const first = b.submit(1);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(rec.batches).toEqual([]); // one more is coming: wait for it
+    upstream = 0;
+    const second = b.submit(2); // the last one in: nobody left to wait for
+    expect(await Promise.all([first, second])).toEqual([10, 20]);
+    expect(rec.batches).toEqual([[1, 2]]);
+    upstream = 1;
+    const third = b.submit(3);
+    upstream = 0; // e.g. the awaited upload failed: poke() re-checks
+    b.poke();
+    expect(await third).toBe(30);
+  });
+
   it('removes a cancelled item from the queue; flush() runs the rest without waiting', async () => {
     const rec = recorder();
     const b = new MicroBatcher({ run: rec.run, maxBatch: 8, maxWaitMs: 60_000 });

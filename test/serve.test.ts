@@ -64,6 +64,24 @@ async function until(url: string, series: string, value: number): Promise<void> 
   }
 }
 
+/**
+ * An upload left half-sent: an admitted request still on its way, so the batcher waits out its
+ * window for it instead of running what is queued. `finish()` sends the rest; resolves to the status.
+ */
+async function blocker(url: string, png: Buffer): Promise<{ finish(): Promise<number> }> {
+  let send = () => {};
+  const done = new Promise<number>((resolve, reject) => {
+    const req = http.request(`${url}/v1/score`, { method: 'POST', agent: false, headers: { 'content-type': 'image/png', 'content-length': png.length } }, (res) => {
+      res.resume().on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.write(png.subarray(0, 10));
+    send = () => req.end(png.subarray(10));
+  });
+  await until(url, 'ganomaly_admitted_images', 1);
+  return { finish: () => (send(), done) };
+}
+
 function crc32(buf: Buffer): number {
   let c = ~0;
   for (const b of buf) {
@@ -317,62 +335,64 @@ describe('client errors', () => {
 
 describe('batching, backpressure, deadlines, shutdown', () => {
   it('groups concurrent requests into one run (batch-size histogram)', async () => {
-    // A 60 s window: the batch runs exactly when the 8th image arrives.
+    // A 60 s window held open by an unfinished upload: a batch runs exactly when its 8th image arrives.
     const s = await serve({ maxBatch: 8, maxWaitMs: 60_000 });
+    const hold = await blocker(s.url, pngs[20]!);
     const replies = await Promise.all(pngs.slice(0, 16).map((p) => post(`${s.url}/v1/score`, p, 'image/png')));
     const want = await direct.score(pngs.slice(0, 16));
     replies.forEach((r, i) => expect(r.json().score).toBeCloseTo(want[i]!.score, 5));
+    expect(await hold.finish()).toBe(200); // alone now: runs without waiting out the window
     const text = (await request(`${s.url}/metrics`, { method: 'GET' })).body.toString();
-    expect(metric(text, 'ganomaly_batch_size_count')).toBe(2);
-    expect(metric(text, 'ganomaly_batch_size_sum')).toBe(16);
-    expect(metric(text, 'ganomaly_batch_size_bucket{le="4"}')).toBe(0);
-    expect(metric(text, 'ganomaly_batch_size_bucket{le="8"}')).toBe(2);
-    expect(metric(text, 'ganomaly_http_requests_total{route="/v1/score",status="200"}')).toBe(16);
+    expect(metric(text, 'ganomaly_batch_size_count')).toBe(3);
+    expect(metric(text, 'ganomaly_batch_size_sum')).toBe(17);
+    expect(metric(text, 'ganomaly_batch_size_bucket{le="1"}')).toBe(1);
+    expect(metric(text, 'ganomaly_batch_size_bucket{le="4"}')).toBe(1);
+    expect(metric(text, 'ganomaly_batch_size_bucket{le="8"}')).toBe(3);
+    expect(metric(text, 'ganomaly_http_requests_total{route="/v1/score",status="200"}')).toBe(17);
+  });
+
+  it('a lone request does not wait for the window', async () => {
+    const s = await serve({ maxBatch: 8, maxWaitMs: 600_000, timeoutMs: 60_000 });
+    expect((await post(`${s.url}/v1/score`, pngs[0]!, 'image/png')).status).toBe(200);
   });
 
   it('503 with Retry-After at once when the queue is full; the admitted requests still complete', async () => {
     const s = await serve({ maxBatch: 8, maxWaitMs: 60_000, maxQueue: 2 });
-    const held = [post(`${s.url}/v1/score`, pngs[0]!, 'image/png'), post(`${s.url}/v1/score`, pngs[1]!, 'image/png')];
-    await until(s.url, 'ganomaly_queue_depth', 2);
+    const hold = await blocker(s.url, pngs[20]!);
+    const queued = post(`${s.url}/v1/score`, pngs[1]!, 'image/png');
+    await until(s.url, 'ganomaly_queue_depth', 1);
     const r = await post(`${s.url}/v1/score`, pngs[2]!, 'image/png');
     expect([r.status, r.headers['retry-after'], r.json().error.code]).toEqual([503, '1', 'queue_full']);
     const mp = multipart([{ name: 'a', type: 'image/png', data: pngs[3]! }]);
     expect((await post(`${s.url}/v1/score:batch`, mp.body, mp.type)).status).toBe(503);
     const text = (await request(`${s.url}/metrics`, { method: 'GET' })).body.toString();
     expect(metric(text, 'ganomaly_admitted_images')).toBe(2);
-    await s.close(); // flushes the window
-    expect((await Promise.all(held)).map((x) => x.status)).toEqual([200, 200]);
+    const closed = s.close(); // flushes the window
+    expect((await queued).status).toBe(200);
+    expect(await hold.finish()).toBe(200);
+    await closed;
   });
 
   it('504 when scoring misses --timeout-ms, and the request leaves the queue', async () => {
     const s = await serve({ maxBatch: 8, maxWaitMs: 60_000, timeoutMs: 100 });
+    const hold = await blocker(s.url, pngs[20]!);
     const r = await post(`${s.url}/v1/score`, pngs[0]!, 'image/png');
     expect([r.status, r.json().error.code]).toEqual([504, 'scoring_timeout']);
     const text = (await request(`${s.url}/metrics`, { method: 'GET' })).body.toString();
     expect(metric(text, 'ganomaly_queue_depth')).toBe(0);
-    expect(metric(text, 'ganomaly_admitted_images')).toBe(0);
+    expect(metric(text, 'ganomaly_admitted_images')).toBe(1); // the blocker only
+    expect(await hold.finish()).toBe(200);
   });
 
   it('close() finishes accepted requests (queued or still uploading), then refuses connections', async () => {
     const s = await serve({ maxBatch: 64, maxWaitMs: 60_000 });
+    const uploading = await blocker(s.url, pngs[6]!); // an upload in progress when shutdown starts
     const queued = pngs.slice(0, 5).map((p) => post(`${s.url}/v1/score`, p, 'image/png'));
     await until(s.url, 'ganomaly_queue_depth', 5);
-    // An upload in progress when shutdown starts.
-    let finishUpload = () => {};
-    const uploading = new Promise<number>((resolve, reject) => {
-      const req = http.request(`${s.url}/v1/score`, { method: 'POST', agent: false, headers: { 'content-type': 'image/png', 'content-length': pngs[6]!.length } }, (res) => {
-        res.resume().on('end', () => resolve(res.statusCode!));
-      });
-      req.on('error', reject);
-      req.write(pngs[6]!.subarray(0, 10));
-      finishUpload = () => req.end(pngs[6]!.subarray(10));
-    });
-    await until(s.url, 'ganomaly_admitted_images', 6);
     const closed = s.close();
     await expect(request(`${s.url}/healthz`, { method: 'GET', agent: false })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
-    finishUpload();
     expect((await Promise.all(queued)).map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
-    expect(await uploading).toBe(200);
+    expect(await uploading.finish()).toBe(200);
     await closed;
     await expect(direct.score(pngs[0]!)).resolves.toBeDefined(); // the test's own detector is untouched
     await expect(s.detector.score(pngs[0]!)).rejects.toMatchObject({ name: 'DisposedError' });

@@ -30,6 +30,12 @@ export interface MicroBatcherOptions<In, Out> {
    * items are retried one by one so the others still get results.
    */
   isItemError?(e: unknown): boolean;
+  /**
+   * Items on their way (admitted upstream, still being received or decoded). While there are
+   * none, waiting cannot fill the batch, so a partial batch runs at once: a lone request pays no
+   * window. Default: always assume company may come.
+   */
+  upstream?(): number;
   /** Called after every run with its size and duration. */
   onBatch?(size: number, ms: number, failed: boolean): void;
 }
@@ -69,6 +75,11 @@ export class MicroBatcher<In, Out> {
     this.schedule();
   }
 
+  /** Re-checks whether to run now (call when upstream work finishes without submitting). */
+  poke(): void {
+    this.schedule();
+  }
+
   /** Resolves when nothing is queued or running. */
   async idle(): Promise<void> {
     while (this.running || this.queue.length > 0) {
@@ -88,7 +99,8 @@ export class MicroBatcher<In, Out> {
   private schedule(): void {
     if (this.running || this.queue.length === 0) return;
     const waited = performance.now() - this.queue[0]!.enqueuedAt;
-    if (this.flushing || this.queue.length >= this.opts.maxBatch || waited >= this.opts.maxWaitMs) {
+    const alone = this.opts.upstream !== undefined && this.opts.upstream() === 0;
+    if (this.flushing || alone || this.queue.length >= this.opts.maxBatch || waited >= this.opts.maxWaitMs) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
       this.running = this.runBatch(this.queue.splice(0, this.opts.maxBatch)).finally(() => {

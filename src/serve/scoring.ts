@@ -23,7 +23,6 @@ export interface ScoringContext {
   heatmapSize: number;
   /** Most images one request may carry (the queue bound). */
   maxImages: number;
-  submit(item: ScoreItem, signal: AbortSignal): Promise<ScoreResult>;
 }
 
 /** Per-request facts the access log and metrics report. */
@@ -42,6 +41,8 @@ export interface RequestScope {
   t0: number;
   /** Reserves room for n more images for this request; throws 503 when the queue is full. */
   admit(n: number): void;
+  /** Queues one decoded image of this request for a shared run. */
+  submit(item: ScoreItem, signal: AbortSignal): Promise<ScoreResult>;
 }
 
 async function receive(req: IncomingMessage, res: ServerResponse, ctx: ScoringContext, scope: RequestScope): Promise<Buffer> {
@@ -104,7 +105,7 @@ export async function scoreOne(req: IncomingMessage, res: ServerResponse, ctx: S
   const heatmap = png || wantsHeatmap(url);
   const result = await withDeadline(ctx.timeoutMs, async (signal) => {
     const pixels = await toPixels(body, type, req.headers, ctx.limitInputPixels);
-    return ctx.submit({ pixels, map: heatmap }, signal);
+    return scope.submit({ pixels, map: heatmap }, signal);
   });
   const image = heatmap ? await renderHeatmapPng(result, { size: ctx.heatmapSize }) : undefined;
   const latencyMs = since(t0);
@@ -152,7 +153,7 @@ export async function scoreBatch(req: IncomingMessage, res: ServerResponse, ctx:
     const bad = decoded.findIndex((d) => d.status === 'rejected');
     if (bad >= 0) throw inPart((decoded[bad] as PromiseRejectedResult).reason, bad, parts[bad]!.name ?? parts[bad]!.filename);
     const pixels = decoded.map((d) => (d as PromiseFulfilledResult<RawPixels>).value);
-    return Promise.all(pixels.map((p) => ctx.submit({ pixels: p, map: heatmap }, signal)));
+    return Promise.all(pixels.map((p) => scope.submit({ pixels: p, map: heatmap }, signal)));
   });
   const out = await Promise.all(
     results.map(async (r, i) => ({

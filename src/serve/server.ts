@@ -122,6 +122,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const scored = registry.add(new Counter('ganomaly_images_scored_total', 'Images scored, by verdict.'));
 
   let admitted = 0;
+  /** Admitted images not yet handed to the batcher (being received or decoded). */
+  let upstream = 0;
   let active = 0;
   let draining = false;
   let onIdle: (() => void) | null = null;
@@ -130,6 +132,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     maxBatch,
     maxWaitMs: o.maxWaitMs,
     isItemError,
+    upstream: () => upstream,
     run: (items) => detector.score(items.map((i) => i.pixels), { outputs: items.some((i) => i.map) ? ['anomalyMap'] : [] }),
     onBatch(size, ms) {
       batchSize.observe(size);
@@ -150,14 +153,24 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     limitInputPixels: o.limitInputPixels,
     heatmapSize: o.heatmapSize,
     maxImages: maxQueue,
-    async submit(item, signal) {
-      const r = await batcher.submit(item, signal);
-      scored.inc({ verdict: r.isAnomaly ? 'anomaly' : 'normal' });
-      return r;
-    },
   };
+  interface Held {
+    /** Images admitted for this request. */
+    n: number;
+    /** Of those, images handed to the batcher. */
+    submitted: number;
+  }
+
+  async function submit(held: Held, item: ScoreItem, signal: AbortSignal): Promise<ScoreResult> {
+    held.submitted++;
+    upstream--;
+    const r = await batcher.submit(item, signal);
+    scored.inc({ verdict: r.isAnomaly ? 'anomaly' : 'normal' });
+    return r;
+  }
+
   /** Reserves queue room for a request; what it took is given back when its response closes. */
-  function admitter(held: { n: number }) {
+  function admitter(held: Held) {
     return (n: number) => {
       // A request admitted before shutdown began may still grow (a batch, once parsed).
       if (draining && held.n === 0) throw new HttpError(503, 'shutting_down', 'the server is shutting down', { 'retry-after': '1' });
@@ -165,6 +178,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         throw new HttpError(503, 'queue_full', `the server is at capacity (${maxQueue} images admitted); retry later`, { 'retry-after': '1' });
       }
       admitted += n;
+      upstream += n;
       held.n += n;
     };
   }
@@ -199,13 +213,17 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const rawId = req.headers['x-request-id'];
     const id = typeof rawId === 'string' && /^[\w.:-]{1,128}$/.test(rawId) ? rawId : randomUUID();
     const info: RequestInfo & { code?: string; message?: string } = { images: 0, bytesIn: 0 };
-    const held = { n: 0 };
+    const held: Held = { n: 0, submitted: 0 };
     let route = 'other';
     active++;
     res.setHeader('x-request-id', id);
     if (draining) res.setHeader('connection', 'close');
     res.on('close', () => {
       admitted -= held.n;
+      if (held.submitted < held.n) {
+        upstream -= held.n - held.submitted; // never reached the batcher (bad image, 413, …)
+        batcher.poke();
+      }
       active--;
       const seconds = (performance.now() - t0) / 1000;
       const status = res.writableFinished ? res.statusCode : 499; // 499: the client went away first
@@ -244,7 +262,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
           return sendJson(res, 200, { manifest: detector.manifest, provider: detector.provider, threshold: detector.threshold, maxBatch, maxQueue });
         case '/v1/score':
         case '/v1/score:batch':
-          return await (path === '/v1/score' ? scoreOne : scoreBatch)(req, res, ctx, { url, expectContinue, info, t0, admit: admitter(held) });
+          return await (path === '/v1/score' ? scoreOne : scoreBatch)(req, res, ctx, {
+            url, expectContinue, info, t0, admit: admitter(held), submit: (item, signal) => submit(held, item, signal),
+          });
       }
     } catch (e) {
       sendError(res, e, info);
