@@ -2,20 +2,22 @@
 // medians after warm-up, every backend in one process run so the ratios hold on a noisy machine.
 //
 //   npx esbuild bench/train-speed.ts --bundle --platform=node --format=esm --packages=external \
-//     --outfile=.tmp/train-speed.mjs && node .tmp/train-speed.mjs [--backends wasm,webgpu,cpu]
+//     --outfile=.tmp/train-speed.mjs && node .tmp/train-speed.mjs [--backends wasm,native,webgpu,cpu] [--stock-wasm]
 //     [--batch 64] [--ngf 64] [--isize 32] [--steps 8] [--warmup 2] [--out bench/results/train-speed.json]
 import * as tf from '@tensorflow/tfjs';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { selectBackend, unregisterFastWasmKernels, registerFastWasmKernels, type BackendRequest } from '../src/train/backend/index.js';
+import {
+  disableNativeConvKernels, selectBackend, unregisterFastWasmKernels, registerFastWasmKernels, type BackendRequest,
+} from '../src/train/backend/index.js';
 import { GanomalyModel } from '../src/train/model.js';
 import { GanomalyStep } from '../src/train/step.js';
 
 const { values: a } = parseArgs({
   options: {
-    backends: { type: 'string', default: 'tensorflow,webgpu,wasm' },
+    backends: { type: 'string', default: 'tensorflow,webgpu,wasm,native' },
     batch: { type: 'string', default: '64' },
     ngf: { type: 'string', default: '64' },
     isize: { type: 'string', default: '32' },
@@ -40,7 +42,7 @@ const median = (xs: number[]) => {
 interface Row { variant: string; backend: string; detail: string; sPerStep: number | null; imagesPerSec: number | null; samples: number[]; errG: number[]; note?: string }
 const rows: Row[] = [];
 
-async function measure(variant: string, request: BackendRequest, before?: () => void): Promise<void> {
+async function measure(variant: string, request: BackendRequest, before?: () => string | void): Promise<void> {
   let sel;
   try {
     sel = await selectBackend(request);
@@ -48,7 +50,7 @@ async function measure(variant: string, request: BackendRequest, before?: () => 
     rows.push({ variant, backend: request, detail: (e as Error).message.split('\n')[0]!.slice(0, 160), sPerStep: null, imagesPerSec: null, samples: [], errG: [], note: 'unavailable' });
     return;
   }
-  before?.();
+  const detail = before?.() ?? sel.reason;
   const model = GanomalyModel.create({ isize, nc: 1, nz: 100, ngf, ndf: ngf, scoreKind: 'l2' }, 1);
   const step = new GanomalyStep(model, { adv: 1, con: 50, enc: 1 }, { lr: 2e-4, beta1: 0.5, beta2: 0.999 }, 1);
   const x = tf.randomUniform([batch, isize, isize, 1], -1, 1, 'float32', 3) as tf.Tensor4D;
@@ -72,16 +74,37 @@ async function measure(variant: string, request: BackendRequest, before?: () => 
     model.dispose();
   }
   const s = samples.length ? median(samples) : null;
-  rows.push({ variant, backend: sel.name, detail: sel.reason, sPerStep: s, imagesPerSec: s ? batch / s : null, samples, errG, note });
+  rows.push({ variant, backend: sel.name, detail, sPerStep: s, imagesPerSec: s ? batch / s : null, samples, errG, note });
 }
 
+const PLAIN_WASM = 'tfjs wasm (XNNPACK) with fast conv-gradient kernels, native oneDNN off';
 for (const b of a.backends!.split(',').map((s) => s.trim()).filter(Boolean)) {
-  if (b === 'wasm' && a['stock-wasm']) {
-    // "Before": the stock wasm kernels (no Conv2DBackpropFilter at all, slow Conv2DBackpropInput).
-    await measure('wasm (stock kernels)', 'wasm', () => unregisterFastWasmKernels());
-    registerFastWasmKernels();
+  if (b === 'wasm') {
+    if (a['stock-wasm']) {
+      // "Before": the stock wasm kernels (no Conv2DBackpropFilter at all, slow Conv2DBackpropInput).
+      await measure('wasm (stock kernels)', 'wasm', () => {
+        disableNativeConvKernels();
+        unregisterFastWasmKernels();
+        return 'tfjs wasm (XNNPACK), stock kernels';
+      });
+      registerFastWasmKernels();
+    }
+    await measure('wasm (fast conv-gradient kernels)', 'wasm', () => {
+      disableNativeConvKernels();
+      return PLAIN_WASM;
+    });
+  } else if (b === 'native') {
+    // selectBackend('wasm') turns the oneDNN kernels on when the addon loads.
+    await measure('wasm + oneDNN native conv', 'wasm');
+    const r = rows[rows.length - 1]!;
+    if (!r.detail.startsWith('wasm + oneDNN')) {
+      r.note = `addon not active: ${r.detail}`;
+      r.sPerStep = null;
+      r.imagesPerSec = null;
+    }
+  } else {
+    await measure(b, b as BackendRequest);
   }
-  await measure(b === 'wasm' ? 'wasm (fast conv-gradient kernels)' : b, b as BackendRequest);
 }
 
 const base = rows.find((r) => r.variant.startsWith('wasm (fast'))?.sPerStep ?? null;
@@ -95,6 +118,8 @@ const result = {
   date: new Date().toISOString(),
   machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, platform: `${os.platform()} ${os.arch()}` },
   config: { batch, isize, nc: 1, nz: 100, ngf, ndf: ngf, steps, warmup },
+  // Other processes compete for the cores: the 1/5/15-minute load averages when the run ended.
+  loadAverage: os.loadavg(),
   rows,
 };
 mkdirSync(path.dirname(a.out!), { recursive: true });

@@ -4,3 +4,4 @@ export {
   type BackendRequest, type BackendName, type BackendSelection, type BackendSkip,
 } from './select.js';
 export { registerFastWasmKernels, unregisterFastWasmKernels, fastWasmKernelsRegistered } from './wasm-kernels.js';
+export { enableNativeConvKernels, disableNativeConvKernels, type NativeConvState } from './native-kernels.js';

@@ -7,6 +7,7 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { registerFastWasmKernels } from './wasm-kernels.js';
+import { enableNativeConvKernels } from './native-kernels.js';
 import { firstLine, probeNodeWebGpu } from './webgpu-adapter.js';
 
 export type BackendRequest = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
@@ -102,9 +103,17 @@ async function tryWasm(): Promise<Attempt> {
   const failed = await activate('wasm');
   if (failed !== null) return { ok: false, why: failed };
   const threads = getThreadsCount();
+  const native = enableNativeConvKernels();
+  if (native.active) {
+    return {
+      ok: true,
+      reason: `wasm + oneDNN native conv kernels (${native.threads} threads; oneDNN ${native.version})`,
+      threads: native.threads,
+    };
+  }
   return {
     ok: true,
-    reason: `tfjs wasm (XNNPACK, ${threads === 1 ? 'single-threaded SIMD' : `${threads} threads`}) with fast conv-gradient kernels`,
+    reason: `tfjs wasm (XNNPACK, ${threads === 1 ? 'single-threaded SIMD' : `${threads} threads`}) with fast conv-gradient kernels (native oneDNN: ${native.why})`,
     threads,
   };
 }

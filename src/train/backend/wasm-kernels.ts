@@ -1,7 +1,8 @@
 // Registers faster training kernels for tfjs's 'wasm' backend. It ships no Conv2DBackpropFilter
 // at all, a scalar-loop Conv2DBackpropInput (which is also what conv2dTranspose's forward runs)
 // and a per-element-index Tile (hot in tf.batchNorm's gradient). The conv replacements run on the
-// backend's XNNPACK Conv2D and matmul; Tile becomes memcpy on the wasm heap.
+// backend's XNNPACK Conv2D and matmul; Tile becomes memcpy on the wasm heap. All three convolution
+// kernels first offer the case to an optional accelerator (oneDNN, see native-kernels.ts).
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -14,6 +15,22 @@ const BACKEND = 'wasm';
 /** A replacement returns null for a case it does not cover; the stock kernel then runs. */
 type Replacement = (backend: BackendWasm, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap) => tf.TensorInfo | null;
 
+/**
+ * Faster kernels tried before the replacements (the optional oneDNN addon, native-kernels.ts);
+ * null from one means "not covered here". Kept behind the same registered functions so the
+ * wasm kernels stay the fallback for every case.
+ */
+export type ConvAccelerator = Partial<Record<'Conv2D' | 'Conv2DBackpropInput' | 'Conv2DBackpropFilter', Replacement>>;
+let accelerator: ConvAccelerator | null = null;
+
+export function setConvAccelerator(a: ConvAccelerator | null): void {
+  accelerator = a;
+}
+
+export function convAcceleratorActive(): boolean {
+  return accelerator !== null;
+}
+
 function convInfoOf(xShape: number[], filterShape: number[], attrs: tf.NamedAttrMap): tf.backend_util.Conv2DInfo {
   const { strides, pad, dataFormat, dimRoundingMode } = attrs as unknown as tf.Conv2DBackpropInputAttrs;
   return tf.backend_util.computeConv2DInfo(
@@ -23,6 +40,8 @@ function convInfoOf(xShape: number[], filterShape: number[], attrs: tf.NamedAttr
 }
 
 const REPLACEMENTS: Record<string, Replacement> = {
+  // The stock XNNPACK Conv2D unless an accelerator covers the case.
+  Conv2D: () => null,
   Conv2DBackpropFilter: (backend, { x, dy }, attrs) => {
     const { filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
     return conv2dBackpropFilterWasm(backend, x!, dy!, convInfoOf(x!.shape, filterShape, attrs));
@@ -53,6 +72,9 @@ function setUpStock(name: string, backend: object): void {
 const kernelFuncs = new Map<string, tf.KernelFunc>(Object.entries(REPLACEMENTS).map(([name, replace]) => [
   name,
   (args: Parameters<tf.KernelFunc>[0]) => {
+    const fast = accelerator?.[name as keyof ConvAccelerator];
+    const accelerated = fast?.(args.backend as BackendWasm, args.inputs, args.attrs ?? {}) ?? null;
+    if (accelerated !== null) return accelerated;
     const out = replace(args.backend as BackendWasm, args.inputs, args.attrs ?? {});
     if (out !== null) return out;
     const k = stock.get(name);

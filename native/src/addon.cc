@@ -1,0 +1,150 @@
+// N-API surface of the oneDNN convolutions. JavaScript passes Float32Array views (on the tfjs
+// wasm heap) and a geometry; results are written into the `out` view in place.
+//   conv(pass, geometry, a, b, out)  pass 0: y = x ⊛ w (a = x, b = w)
+//                                    pass 1: dx from dy (a = dy, b = w)
+//                                    pass 2: dw from x and dy (a = x, b = dy)
+//   geometry: [n, h, w, cin, oh, ow, cout, kh, kw, sh, sw, top, left]
+#include <node_api.h>
+
+#include <exception>
+#include <string>
+
+#include "conv.h"
+#include "oneapi/dnnl/dnnl.hpp"
+
+namespace {
+
+struct Fail {
+  std::string msg;
+};
+
+void check(napi_env env, napi_status st, const char* what) {
+  if (st != napi_ok) throw Fail{std::string("ganomaly_dnnl: ") + what};
+}
+
+int64_t intArg(napi_env env, napi_value v, const char* what) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) throw Fail{std::string("ganomaly_dnnl: ") + what + " must be a number"};
+  return static_cast<int64_t>(d);
+}
+
+ConvGeometry geometryArg(napi_env env, napi_value arr) {
+  bool isArray = false;
+  check(env, napi_is_array(env, arr, &isArray), "geometry");
+  uint32_t len = 0;
+  if (isArray) check(env, napi_get_array_length(env, arr, &len), "geometry");
+  if (!isArray || len != 13) throw Fail{"ganomaly_dnnl: geometry must be an array of 13 integers"};
+  int64_t v[13];
+  for (uint32_t i = 0; i < 13; i++) {
+    napi_value e;
+    check(env, napi_get_element(env, arr, i, &e), "geometry");
+    v[i] = intArg(env, e, "geometry entry");
+  }
+  return {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]};
+}
+
+float* floatsArg(napi_env env, napi_value v, size_t expected, const char* what) {
+  bool isTyped = false;
+  check(env, napi_is_typedarray(env, v, &isTyped), what);
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (isTyped) check(env, napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr), what);
+  if (!isTyped || type != napi_float32_array) throw Fail{std::string("ganomaly_dnnl: ") + what + " must be a Float32Array"};
+  if (length != expected) {
+    throw Fail{std::string("ganomaly_dnnl: ") + what + " has " + std::to_string(length) + " elements, expected " +
+               std::to_string(expected)};
+  }
+  return static_cast<float*>(data);
+}
+
+template <typename F>
+napi_value guarded(napi_env env, F&& f) {
+  try {
+    return f();
+  } catch (const Fail& e) {
+    napi_throw_error(env, nullptr, e.msg.c_str());
+  } catch (const std::exception& e) {
+    napi_throw_error(env, nullptr, (std::string("ganomaly_dnnl: oneDNN: ") + e.what()).c_str());
+  }
+  return nullptr;
+}
+
+void args(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
+  size_t argc = want;
+  check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "arguments");
+  if (argc < want) throw Fail{"ganomaly_dnnl: expected " + std::to_string(want) + " arguments"};
+}
+
+ConvPass passArg(napi_env env, napi_value v) {
+  int64_t p = intArg(env, v, "pass");
+  if (p < 0 || p > 2) throw Fail{"ganomaly_dnnl: pass must be 0 (forward), 1 (backward data) or 2 (backward weights)"};
+  return static_cast<ConvPass>(p);
+}
+
+napi_value Conv(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    napi_value argv[5];
+    args(env, info, 5, argv);
+    ConvPass pass = passArg(env, argv[0]);
+    ConvGeometry g = geometryArg(env, argv[1]);
+    const size_t xs = g.n * g.h * g.w * g.cin, ys = g.n * g.oh * g.ow * g.cout, ws = g.kh * g.kw * g.cin * g.cout;
+    const size_t sizes[3][3] = {{xs, ws, ys}, {ys, ws, xs}, {xs, ys, ws}};
+    const size_t* sz = sizes[static_cast<int>(pass)];
+    float* a = floatsArg(env, argv[2], sz[0], "a");
+    float* b = floatsArg(env, argv[3], sz[1], "b");
+    float* out = floatsArg(env, argv[4], sz[2], "out");
+    convRun(pass, g, a, b, out);
+    return nullptr;
+  });
+}
+
+napi_value Impl(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    napi_value argv[2];
+    args(env, info, 2, argv);
+    const char* s = convImpl(passArg(env, argv[0]), geometryArg(env, argv[1]));
+    napi_value r;
+    check(env, napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &r), "result");
+    return r;
+  });
+}
+
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    napi_value argv[1];
+    args(env, info, 1, argv);
+    convSetThreads(static_cast<int>(intArg(env, argv[0], "threads")));
+    return nullptr;
+  });
+}
+
+napi_value GetThreads(napi_env env, napi_callback_info) {
+  napi_value r;
+  napi_create_int32(env, convGetThreads(), &r);
+  return r;
+}
+
+napi_value Version(napi_env env, napi_callback_info) {
+  const dnnl_version_t* v = dnnl_version();
+  std::string s = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+  napi_value r;
+  napi_create_string_utf8(env, s.c_str(), NAPI_AUTO_LENGTH, &r);
+  return r;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"impl", nullptr, Impl, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"getThreads", nullptr, GetThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,70 @@
+// Loads the optional oneDNN convolution addon (native/, built by `npm run build:native`). It is
+// looked for next to the package: walking up from this module finds it both from src/ (tests,
+// benches) and from the bundled dist/. Absent or unloadable means: train on the wasm kernels.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** What native/src/addon.cc exports. Geometry: [n, h, w, cin, oh, ow, cout, kh, kw, sh, sw, top, left]. */
+export interface NativeConvAddon {
+  /** pass 0: out = conv(a = x, b = w); 1: out = dx(a = dy, b = w); 2: out = dw(a = x, b = dy). */
+  conv(pass: 0 | 1 | 2, geometry: number[], a: Float32Array, b: Float32Array, out: Float32Array): void;
+  impl(pass: 0 | 1 | 2, geometry: number[]): string;
+  setThreads(n: number): void;
+  getThreads(): number;
+  version(): string;
+}
+
+export type NativeLoad = { ok: true; addon: NativeConvAddon; file: string } | { ok: false; why: string };
+
+export const ADDON_RELATIVE = path.join('native', 'build', 'Release', 'ganomaly_dnnl.node');
+
+/** Env GANOMALY_NATIVE=0 turns the addon off (to compare against, or to rule it out). */
+export function nativeDisabledByEnv(): boolean {
+  return process.env.GANOMALY_NATIVE === '0';
+}
+
+function findAddon(): string | null {
+  const explicit = process.env.GANOMALY_NATIVE_ADDON;
+  if (explicit) return explicit;
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = path.join(dir, ADDON_RELATIVE);
+    if (existsSync(candidate)) return candidate;
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return null;
+}
+
+/** os.availableParallelism(), or env GANOMALY_NATIVE_THREADS when set to a positive integer. */
+export function nativeThreads(): number {
+  const n = Number(process.env.GANOMALY_NATIVE_THREADS);
+  return Number.isInteger(n) && n > 0 ? n : os.availableParallelism();
+}
+
+let loaded: NativeLoad | undefined;
+
+/** Loads the addon once per process and sets its thread count to the machine's parallelism. */
+export function loadNativeConv(): NativeLoad {
+  if (loaded !== undefined) return loaded;
+  if (nativeDisabledByEnv()) return (loaded = { ok: false, why: 'disabled by GANOMALY_NATIVE=0' });
+  const file = findAddon();
+  if (file === null) return (loaded = { ok: false, why: `not built (${ADDON_RELATIVE}; run npm run build:native)` });
+  // libgomp reads this when the addon loads it. Spinning OpenMP workers fight whatever else runs
+  // on a small machine (a second training, the data loader); sleeping costs microseconds per
+  // convolution that takes milliseconds.
+  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  try {
+    const addon = createRequire(import.meta.url)(file) as NativeConvAddon;
+    addon.setThreads(nativeThreads());
+    loaded = { ok: true, addon, file };
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    loaded = { ok: false, why: `failed to load ${file}: ${msg.split('\n')[0]!.slice(0, 160)}` };
+  }
+  return loaded;
+}

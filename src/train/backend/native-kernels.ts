@@ -1,0 +1,88 @@
+// Conv2D, Conv2DBackpropInput (= conv2dTranspose forward) and Conv2DBackpropFilter for the wasm
+// backend computed by oneDNN on all cores, reading and writing the tensors in place on the wasm
+// heap. Plugged into the wasm kernel replacements as their accelerator: any case outside what
+// is covered here (other layouts, dilation) falls through to the wasm kernels.
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { loadNativeConv, type NativeConvAddon, type NativeLoad } from './native-addon.js';
+import { setConvAccelerator, type ConvAccelerator } from './wasm-kernels.js';
+
+type Info = tf.TensorInfo;
+type Shape4 = [number, number, number, number];
+
+function convInfo(xShape: number[], filterShape: number[], attrs: tf.NamedAttrMap): tf.backend_util.Conv2DInfo {
+  const { strides, pad, dataFormat, dimRoundingMode, dilations } = attrs as unknown as tf.Conv2DAttrs;
+  return tf.backend_util.computeConv2DInfo(
+    xShape as Shape4, filterShape as Shape4, strides, dilations ?? 1, pad, dimRoundingMode, false,
+    tf.backend_util.convertConv2DDataFormat(dataFormat ?? 'NHWC'),
+  );
+}
+
+/** The addon's geometry, or null for what it does not cover. */
+export function geometryOf(info: tf.backend_util.Conv2DInfo): number[] | null {
+  if (info.dataFormat !== 'channelsLast' || info.dilationHeight !== 1 || info.dilationWidth !== 1) return null;
+  const { top, left } = info.padInfo;
+  const g = [
+    info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
+    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, top, left,
+  ];
+  if (g.some((v) => !Number.isInteger(v) || v < 0) || g.slice(0, 11).some((v) => v === 0)) return null;
+  // The last window must not end past the input (oneDNN rejects negative padding after); such
+  // rows/columns never reach the output, and the wasm kernels cut them instead.
+  const bottom = (info.outHeight - 1) * info.strideHeight + info.filterHeight - info.inHeight - top;
+  const right = (info.outWidth - 1) * info.strideWidth + info.filterWidth - info.inWidth - left;
+  return bottom < 0 || right < 0 ? null : g;
+}
+
+const f32 = (backend: BackendWasm, t: Info) => backend.typedArrayFromHeap(t) as Float32Array;
+
+function run(
+  backend: BackendWasm, addon: NativeConvAddon, pass: 0 | 1 | 2, geometry: number[], a: Info, b: Info, outShape: number[],
+): Info {
+  const out = backend.makeOutput(outShape, 'float32');
+  // Views after the allocation: growing the wasm memory detaches older ones.
+  addon.conv(pass, geometry, f32(backend, a), f32(backend, b), f32(backend, out));
+  return out;
+}
+
+const allFloat = (...ts: Info[]) => ts.every((t) => t.dtype === 'float32');
+
+export function nativeConvAccelerator(addon: NativeConvAddon): ConvAccelerator {
+  return {
+    Conv2D: (backend, { x, filter }, attrs) => {
+      if (!allFloat(x!, filter!)) return null;
+      const info = convInfo(x!.shape, filter!.shape, attrs);
+      const g = geometryOf(info);
+      return g === null ? null : run(backend, addon, 0, g, x!, filter!, info.outShape);
+    },
+    Conv2DBackpropInput: (backend, { dy, filter }, attrs) => {
+      if (!allFloat(dy!, filter!)) return null;
+      const { inputShape } = attrs as unknown as tf.Conv2DBackpropInputAttrs;
+      const g = geometryOf(convInfo(inputShape, filter!.shape, attrs));
+      return g === null ? null : run(backend, addon, 1, g, dy!, filter!, inputShape);
+    },
+    Conv2DBackpropFilter: (backend, { x, dy }, attrs) => {
+      if (!allFloat(x!, dy!)) return null;
+      const { filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+      const g = geometryOf(convInfo(x!.shape, filterShape, attrs));
+      return g === null ? null : run(backend, addon, 2, g, x!, dy!, filterShape);
+    },
+  };
+}
+
+export type NativeConvState = { active: true; threads: number; version: string } | { active: false; why: string };
+
+/** Routes the wasm backend's convolutions through oneDNN when the addon loads; otherwise says why not. */
+export function enableNativeConvKernels(load: NativeLoad = loadNativeConv()): NativeConvState {
+  if (!load.ok) {
+    setConvAccelerator(null);
+    return { active: false, why: load.why };
+  }
+  setConvAccelerator(nativeConvAccelerator(load.addon));
+  return { active: true, threads: load.addon.getThreads(), version: load.addon.version() };
+}
+
+/** Back to the wasm kernels alone (for comparisons). */
+export function disableNativeConvKernels(): void {
+  setConvAccelerator(null);
+}
