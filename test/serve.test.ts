@@ -384,6 +384,23 @@ describe('batching, backpressure, deadlines, shutdown', () => {
     expect(await hold.finish()).toBe(200);
   });
 
+  it('drops the queued images of a client that went away', async () => {
+    const logs: LogEntry[] = [];
+    const s = await serve({ maxBatch: 8, maxWaitMs: 60_000, log: (e) => logs.push(e) });
+    const hold = await blocker(s.url, pngs[20]!);
+    const req = http.request(`${s.url}/v1/score`, { method: 'POST', agent: false, headers: { 'content-type': 'image/png' } });
+    req.on('error', () => undefined);
+    req.end(pngs[1]);
+    await until(s.url, 'ganomaly_queue_depth', 1);
+    req.destroy();
+    await until(s.url, 'ganomaly_queue_depth', 0);
+    await until(s.url, 'ganomaly_admitted_images', 1);
+    expect(logs.find((l) => l.msg === 'request' && l.status === 499)).toMatchObject({ route: '/v1/score' });
+    expect(await hold.finish()).toBe(200);
+    const text = (await request(`${s.url}/metrics`, { method: 'GET' })).body.toString();
+    expect(metric(text, 'ganomaly_batch_size_sum')).toBe(1); // only the blocker was scored
+  });
+
   it('close() finishes accepted requests (queued or still uploading), then refuses connections', async () => {
     const s = await serve({ maxBatch: 64, maxWaitMs: 60_000 });
     const uploading = await blocker(s.url, pngs[6]!); // an upload in progress when shutdown starts

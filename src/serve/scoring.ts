@@ -41,6 +41,8 @@ export interface RequestScope {
   t0: number;
   /** Reserves room for n more images for this request; throws 503 when the queue is full. */
   admit(n: number): void;
+  /** Aborts when the response closes before it was sent (the client went away). */
+  clientGone: AbortSignal;
   /** Queues one decoded image of this request for a shared run. */
   submit(item: ScoreItem, signal: AbortSignal): Promise<ScoreResult>;
 }
@@ -53,9 +55,14 @@ async function receive(req: IncomingMessage, res: ServerResponse, ctx: ScoringCo
   return body;
 }
 
-/** Decoding and scoring together must finish within timeoutMs, or the request gets a 504. */
-async function withDeadline<T>(ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+/**
+ * Decoding and scoring together must finish within timeoutMs, or the request gets a 504. The
+ * work's signal also aborts when the client goes away, so its images leave the queue.
+ */
+async function withDeadline<T>(ms: number, clientGone: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ac = new AbortController();
+  const onGone = () => ac.abort();
+  clientGone.addEventListener('abort', onGone, { once: true });
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -67,6 +74,7 @@ async function withDeadline<T>(ms: number, work: (signal: AbortSignal) => Promis
     return await Promise.race([work(ac.signal), deadline]);
   } finally {
     clearTimeout(timer);
+    clientGone.removeEventListener('abort', onGone);
   }
 }
 
@@ -103,7 +111,7 @@ export async function scoreOne(req: IncomingMessage, res: ServerResponse, ctx: S
   const body = await receive(req, res, ctx, scope);
   const png = acceptsPngOnly(req.headers.accept);
   const heatmap = png || wantsHeatmap(url);
-  const result = await withDeadline(ctx.timeoutMs, async (signal) => {
+  const result = await withDeadline(ctx.timeoutMs, scope.clientGone, async (signal) => {
     const pixels = await toPixels(body, type, req.headers, ctx.limitInputPixels);
     return scope.submit({ pixels, map: heatmap }, signal);
   });
@@ -148,7 +156,7 @@ export async function scoreBatch(req: IncomingMessage, res: ServerResponse, ctx:
     if (!isSupportedImageType(p.contentType.type)) throw inPart(unsupportedType(p.contentType.type, 'the part'), i, p.name ?? p.filename);
   });
   const heatmap = wantsHeatmap(url);
-  const results = await withDeadline(ctx.timeoutMs, async (signal) => {
+  const results = await withDeadline(ctx.timeoutMs, scope.clientGone, async (signal) => {
     const decoded = await Promise.allSettled(parts.map((p) => toPixels(p.data, p.contentType.type, p.headers, ctx.limitInputPixels)));
     const bad = decoded.findIndex((d) => d.status === 'rejected');
     if (bad >= 0) throw inPart((decoded[bad] as PromiseRejectedResult).reason, bad, parts[bad]!.name ?? parts[bad]!.filename);

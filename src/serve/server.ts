@@ -144,6 +144,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   registry.add(new Gauge('ganomaly_admitted_images', `Images admitted and not yet answered (503 past ${maxQueue}).`, () => [{ value: admitted }]));
   registry.add(new Gauge('ganomaly_model_info', 'The loaded model and its execution provider.', () => [{ labels: { model: modelName, provider: detector.provider }, value: 1 }]));
   registry.add(new Gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', () => [{ value: process.memoryUsage.rss() }]));
+  registry.add(new Gauge('nodejs_heap_used_bytes', 'V8 heap in use, in bytes.', () => [{ value: process.memoryUsage().heapUsed }]));
 
   const ctx: ScoringContext = {
     modelName,
@@ -214,11 +215,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const id = typeof rawId === 'string' && /^[\w.:-]{1,128}$/.test(rawId) ? rawId : randomUUID();
     const info: RequestInfo & { code?: string; message?: string } = { images: 0, bytesIn: 0 };
     const held: Held = { n: 0, submitted: 0 };
+    const clientGone = new AbortController();
     let route = 'other';
     active++;
     res.setHeader('x-request-id', id);
     if (draining) res.setHeader('connection', 'close');
     res.on('close', () => {
+      if (!res.writableFinished) clientGone.abort(); // its queued images are dropped
       admitted -= held.n;
       if (held.submitted < held.n) {
         upstream -= held.n - held.submitted; // never reached the batcher (bad image, 413, …)
@@ -263,7 +266,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         case '/v1/score':
         case '/v1/score:batch':
           return await (path === '/v1/score' ? scoreOne : scoreBatch)(req, res, ctx, {
-            url, expectContinue, info, t0, admit: admitter(held), submit: (item, signal) => submit(held, item, signal),
+            url, expectContinue, info, t0, clientGone: clientGone.signal, admit: admitter(held), submit: (item, signal) => submit(held, item, signal),
           });
       }
     } catch (e) {
