@@ -1,13 +1,15 @@
 // Registers faster training kernels for tfjs's 'wasm' backend. It ships no Conv2DBackpropFilter
 // at all, a scalar-loop Conv2DBackpropInput (which is also what conv2dTranspose's forward runs)
 // and a per-element-index Tile (hot in tf.batchNorm's gradient). The conv replacements run on the
-// backend's XNNPACK Conv2D and matmul; Tile becomes memcpy on the wasm heap. All three convolution
+// backend's XNNPACK Conv2D and matmul; Tile becomes memcpy on the wasm heap; Sum and Mean over
+// the leading axes skip the stock kernels' full transpose; Identity shares instead of copying. All three convolution
 // kernels first offer the case to an optional accelerator (oneDNN, see native-kernels.ts).
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { conv2dBackpropFilterWasm } from './conv-backprop-filter.js';
 import { conv2dBackpropInputWasm } from './conv-backprop-input.js';
+import { leadingReduceWasm } from './leading-reduce.js';
 import { tileWasm } from './tile.js';
 
 const BACKEND = 'wasm';
@@ -51,6 +53,20 @@ const REPLACEMENTS: Record<string, Replacement> = {
     return conv2dBackpropInputWasm(backend, dy!, filter!, convInfoOf(inputShape, filter!.shape, attrs));
   },
   Tile: (backend, { x }, attrs) => tileWasm(backend, x!, (attrs as unknown as tf.TileAttrs).reps),
+  Sum: (backend, { x }, attrs) => {
+    const { axis, keepDims } = attrs as unknown as tf.SumAttrs;
+    return leadingReduceWasm(backend, x!, axis, keepDims, false);
+  },
+  Mean: (backend, { x }, attrs) => {
+    const { axis, keepDims } = attrs as unknown as tf.MeanAttrs;
+    return leadingReduceWasm(backend, x!, axis, keepDims, true);
+  },
+  // The stock kernel copies; tensors are immutable, so share the buffer (as the cpu backend does).
+  Identity: (backend, { x }) => {
+    if (x!.dtype === 'string') return null;
+    backend.incRef(x!.dataId);
+    return { dataId: x!.dataId, shape: x!.shape, dtype: x!.dtype };
+  },
 };
 
 const stock = new Map<string, tf.KernelConfig>();
