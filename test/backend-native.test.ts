@@ -2,7 +2,7 @@
 // and a short GANomaly training run with them against the plain wasm kernels. Skipped when the
 // addon is not built, unless GANOMALY_REQUIRE_NATIVE=1 (CI builds it and sets that).
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { disableNativeConvKernels, enableNativeConvKernels, selectBackend } from '../src/train/backend/index.js';
 import { loadNativeConv, type NativeConvAddon } from '../src/train/backend/native-addon.js';
 import { geometryOf } from '../src/train/backend/native-kernels.js';
@@ -117,6 +117,31 @@ describe.skipIf(!load.ok)('native oneDNN convolution kernels', () => {
       for (const k of ['y', 'dx', 'dw'] as const) expect(relErr(ref[k], got[k]), k).toBeLessThanOrEqual(1e-5);
     });
   }
+
+  it('fall back to the wasm kernels, with one warning per geometry, when oneDNN fails', async () => {
+    const c = CASES[4]!;
+    await tf.setBackend('cpu');
+    const ref = passes(c);
+    await tf.setBackend('wasm');
+    const failing: NativeConvAddon = { ...counting!, conv: () => { throw new Error('ganomaly_dnnl: oneDNN: could not create a primitive'); } };
+    enableNativeConvKernels({ ok: true, addon: failing, file: '' });
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      // The wasm fallbacks run their own sub-convolutions, which oneDNN is offered (and fails) too.
+      const warned: number[] = [];
+      for (let i = 0; i < 2; i++) {
+        const got = passes(c);
+        for (const k of ['y', 'dx', 'dw'] as const) expect(relErr(ref[k], got[k]), k).toBeLessThanOrEqual(1e-5);
+        warned.push(warn.mock.calls.length);
+      }
+      expect(warned[0]).toBeGreaterThanOrEqual(3);
+      expect(warned[1]).toBe(warned[0]); // a refused geometry is not tried again
+      expect(String(warn.mock.calls[0]![0])).toMatch(/oneDNN convolution .* failed, using the wasm kernel: .*could not create/);
+    } finally {
+      warn.mockRestore();
+      enableNativeConvKernels();
+    }
+  });
 
   it('rejects buffers of the wrong size with a clear error', () => {
     const addon = load.ok ? load.addon : null;

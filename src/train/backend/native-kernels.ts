@@ -36,36 +36,48 @@ export function geometryOf(info: tf.backend_util.Conv2DInfo): number[] | null {
 
 const f32 = (backend: BackendWasm, t: Info) => backend.typedArrayFromHeap(t) as Float32Array;
 
+/** `refused`: geometries oneDNN failed on (pass + geometry), so each costs one attempt and one warning. */
 function run(
-  backend: BackendWasm, addon: NativeConvAddon, pass: 0 | 1 | 2, geometry: number[], a: Info, b: Info, outShape: number[],
-): Info {
+  refused: Set<string>, backend: BackendWasm, addon: NativeConvAddon, pass: 0 | 1 | 2, geometry: number[], a: Info, b: Info, outShape: number[],
+): Info | null {
+  const key = `${pass}:${geometry.join(',')}`;
+  if (refused.has(key)) return null;
   const out = backend.makeOutput(outShape, 'float32');
-  // Views after the allocation: growing the wasm memory detaches older ones.
-  addon.conv(pass, geometry, f32(backend, a), f32(backend, b), f32(backend, out));
+  try {
+    // Views after the allocation: growing the wasm memory detaches older ones.
+    addon.conv(pass, geometry, f32(backend, a), f32(backend, b), f32(backend, out));
+  } catch (e) {
+    backend.disposeData(out.dataId);
+    refused.add(key);
+    const msg = e instanceof Error ? e.message : String(e);
+    console.warn(`oneDNN convolution (pass ${pass}, geometry ${geometry.join(',')}) failed, using the wasm kernel: ${msg}`);
+    return null;
+  }
   return out;
 }
 
 const allFloat = (...ts: Info[]) => ts.every((t) => t.dtype === 'float32');
 
 export function nativeConvAccelerator(addon: NativeConvAddon): ConvAccelerator {
+  const refused = new Set<string>();
   return {
     Conv2D: (backend, { x, filter }, attrs) => {
       if (!allFloat(x!, filter!)) return null;
       const info = convInfo(x!.shape, filter!.shape, attrs);
       const g = geometryOf(info);
-      return g === null ? null : run(backend, addon, 0, g, x!, filter!, info.outShape);
+      return g === null ? null : run(refused, backend, addon, 0, g, x!, filter!, info.outShape);
     },
     Conv2DBackpropInput: (backend, { dy, filter }, attrs) => {
       if (!allFloat(dy!, filter!)) return null;
       const { inputShape } = attrs as unknown as tf.Conv2DBackpropInputAttrs;
       const g = geometryOf(convInfo(inputShape, filter!.shape, attrs));
-      return g === null ? null : run(backend, addon, 1, g, dy!, filter!, inputShape);
+      return g === null ? null : run(refused, backend, addon, 1, g, dy!, filter!, inputShape);
     },
     Conv2DBackpropFilter: (backend, { x, dy }, attrs) => {
       if (!allFloat(x!, dy!)) return null;
       const { filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
       const g = geometryOf(convInfo(x!.shape, filterShape, attrs));
-      return g === null ? null : run(backend, addon, 2, g, x!, dy!, filterShape);
+      return g === null ? null : run(refused, backend, addon, 2, g, x!, dy!, filterShape);
     },
   };
 }
