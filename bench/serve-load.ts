@@ -1,0 +1,284 @@
+// Load test for `ganomaly serve`: throughput and latency with micro-batching on and off, then an
+// overload at 2× the measured capacity with a small queue (only 503s beyond capacity, no accepted
+// request lost, memory flat). The server runs in a child process; the load generator is a small
+// keep-alive HTTP client here (closed loop for capacity, open loop for overload).
+// Run:
+//   npx esbuild bench/serve-load.ts --bundle --platform=node --format=esm --packages=external \
+//     --outfile=.tmp/serve-load.mjs && node .tmp/serve-load.mjs [seconds=6]
+// Model: the first folder under models/ with a manifest.json, else one exported from a short
+// training run (32×32×1, nz 100, ngf 64: the realistic size), cached in bench/tmp/.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { startServer, type ServeOptions } from '../src/serve/server.js';
+
+const SECONDS = Number(process.argv[2] ?? 6) || 6;
+const WARMUP_S = 1;
+const OVERLOAD_SOCKETS = 256;
+const CACHE = path.resolve('bench/tmp/serve-load-model');
+
+
+async function findOrMakeModel(): Promise<string> {
+  if (existsSync('models')) {
+    for (const d of (await fs.readdir('models')).sort()) if (existsSync(path.join('models', d, 'manifest.json'))) return path.resolve('models', d);
+  }
+  if (existsSync(path.join(CACHE, 'manifest.json'))) return CACHE;
+  process.stderr.write('no model under models/: training a few steps (ngf 64) and exporting to bench/tmp/ …\n');
+  const { train, DEFAULT_TRAIN_CONFIG } = await import('../src/train/index.js');
+  const { exportRun } = await import('../src/export/index.js');
+  const runDir = path.resolve('bench/tmp/serve-load-run');
+  await fs.rm(runDir, { recursive: true, force: true });
+  await train({
+    ...DEFAULT_TRAIN_CONFIG, data: 'fashion-mnist', abnormalClass: '0', out: runDir, epochs: 1, batchSize: 32, maxImages: 200,
+    backend: 'wasm', model: { isize: 32, nc: 1, nz: 100, ngf: 64, ndf: 64, scoreKind: 'l2' },
+  });
+  await exportRun(runDir, { out: CACHE, name: 'serve-load-ngf64', backend: 'wasm' });
+  return CACHE;
+}
+
+async function payloads(isize: number, nc: number, n = 32): Promise<Buffer[]> {
+  return Promise.all(Array.from({ length: n }, (_, k) => {
+    const data = Buffer.alloc(isize * isize * nc);
+    for (let i = 0; i < data.length; i++) data[i] = (Math.sin(i * 0.07 + k) * 90 + 128 + ((i * 2654435761 + k) % 31)) & 255;
+    return sharp(data, { raw: { width: isize, height: isize, channels: nc as 1 | 3 } }).png().toBuffer();
+  }));
+}
+
+interface Child {
+  url: string;
+  proc: ChildProcess;
+  /** Memory after a full GC, reported by the child on SIGUSR2. */
+  afterGc: { rss: number; heap: number }[];
+}
+
+async function startChild(opts: Partial<ServeOptions>): Promise<Child> {
+  const proc = spawn(process.execPath, ['--expose-gc', process.argv[1]!, '--child', JSON.stringify(opts)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const afterGc: Child['afterGc'] = [];
+  const first = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.includes('"url"')) resolve(line);
+        else afterGc.push(JSON.parse(line) as { rss: number; heap: number });
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`server child exited with ${code}`)));
+  });
+  return { url: (JSON.parse(first) as { url: string }).url, proc, afterGc };
+}
+
+async function stopChild(c: Child): Promise<number | null> {
+  const exited = new Promise<number | null>((r) => c.proc.on('exit', (code) => r(code)));
+  c.proc.kill('SIGTERM');
+  return exited;
+}
+
+const connectionErrors = new Map<string, number>();
+
+function post(agent: http.Agent, url: string, body: Buffer): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.request(`${url}/v1/score`, { method: 'POST', agent, headers: { 'content-type': 'image/png', 'content-length': body.length } }, (res) => {
+      res.resume().on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      const code = e.code ?? e.message;
+      connectionErrors.set(code, (connectionErrors.get(code) ?? 0) + 1);
+      resolve(-1); // a connection error: counted as lost
+    });
+    req.end(body);
+  });
+}
+
+async function scrape(url: string): Promise<string> {
+  const r = await fetch(`${url}/metrics`);
+  return r.text();
+}
+
+const metricValue = (text: string, series: string) => Number(/^(\S+) (\S+)$/m.exec(text.split('\n').find((l) => l.startsWith(`${series} `)) ?? '')?.[2] ?? NaN);
+
+function pct(sorted: number[], p: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+interface Tally {
+  throughput: number;
+  p50: number;
+  p99: number;
+  ok: number;
+  rejected: number;
+  other: number;
+  lost: number;
+  meanBatch: number;
+  rejectP50?: number;
+  rejectP99?: number;
+}
+
+function tally(lat: Map<number, number[]>, counts: Map<number, number>, seconds: number, meanBatch: number): Tally {
+  const ok = (lat.get(200) ?? []).sort((a, b) => a - b);
+  const rej = (lat.get(503) ?? []).sort((a, b) => a - b);
+  let other = 0;
+  for (const [s, n] of counts) if (s !== 200 && s !== 503 && s !== -1) other += n;
+  return {
+    throughput: ok.length / seconds, p50: pct(ok, 0.5), p99: pct(ok, 0.99), ok: counts.get(200) ?? 0, rejected: counts.get(503) ?? 0,
+    other, lost: counts.get(-1) ?? 0, meanBatch, ...(rej.length ? { rejectP50: pct(rej, 0.5), rejectP99: pct(rej, 0.99) } : {}),
+  };
+}
+
+/** `concurrency` clients, each sending its next request when the last is answered. */
+async function closedLoop(url: string, bodies: Buffer[], concurrency: number, seconds: number): Promise<Tally> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const lat = new Map<number, number[]>();
+  const counts = new Map<number, number>();
+  const t0 = performance.now();
+  const measureFrom = t0 + WARMUP_S * 1000;
+  const end = measureFrom + seconds * 1000;
+  let before = '';
+  let k = 0;
+  const client = async () => {
+    while (performance.now() < end) {
+      const s = performance.now();
+      const status = await post(agent, url, bodies[k++ % bodies.length]!);
+      if (s >= measureFrom && performance.now() <= end) {
+        if (!lat.has(status)) lat.set(status, []);
+        lat.get(status)!.push(performance.now() - s);
+        counts.set(status, (counts.get(status) ?? 0) + 1);
+      }
+    }
+  };
+  setTimeout(async () => void (before = await scrape(url)), WARMUP_S * 1000);
+  await Promise.all(Array.from({ length: concurrency }, client));
+  const after = await scrape(url);
+  agent.destroy();
+  const batches = metricValue(after, 'ganomaly_batch_size_count') - metricValue(before, 'ganomaly_batch_size_count');
+  const images = metricValue(after, 'ganomaly_batch_size_sum') - metricValue(before, 'ganomaly_batch_size_sum');
+  return tally(lat, counts, seconds, images / batches);
+}
+
+/**
+ * Requests at a fixed rate whatever the answers, over at most `sockets` keep-alive connections
+ * (as a load balancer's pool would); latency counts from the scheduled send time, so time spent
+ * waiting for a free connection is included. RSS of the server is sampled along the way.
+ */
+async function openLoop(child: Child, bodies: Buffer[], rate: number, seconds: number, sockets: number): Promise<Tally & { rssMiB: number[]; sent: number }> {
+  const { url } = child;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
+  const lat = new Map<number, number[]>();
+  const counts = new Map<number, number>();
+  const inflight: Promise<void>[] = [];
+  const rss: number[] = [];
+  const t0 = performance.now();
+  let sent = 0;
+  let k = 0;
+  let tick = 0;
+  const sampler = setInterval(async () => {
+    rss.push(metricValue(await scrape(url), 'process_resident_memory_bytes') / 2 ** 20);
+    if (++tick % 6 === 0) child.proc.kill('SIGUSR2'); // every 3 s: memory after a full GC
+  }, 500);
+  while (performance.now() - t0 < seconds * 1000) {
+    const due = Math.floor(((performance.now() - t0) / 1000) * rate);
+    for (; sent < due; sent++) {
+      const s = t0 + (sent / rate) * 1000;
+      inflight.push(post(agent, url, bodies[k++ % bodies.length]!).then((status) => {
+        if (!lat.has(status)) lat.set(status, []);
+        lat.get(status)!.push(performance.now() - s);
+        counts.set(status, (counts.get(status) ?? 0) + 1);
+      }));
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(inflight);
+  clearInterval(sampler);
+  agent.destroy();
+  const elapsed = (performance.now() - t0) / 1000;
+  return { ...tally(lat, counts, elapsed, NaN), rssMiB: rss.map((x) => Math.round(x)), sent };
+}
+
+async function main(): Promise<void> {
+  const modelDir = await findOrMakeModel();
+  const manifest = JSON.parse(await fs.readFile(path.join(modelDir, 'manifest.json'), 'utf8')) as { name: string; model: { isize: number; nc: number; ngf: number; nz: number } };
+  const bodies = await payloads(manifest.model.isize, manifest.model.nc);
+  const session = process.env.SERVE_LOAD_SESSION ? (JSON.parse(process.env.SERVE_LOAD_SESSION) as Record<string, unknown>) : undefined;
+  const base: Partial<ServeOptions> = { model: modelDir, providers: ['cpu'], maxQueue: 1024, sessionOptions: session };
+  const runs: Record<string, Tally & { config: Partial<ServeOptions>; concurrency: number }> = {};
+
+  const scenarios: [string, Partial<ServeOptions>, number][] = [
+    ['off c=1', { maxBatch: 1, maxWaitMs: 0 }, 1],
+    ['on c=1', { maxBatch: 32, maxWaitMs: 2 }, 1],
+    ['off c=32', { maxBatch: 1, maxWaitMs: 0 }, 32],
+    ['on c=32', { maxBatch: 32, maxWaitMs: 2 }, 32],
+    ['on c=64', { maxBatch: 32, maxWaitMs: 2 }, 64],
+  ];
+  for (const [name, cfg, c] of process.env.SERVE_LOAD_OVERLOAD_ONLY ? [] : scenarios) {
+    const child = await startChild({ ...base, ...cfg });
+    runs[name] = { config: cfg, concurrency: c, ...(await closedLoop(child.url, bodies, c, SECONDS)) };
+    await stopChild(child);
+    process.stderr.write(`${name}: ${runs[name]!.throughput.toFixed(0)} img/s\n`);
+  }
+
+  if (process.env.SERVE_LOAD_CLOSED_ONLY) return void console.log(JSON.stringify(runs, null, 1));
+  if (process.env.SERVE_LOAD_OVERLOAD_ONLY) {
+    runs['on c=32'] = { ...JSON.parse(process.env.SERVE_LOAD_OVERLOAD_ONLY), config: {}, concurrency: 32 };
+    runs['on c=64'] = runs['on c=32']!;
+  }
+  const capacity = Math.max(runs['on c=32']!.throughput, runs['on c=64']!.throughput);
+  const overloadCfg = { maxBatch: 32, maxWaitMs: 2, maxQueue: 64 };
+  const child = await startChild({ ...base, ...overloadCfg });
+  await closedLoop(child.url, bodies, 8, 1); // warm the session
+  const overload = await openLoop(child, bodies, 2 * capacity, SECONDS * 5, OVERLOAD_SOCKETS);
+  const exitCode = await stopChild(child);
+
+  // Memory: RSS after a full GC, second quarter of the overload (past warm-up) vs last quarter.
+  const gcRss = child.afterGc.map((m) => m.rss / 2 ** 20);
+  const q = Math.floor(gcRss.length / 4);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const rss = {
+    maxMiB: Math.max(...overload.rssMiB),
+    afterGcMiB: gcRss.map((x) => Math.round(x)),
+    afterGcHeapMiB: child.afterGc.map((m) => Math.round(m.heap / 2 ** 10) / 2 ** 10),
+    secondQuarterMean: mean(gcRss.slice(q, 2 * q)),
+    lastQuarterMean: mean(gcRss.slice(3 * q)),
+  };
+  const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  const rows = Object.entries(runs).map(([n, r]) => `${n.padEnd(10)} ${f(r.throughput, 0).padStart(8)} ${f(r.p50).padStart(8)} ${f(r.p99).padStart(8)} ${f(r.meanBatch).padStart(7)} ${String(r.ok).padStart(7)} ${String(r.rejected + r.other + r.lost).padStart(6)}`);
+  console.log(`model ${manifest.name} (isize ${manifest.model.isize}, nc ${manifest.model.nc}, ngf ${manifest.model.ngf}), ${os.cpus().length} CPUs, ${SECONDS} s per run`);
+  console.log(`batching   img/s    p50 ms   p99 ms  batch      ok  errors`);
+  console.log(rows.join('\n'));
+  console.log(
+    `overload at ${f(2 * capacity, 0)} req/s (2× ${f(capacity, 0)}), max-queue ${overloadCfg.maxQueue}: sent ${overload.sent}, 200 ${overload.ok} (${f(overload.throughput, 0)}/s, p99 ${f(overload.p99)} ms), ` +
+      `503 ${overload.rejected} (p50 ${f(overload.rejectP50 ?? NaN)}, p99 ${f(overload.rejectP99 ?? NaN)} ms), other ${overload.other}, lost ${overload.lost} ${JSON.stringify(Object.fromEntries(connectionErrors))}; ` +
+      `server RSS max ${rss.maxMiB} MiB; after GC ${f(rss.secondQuarterMean)} MiB (2nd quarter) vs ${f(rss.lastQuarterMean)} MiB (last quarter), V8 heap ${f(rss.afterGcHeapMiB.at(-1)!)} MiB; server exit ${exitCode}`,
+  );
+  const result = {
+    date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, loadavg: os.loadavg(),
+    model: { name: manifest.name, ...manifest.model }, payload: `${manifest.model.isize}x${manifest.model.isize}x${manifest.model.nc} PNG`, secondsPerRun: SECONDS,
+    closedLoop: runs,
+    overload: { config: overloadCfg, rate: 2 * capacity, sockets: OVERLOAD_SOCKETS, ...overload, rss, connectionErrors: Object.fromEntries(connectionErrors), serverExitCode: exitCode },
+  };
+  await fs.mkdir('bench/results', { recursive: true });
+  await fs.writeFile('bench/results/serve-load.json', `${JSON.stringify(result, null, 2)}\n`);
+  console.log('wrote bench/results/serve-load.json');
+}
+
+/** The server side: one server, drained by SIGTERM; it also stops if the parent goes away (stdin closes). */
+async function child(): Promise<void> {
+  const opts = JSON.parse(process.argv[3]!) as ServeOptions;
+  const s = await startServer({ ...opts, port: 0, log: null });
+  process.stdout.write(`${JSON.stringify({ url: s.url, provider: s.detector.provider })}\n`);
+  const stop = () => void s.close().then(() => process.exit(0));
+  process.once('SIGTERM', stop);
+  process.stdin.on('end', stop).resume();
+  process.on('SIGUSR2', () => {
+    (globalThis as { gc?: () => void }).gc?.();
+    const m = process.memoryUsage();
+    process.stdout.write(`${JSON.stringify({ rss: m.rss, heap: m.heapUsed })}\n`);
+  });
+}
+
+await (process.argv[2] === '--child' ? child() : main());
