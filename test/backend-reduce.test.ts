@@ -1,5 +1,5 @@
-// The wasm Sum/Mean (leading axes) and Identity replacements against the stock wasm kernels:
-// bit-identical sums, and clones that share a buffer without tying their lifetimes together.
+// The wasm Sum/Mean (leading axes), LeakyRelu and Identity replacements against the stock wasm
+// kernels: bit-identical results, and clones that share a buffer without tying their lifetimes.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registerFastWasmKernels, selectBackend, unregisterFastWasmKernels } from '../src/train/backend/index.js';
@@ -54,6 +54,24 @@ describe('wasm Sum and Mean over leading axes', () => {
       });
     }
   }
+});
+
+describe('wasm LeakyRelu', () => {
+  it('equals the stock kernel bit for bit', () => {
+    const x = tf.tensor(values(4099, 7), [4099]);
+    const run = (alpha: number) => tf.tidy(() => Array.from(tf.leakyRelu(x, alpha).dataSync()));
+    const fast = [0.2, 0.01, 1 / 3].map(run);
+    unregisterFastWasmKernels();
+    let stock;
+    try {
+      stock = [0.2, 0.01, 1 / 3].map(run);
+    } finally {
+      registerFastWasmKernels();
+    }
+    x.dispose();
+    expect(fast).toEqual(stock);
+    expect(fast[0]!.some((v) => v < 0)).toBe(true);
+  });
 });
 
 describe('wasm Identity', () => {

@@ -2,7 +2,8 @@
 // at all, a scalar-loop Conv2DBackpropInput (which is also what conv2dTranspose's forward runs)
 // and a per-element-index Tile (hot in tf.batchNorm's gradient). The conv replacements run on the
 // backend's XNNPACK Conv2D and matmul; Tile becomes memcpy on the wasm heap; Sum and Mean over
-// the leading axes skip the stock kernels' full transpose; Identity shares instead of copying. All three convolution
+// the leading axes skip the stock kernels' full transpose; Identity shares instead of copying;
+// LeakyRelu is one loop over the heap. All three convolution
 // kernels first offer the case to an optional accelerator (oneDNN, see native-kernels.ts).
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -10,6 +11,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { conv2dBackpropFilterWasm } from './conv-backprop-filter.js';
 import { conv2dBackpropInputWasm } from './conv-backprop-input.js';
 import { leadingReduceWasm } from './leading-reduce.js';
+import { leakyReluWasm } from './leaky-relu.js';
 import { tileWasm } from './tile.js';
 
 const BACKEND = 'wasm';
@@ -61,6 +63,7 @@ const REPLACEMENTS: Record<string, Replacement> = {
     const { axis, keepDims } = attrs as unknown as tf.MeanAttrs;
     return leadingReduceWasm(backend, x!, axis, keepDims, true);
   },
+  LeakyRelu: (backend, { x }, attrs) => leakyReluWasm(backend, x!, (attrs as unknown as tf.LeakyReluAttrs).alpha),
   // The stock kernel copies; tensors are immutable, so share the buffer (as the cpu backend does).
   Identity: (backend, { x }) => {
     if (x!.dtype === 'string') return null;
