@@ -7,6 +7,8 @@
 //     --outfile=.tmp/serve-load.mjs && node .tmp/serve-load.mjs [seconds=6]
 // Model: the first folder under models/ with a manifest.json, else one exported from a short
 // training run (32×32×1, nz 100, ngf 64: the realistic size), cached in bench/tmp/.
+// Environment: SERVE_LOAD_SESSION='{"intraOpNumThreads":1}' passes ORT session options to the
+// server; SERVE_LOAD_CLOSED_ONLY=1 skips the overload phase (and writes no results file).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import http from 'node:http';
@@ -215,7 +217,7 @@ async function main(): Promise<void> {
     ['on c=32', { maxBatch: 32, maxWaitMs: 2 }, 32],
     ['on c=64', { maxBatch: 32, maxWaitMs: 2 }, 64],
   ];
-  for (const [name, cfg, c] of process.env.SERVE_LOAD_OVERLOAD_ONLY ? [] : scenarios) {
+  for (const [name, cfg, c] of scenarios) {
     const child = await startChild({ ...base, ...cfg });
     runs[name] = { config: cfg, concurrency: c, ...(await closedLoop(child.url, bodies, c, SECONDS)) };
     await stopChild(child);
@@ -223,10 +225,6 @@ async function main(): Promise<void> {
   }
 
   if (process.env.SERVE_LOAD_CLOSED_ONLY) return void console.log(JSON.stringify(runs, null, 1));
-  if (process.env.SERVE_LOAD_OVERLOAD_ONLY) {
-    runs['on c=32'] = { ...JSON.parse(process.env.SERVE_LOAD_OVERLOAD_ONLY), config: {}, concurrency: 32 };
-    runs['on c=64'] = runs['on c=32']!;
-  }
   const capacity = Math.max(runs['on c=32']!.throughput, runs['on c=64']!.throughput);
   const overloadCfg = { maxBatch: 32, maxWaitMs: 2, maxQueue: 64 };
   const child = await startChild({ ...base, ...overloadCfg });

@@ -384,6 +384,18 @@ describe('batching, backpressure, deadlines, shutdown', () => {
     expect(await hold.finish()).toBe(200);
   });
 
+  it('a 504 while decoding leaves the accounts balanced', async () => {
+    const s = await serve({ timeoutMs: 1 });
+    const big = await sharp({ create: { width: 3000, height: 3000, channels: 3, background: { r: 9, g: 99, b: 199 } } }).png().toBuffer();
+    const r = await post(`${s.url}/v1/score`, big, 'image/png');
+    expect([r.status, r.json().error.code]).toEqual([504, 'scoring_timeout']);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // let the abandoned decode finish
+    const text = (await request(`${s.url}/metrics`, { method: 'GET' })).body.toString();
+    expect(metric(text, 'ganomaly_arriving_images')).toBe(0);
+    expect(metric(text, 'ganomaly_admitted_images')).toBe(0);
+    expect(metric(text, 'ganomaly_queue_depth')).toBe(0);
+  });
+
   it('drops the queued images of a client that went away', async () => {
     const logs: LogEntry[] = [];
     const s = await serve({ maxBatch: 8, maxWaitMs: 60_000, log: (e) => logs.push(e) });

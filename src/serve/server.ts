@@ -14,7 +14,7 @@ import {
   type NodeDetector,
   type ScoreResult,
 } from '../runtime/node.js';
-import { MicroBatcher } from './batcher.js';
+import { CancelledError, MicroBatcher } from './batcher.js';
 import { errorBody, HttpError } from './errors.js';
 import { silentLog, type LogSink } from './logging.js';
 import { batchBuckets, Counter, Gauge, Histogram, LATENCY_BUCKETS_S, PROMETHEUS_CONTENT_TYPE, Registry } from './metrics.js';
@@ -142,6 +142,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   registry.add(new Gauge('ganomaly_queue_depth', 'Images waiting for an ONNX Runtime run.', () => [{ value: batcher.depth }]));
   registry.add(new Gauge('ganomaly_admitted_images', `Images admitted and not yet answered (503 past ${maxQueue}).`, () => [{ value: admitted }]));
+  registry.add(new Gauge('ganomaly_arriving_images', 'Admitted images still being received or decoded.', () => [{ value: upstream }]));
   registry.add(new Gauge('ganomaly_model_info', 'The loaded model and its execution provider.', () => [{ labels: { model: modelName, provider: detector.provider }, value: 1 }]));
   registry.add(new Gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', () => [{ value: process.memoryUsage.rss() }]));
   registry.add(new Gauge('nodejs_heap_used_bytes', 'V8 heap in use, in bytes.', () => [{ value: process.memoryUsage().heapUsed }]));
@@ -163,6 +164,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
 
   async function submit(held: Held, item: ScoreItem, signal: AbortSignal): Promise<ScoreResult> {
+    // Decoding can finish after a 504 or a departed client has closed the request's accounts.
+    if (signal.aborted) throw new CancelledError('the request ended before its image was queued');
     held.submitted++;
     upstream--;
     const r = await batcher.submit(item, signal);
