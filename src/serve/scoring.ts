@@ -104,10 +104,10 @@ const since = (t0: number) => Math.round((performance.now() - t0) * 100) / 100;
 
 export async function scoreOne(req: IncomingMessage, res: ServerResponse, ctx: ScoringContext, scope: RequestScope): Promise<void> {
   const { url, info, t0 } = scope;
-  scope.admit(1);
-  info.images = 1;
   const type = parseMediaType(req.headers['content-type']).type;
   if (!isSupportedImageType(type)) throw unsupportedType(type, 'the request');
+  scope.admit(1);
+  info.images = 1;
   const body = await receive(req, res, ctx, scope);
   const png = acceptsPngOnly(req.headers.accept);
   const heatmap = png || wantsHeatmap(url);
@@ -142,11 +142,11 @@ function inPart(e: unknown, i: number, name: string | undefined): unknown {
 
 export async function scoreBatch(req: IncomingMessage, res: ServerResponse, ctx: ScoringContext, scope: RequestScope): Promise<void> {
   const { url, info, t0 } = scope;
-  scope.admit(1);
   const media = parseMediaType(req.headers['content-type']);
   if (media.type !== 'multipart/form-data') {
     throw new HttpError(415, 'unsupported_media_type', `a batch takes multipart/form-data with one image per part; got '${media.type || '(none)'}'`);
   }
+  scope.admit(1);
   const body = await receive(req, res, ctx, scope);
   const parts = parseMultipart(body, media.params.boundary, ctx.maxImages);
   if (parts.length === 0) throw new HttpError(400, 'no_images', 'the multipart body has no parts');
