@@ -11,6 +11,7 @@
 // --run:   a training run folder whose checkpoint the tfjs section loads (default: random weights of
 //          the manifest's architecture; speed does not depend on weight values)
 // --out:   where the JSON goes (default bench/results/inference.json)
+// --only:  comma-separated sections to run (default all; see SECTIONS)
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
@@ -19,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { createHash } from 'node:crypto';
 import type { Manifest } from '../src/types.js';
 
-interface Args { model: string; run?: string; quick: boolean; out: string; section?: string }
+interface Args { model: string; run?: string; quick: boolean; out: string; section?: string; only?: string[] }
 
 interface Row {
   batch: number; runs: number; medianMs: number; minMs: number; p90Ms: number;
@@ -35,6 +36,8 @@ interface SectionResult {
   /** process.resourceUsage().maxRSS of the section's child process, MiB. */
   peakRssMiB: number;
   error?: string;
+  /** Why the section did not apply here (not a failure). */
+  skipped?: string;
 }
 
 /** Section name → what the table calls it. Order = run order. */
@@ -45,17 +48,26 @@ const SECTIONS: Record<string, string> = {
   'ort-node-chain': 'onnxruntime-node, GE → GD → E chained + JS score',
   'ort-web-1': 'onnxruntime-web wasm, 1 thread',
   'ort-web-2': 'onnxruntime-web wasm, 2 threads',
-  'tfjs-wasm': 'tfjs wasm backend, GanomalyModel.score',
+  'tfjs-wasm': 'tfjs wasm backend (XNNPACK), GanomalyModel.score',
+  'tfjs-wasm-onednn': 'tfjs wasm backend + oneDNN addon, GanomalyModel.score',
   'tfjs-cpu': 'tfjs cpu backend, GanomalyModel.score',
 };
 
 const BATCHES = [1, 8, 64];
 
+/** Environment per section: the plain wasm row keeps the optional native oneDNN kernels off. */
+const SECTION_ENV: Record<string, Record<string, string>> = { 'tfjs-wasm': { GANOMALY_NATIVE: '0' } };
+
+/** A section that does not apply on this machine (e.g. the native addon is not built). */
+class SkipSection extends Error {
+  override name = 'SkipSection';
+}
+
 function parse(): Args {
   const { values } = parseArgs({
     options: {
       model: { type: 'string' }, run: { type: 'string' }, quick: { type: 'boolean' },
-      out: { type: 'string' }, section: { type: 'string' },
+      out: { type: 'string' }, section: { type: 'string' }, only: { type: 'string' },
     },
   });
   return {
@@ -64,6 +76,7 @@ function parse(): Args {
     quick: Boolean(values.quick),
     out: values.out ?? 'bench/results/inference.json',
     section: values.section,
+    only: values.only?.split(',').map((x) => x.trim()),
   };
 }
 
@@ -211,11 +224,13 @@ const ortWeb = (threads: number): Section => async (ctx) => {
   return { rows, note: `env.wasm.numThreads = ${ort.env.wasm.numThreads}` };
 };
 
-const tfjs = (backend: 'wasm' | 'cpu'): Section => async (ctx) => {
+const tfjs = (backend: 'wasm' | 'cpu', wantNative = false): Section => async (ctx) => {
   const tf = await import('@tensorflow/tfjs');
   const { selectBackend } = await import('../src/train/backend/index.js');
   const { GanomalyModel } = await import('../src/train/model.js');
   const sel = await selectBackend(backend);
+  // select.ts names the native path 'wasm + oneDNN …'; the fallback's reason says why oneDNN is off.
+  if (wantNative && !sel.reason.startsWith('wasm + oneDNN')) throw new SkipSection(`native oneDNN kernels not active: ${sel.reason}`);
   let model: import('../src/train/model.js').GanomalyModel;
   let weights: string;
   if (ctx.args.run) {
@@ -252,6 +267,7 @@ const RUNNERS: Record<string, Section> = {
   'ort-web-1': ortWeb(1),
   'ort-web-2': ortWeb(2),
   'tfjs-wasm': tfjs('wasm'),
+  'tfjs-wasm-onednn': tfjs('wasm', true),
   'tfjs-cpu': tfjs('cpu'),
 };
 
@@ -264,8 +280,14 @@ async function child(args: Args, name: string): Promise<void> {
   const runner = RUNNERS[name];
   if (!runner) throw new Error(`unknown section '${name}'`);
   const ctx = { args, manifest: readManifest(args.model), dir: args.model };
-  const { rows, note } = await runner(ctx);
-  const res: SectionResult = { section: name, variant: SECTIONS[name]!, note, rows, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+  let res: SectionResult;
+  try {
+    const { rows, note } = await runner(ctx);
+    res = { section: name, variant: SECTIONS[name]!, note, rows, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+  } catch (e) {
+    if (!(e instanceof SkipSection)) throw e;
+    res = { section: name, variant: SECTIONS[name]!, rows: [], peakRssMiB: 0, skipped: e.message };
+  }
   process.stdout.write(`\n${JSON.stringify(res)}\n`);
   // onnxruntime-web's worker threads can keep the process alive.
   process.exit(0);
@@ -274,7 +296,7 @@ async function child(args: Args, name: string): Promise<void> {
 function runChild(args: Args, name: string): Promise<SectionResult> {
   const argv = [process.argv[1]!, '--section', name, '--model', args.model, ...(args.run ? ['--run', args.run] : []), ...(args.quick ? ['--quick'] : [])];
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...SECTION_ENV[name] } });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d));
@@ -312,8 +334,9 @@ function table(results: SectionResult[]): string {
     '|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const s of results) {
-    if (s.error) {
-      lines.push(`| ${s.variant} | – | failed: ${s.error.replace(/\|/g, '/')} | | | | | |`);
+    if (s.error || s.skipped) {
+      const why = (s.error ? `failed: ${s.error}` : `not run: ${s.skipped}`).replace(/\|/g, '/');
+      lines.push(`| ${s.variant} | – | ${why} | | | | | |`);
       continue;
     }
     for (const r of s.rows) {
@@ -345,10 +368,12 @@ async function main(): Promise<void> {
   console.log(`model ${args.model} (${manifest.name}: isize ${manifest.model.isize}, nc ${manifest.model.nc}, nz ${manifest.model.nz}, ngf ${manifest.model.ngf})`);
   console.log(`${machine.cpuCount} x ${machine.cpuModel}, ${machine.os}, node ${machine.node}, load ${machine.loadAverageAtStart.join(' ')}${args.quick ? ' (--quick)' : ''}`);
   const results: SectionResult[] = [];
-  for (const name of Object.keys(SECTIONS)) {
+  const unknown = args.only?.filter((n) => !(n in SECTIONS)) ?? [];
+  if (unknown.length > 0) throw new Error(`unknown section(s) ${unknown.join(', ')}; choose from ${Object.keys(SECTIONS).join(', ')}`);
+  for (const name of Object.keys(SECTIONS).filter((n) => !args.only || args.only.includes(n))) {
     process.stdout.write(`  ${name} … `);
     const r = await runChild(args, name);
-    console.log(r.error ? `failed: ${r.error}` : r.rows.map((x) => `b${x.batch} ${f(x.medianMs)} ms`).join(', '));
+    console.log(r.error ? `failed: ${r.error}` : r.skipped ? `not run: ${r.skipped}` : r.rows.map((x) => `b${x.batch} ${f(x.medianMs)} ms`).join(', '));
     results.push(r);
   }
   const agreement = checkAgreement(results, Boolean(args.run));

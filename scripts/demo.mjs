@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RUNTIME = path.join(ROOT, 'dist', 'runtime', 'node.js');
-const PANEL = 160;
+const PANEL = 128;
 
 const HELP = `Usage: npm run demo -- [--model <model dir>] [--out <dir>]
 
