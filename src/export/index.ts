@@ -5,3 +5,4 @@ export { checkParity, PARITY_TOLERANCE, type ParityReport } from './parity.js';
 export { calibrate, type ThresholdRule } from './calibrate.js';
 export { readRunFolder, type RunFolder } from './runFolder.js';
 export * from './onnx/index.js';
+export { writeTritonRepository, tritonConfig, renderTritonConfig, type TritonOptions } from './triton.js';

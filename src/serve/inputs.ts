@@ -2,7 +2,7 @@
 // headers) into decoded pixels before it joins a batch: a bad image fails its own request with a
 // 400, never the batch it would have shared.
 import type { RawPixels } from '../runtime/node.js';
-import { decodeNodeImage } from '../runtime/node/decode.js';
+import { decodeNodeImage } from '../runtime/node.js';
 import { HttpError } from './errors.js';
 
 export const ENCODED_TYPES: ReadonlySet<string> = new Set(['image/png', 'image/jpeg', 'image/jpg', 'image/webp']);
