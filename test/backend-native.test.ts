@@ -143,13 +143,16 @@ describe.skipIf(!load.ok)('native oneDNN convolution kernels', () => {
     }
   });
 
-  it('rejects buffers of the wrong size with a clear error', () => {
+  it('rejects wrong buffer sizes and geometries with a clear error', () => {
     const addon = load.ok ? load.addon : null;
     const g = [1, 4, 4, 1, 2, 2, 1, 2, 2, 2, 2, 0, 0];
     expect(() => addon!.conv(0, g, new Float32Array(16), new Float32Array(4), new Float32Array(3)))
       .toThrow(/out has 3 elements, expected 4/);
     expect(() => addon!.conv(0, g.slice(1), new Float32Array(16), new Float32Array(4), new Float32Array(4)))
       .toThrow(/geometry must be an array of 13/);
+    // 5 rows, 2x2 windows at stride 2: the last row is never read.
+    expect(() => addon!.conv(0, [1, 5, 5, 1, 2, 2, 1, 2, 2, 2, 2, 0, 0], new Float32Array(25), new Float32Array(4), new Float32Array(4)))
+      .toThrow(/negative padding after/);
   });
 
   // Two float32 implementations that sum in different orders cannot follow the same GAN

@@ -57,11 +57,8 @@ void validate(const ConvGeometry& g) {
     if (d < 1) throw std::invalid_argument("conv geometry: every size and stride must be at least 1");
   }
   if (g.top < 0 || g.left < 0) throw std::invalid_argument("conv geometry: padding must be non-negative");
-  if ((g.h + g.top - g.kh) / g.sh + 1 < g.oh || (g.w + g.left - g.kw) / g.sw + 1 < g.ow) {
-    // Output rows would read past the padded input: not a convolution TensorFlow produces.
-    if ((g.oh - 1) * g.sh + g.kh - g.top - g.h > g.kh || (g.ow - 1) * g.sw + g.kw - g.left - g.w > g.kw) {
-      throw std::invalid_argument("conv geometry: output larger than the padded input allows");
-    }
+  if ((g.oh - 1) * g.sh + g.kh - g.h - g.top < 0 || (g.ow - 1) * g.sw + g.kw - g.w - g.left < 0) {
+    throw std::invalid_argument("conv geometry: input rows after the last window (negative padding after) are not supported");
   }
 }
 

@@ -27,8 +27,8 @@ export function geometryOf(info: tf.backend_util.Conv2DInfo): number[] | null {
     info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, top, left,
   ];
   if (g.some((v) => !Number.isInteger(v) || v < 0) || g.slice(0, 11).some((v) => v === 0)) return null;
-  // The last window must not end past the input (oneDNN rejects negative padding after); such
-  // rows/columns never reach the output, and the wasm kernels cut them instead.
+  // Input rows/columns after the last window never reach the output. oneDNN would need negative
+  // padding after them, which it rejects; the wasm kernels cut them instead.
   const bottom = (info.outHeight - 1) * info.strideHeight + info.filterHeight - info.inHeight - top;
   const right = (info.outWidth - 1) * info.strideWidth + info.filterWidth - info.inWidth - left;
   return bottom < 0 || right < 0 ? null : g;
