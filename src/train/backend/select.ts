@@ -107,7 +107,7 @@ async function tryWasm(): Promise<Attempt> {
   if (native.active) {
     return {
       ok: true,
-      reason: `wasm + oneDNN native conv kernels (${native.threads} threads; oneDNN ${native.version})`,
+      reason: `wasm + oneDNN native conv kernels (${native.threads} thread${native.threads === 1 ? '' : 's'}; oneDNN ${native.version})`,
       threads: native.threads,
     };
   }
