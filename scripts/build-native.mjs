@@ -52,7 +52,8 @@ const args = [gyp, 'rebuild'];
 if (existsSync(path.join(prefix, 'include', 'node', 'common.gypi'))) args.push(`--nodedir=${prefix}`);
 if (process.env.DNNL_ROOT) {
   process.env.CXXFLAGS = `${process.env.CXXFLAGS ?? ''} -I${path.join(process.env.DNNL_ROOT, 'include')}`;
-  process.env.LDFLAGS = `${process.env.LDFLAGS ?? ''} -L${path.join(process.env.DNNL_ROOT, 'lib')}`;
+  const lib = path.join(process.env.DNNL_ROOT, 'lib');
+  process.env.LDFLAGS = `${process.env.LDFLAGS ?? ''} -L${lib} -Wl,-rpath,${lib}`;
 }
 const r = spawnSync(process.execPath, args, { cwd: nativeDir, encoding: 'utf8' });
 if (r.status !== 0 || !existsSync(addon)) {
