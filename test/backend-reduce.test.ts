@@ -58,17 +58,20 @@ describe('wasm Sum and Mean over leading axes', () => {
 
 describe('wasm LeakyRelu', () => {
   it('equals the stock kernel bit for bit', () => {
-    const x = tf.tensor(values(4099, 7), [4099]);
+    const special = [0, -0, Infinity, -Infinity, NaN, 1e-45, -1e-45, 3.4e38, -3.4e38];
+    const x = tf.tensor([...special, ...values(4099, 7)], [4099 + special.length]);
     const run = (alpha: number) => tf.tidy(() => Array.from(tf.leakyRelu(x, alpha).dataSync()));
-    const fast = [0.2, 0.01, 1 / 3].map(run);
+    const alphas = [0.2, 0.01, 1 / 3, 1.5, 1e-30];
+    const fast = alphas.map(run);
     unregisterFastWasmKernels();
     let stock;
     try {
-      stock = [0.2, 0.01, 1 / 3].map(run);
+      stock = alphas.map(run);
     } finally {
       registerFastWasmKernels();
     }
     x.dispose();
+    // Compare bits: toEqual treats 0 and -0 as different but NaN as equal, which is what we want.
     expect(fast).toEqual(stock);
     expect(fast[0]!.some((v) => v < 0)).toBe(true);
   });
