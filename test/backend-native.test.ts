@@ -143,6 +143,26 @@ describe.skipIf(!load.ok)('native oneDNN convolution kernels', () => {
     }
   });
 
+  it('sum and average over the leading axes bit for bit like the wasm kernels', async () => {
+    await tf.setBackend('wasm');
+    let sums = 0;
+    const addon = { ...counting!, sumRows: (...args: Parameters<NonNullable<NativeConvAddon['sumRows']>>) => { sums++; counting!.sumRows!(...args); } };
+    const x = tf.tensor4d(values(64 * 8 * 8 * 32, 99), [64, 8, 8, 32]);
+    const run = () => tf.tidy(() => [tf.sum(x, [0, 1, 2]), tf.mean(x, [0, 1, 2], true), tf.sum(x, 0), tf.mean(x, [1, 2])]
+      .map((t) => ({ shape: t.shape, data: Array.from(t.dataSync()) })));
+    try {
+      disableNativeConvKernels();
+      const wasm = run();
+      enableNativeConvKernels({ ok: true, addon, file: '' });
+      const native = run();
+      expect(sums).toBe(3); // [1, 2] is not leading: the wasm kernel
+      expect(native).toEqual(wasm);
+    } finally {
+      x.dispose();
+      enableNativeConvKernels();
+    }
+  });
+
   it('rejects wrong buffer sizes and geometries with a clear error', () => {
     const addon = load.ok ? load.addon : null;
     const g = [1, 4, 4, 1, 2, 2, 1, 2, 2, 2, 2, 0, 0];

@@ -4,12 +4,14 @@
 //                                    pass 1: dx from dy (a = dy, b = w)
 //                                    pass 2: dw from x and dy (a = x, b = dy)
 //   geometry: [n, h, w, cin, oh, ow, cout, kh, kw, sh, sw, top, left]
+//   sumRows(x, rows, width, out, mean)  out[j] = Σ_r x[r·width + j] (÷ rows when mean)
 #include <node_api.h>
 
 #include <exception>
 #include <string>
 
 #include "conv.h"
+#include "reduce.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace {
@@ -99,6 +101,22 @@ napi_value Conv(napi_env env, napi_callback_info info) {
   });
 }
 
+napi_value SumRows(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    napi_value argv[5];
+    args(env, info, 5, argv);
+    const int64_t rows = intArg(env, argv[1], "rows");
+    const int64_t width = intArg(env, argv[2], "width");
+    if (rows < 1 || width < 1) throw Fail{"ganomaly_dnnl: rows and width must be at least 1"};
+    bool mean = false;
+    check(env, napi_get_value_bool(env, argv[4], &mean), "mean must be a boolean");
+    const float* x = floatsArg(env, argv[0], static_cast<size_t>(rows * width), "x");
+    float* out = floatsArg(env, argv[3], static_cast<size_t>(width), "out");
+    sumRows(x, rows, width, out, mean);
+    return nullptr;
+  });
+}
+
 napi_value Impl(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     napi_value argv[2];
@@ -136,6 +154,7 @@ napi_value Version(napi_env env, napi_callback_info) {
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"impl", nullptr, Impl, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"getThreads", nullptr, GetThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

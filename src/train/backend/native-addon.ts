@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 export interface NativeConvAddon {
   /** pass 0: out = conv(a = x, b = w); 1: out = dx(a = dy, b = w); 2: out = dw(a = x, b = dy). */
   conv(pass: 0 | 1 | 2, geometry: number[], a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** out[j] = Σ_r x[r·width + j] in float32, in row order (÷ rows when mean); absent in older builds. */
+  sumRows?(x: Float32Array, rows: number, width: number, out: Float32Array, mean: boolean): void;
   impl(pass: 0 | 1 | 2, geometry: number[]): string;
   setThreads(n: number): void;
   getThreads(): number;

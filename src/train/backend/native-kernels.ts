@@ -1,9 +1,11 @@
 // Conv2D, Conv2DBackpropInput (= conv2dTranspose forward) and Conv2DBackpropFilter for the wasm
 // backend computed by oneDNN on all cores, reading and writing the tensors in place on the wasm
-// heap. Plugged into the wasm kernel replacements as their accelerator: any case outside what
-// is covered here (other layouts, dilation) falls through to the wasm kernels.
+// heap; plus Sum/Mean over the leading axes (BatchNorm) as vectorised C, bit-identical to the
+// wasm kernels. Plugged into the wasm kernel replacements as their accelerator: any case outside
+// what is covered here (other layouts, dilation) falls through to the wasm kernels.
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { leadingReduceOf } from './leading-reduce.js';
 import { loadNativeConv, type NativeConvAddon, type NativeLoad } from './native-addon.js';
 import { setConvAccelerator, type ConvAccelerator } from './wasm-kernels.js';
 
@@ -58,9 +60,20 @@ function run(
 
 const allFloat = (...ts: Info[]) => ts.every((t) => t.dtype === 'float32');
 
+function reduceLeading(backend: BackendWasm, addon: NativeConvAddon, x: Info, attrs: tf.NamedAttrMap, mean: boolean): Info | null {
+  const { axis, keepDims } = attrs as unknown as tf.SumAttrs;
+  const r = addon.sumRows === undefined ? null : leadingReduceOf(x, axis, keepDims);
+  if (r === null) return null;
+  const out = backend.makeOutput(r.outShape, 'float32');
+  addon.sumRows!(f32(backend, x), r.rows, r.width, f32(backend, out), mean);
+  return out;
+}
+
 export function nativeConvAccelerator(addon: NativeConvAddon): ConvAccelerator {
   const refused = new Set<string>();
   return {
+    Sum: (backend, { x }, attrs) => reduceLeading(backend, addon, x!, attrs, false),
+    Mean: (backend, { x }, attrs) => reduceLeading(backend, addon, x!, attrs, true),
     Conv2D: (backend, { x, filter }, attrs) => {
       if (!allFloat(x!, filter!)) return null;
       const info = convInfo(x!.shape, filter!.shape, attrs);
