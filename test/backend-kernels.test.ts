@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { conv2dBackpropFilterWasm, type FilterGradMethod } from '../src/train/backend/conv-backprop-filter.js';
-import { fastWasmKernelsRegistered, registerFastWasmKernels, selectBackend } from '../src/train/backend/index.js';
+import { disableNativeConvKernels, fastWasmKernelsRegistered, registerFastWasmKernels, selectBackend } from '../src/train/backend/index.js';
 
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 interface Case { h: number; w: number; k: number; s: number | [number, number]; pad: Pad; label: string }
@@ -89,6 +89,8 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
   const sel = await selectBackend('wasm');
   expect(sel.name).toBe('wasm');
+  // This file tests the wasm kernels themselves, not the optional oneDNN addon that may sit in front.
+  disableNativeConvKernels();
 });
 
 describe('wasm convolution-gradient kernels', () => {

@@ -4,7 +4,7 @@ export type { TrainConfig, TrainOptions, TrainResult, TrainEvent, EpochSummary }
 export { GanomalyModel, latentDistance } from './model.js';
 export { GanomalyStep, type StepLosses } from './step.js';
 export * from './architecture.js';
-export { selectBackend, type BackendRequest } from './backend/index.js';
+export { selectBackend, BackendError, enableNativeConvKernels, disableNativeConvKernels, type BackendRequest } from './backend/index.js';
 export { loadDataset, DataError, type Dataset, type ImageSet } from './data/index.js';
 export { CheckpointError, loadCheckpoint } from './checkpoint.js';
 export type * from '../types.js';
