@@ -1,6 +1,8 @@
 // WebGPU in Node comes from the optional `webgpu` package (Dawn). Training on a software
 // adapter (SwiftShader, llvmpipe/lavapipe) is far slower than the wasm backend, so only a
 // hardware adapter is accepted.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 /** The adapter fields this check reads (GPUAdapterInfo plus Dawn's and older spellings). */
 export interface AdapterFacts {
@@ -42,6 +44,11 @@ interface AdapterLike {
 export async function probeNodeWebGpu(): Promise<{ ok: true; adapter: string } | { ok: false; why: string }> {
   const g = globalThis as { navigator?: { gpu?: GpuLike } };
   if (g.navigator?.gpu === undefined) {
+    // Dawn needs the Vulkan loader on Linux; without it, it prints a native warning on every
+    // probe and finds nothing. Checking first keeps `--backend auto` quiet on CPU-only machines.
+    if (process.platform === 'linux' && !hasVulkanLoader()) {
+      return { ok: false, why: 'no Vulkan loader (libvulkan.so.1) on this machine, so Dawn can see no GPU' };
+    }
     const pkg = 'webgpu'; // a variable: optional, so neither the bundler nor tsc may resolve it
     let mod: { create: (flags: string[]) => GpuLike; globals: object };
     try {
@@ -72,6 +79,20 @@ export async function probeNodeWebGpu(): Promise<{ ok: true; adapter: string } |
   const soft = softwareAdapterReason(facts);
   if (soft !== null) return { ok: false, why: `${soft}: ${describeAdapter(facts)}` };
   return { ok: true, adapter: describeAdapter(facts) };
+}
+
+/** The Vulkan loader in the dynamic linker's cache, or on LD_LIBRARY_PATH. */
+export function hasVulkanLoader(): boolean {
+  const dirs = [
+    ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
+    '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu', '/lib64', '/usr/local/lib',
+  ];
+  if (dirs.some((d) => existsSync(`${d}/libvulkan.so.1`))) return true;
+  try {
+    return /libvulkan\.so\.1/.test(execFileSync('ldconfig', ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+  } catch {
+    return false;
+  }
 }
 
 export function firstLine(e: unknown): string {
