@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { relErr, runKernel, values } from './helpers/kernels.js';
 import { conv2dBackpropFilterWasm, type FilterGradMethod } from '../src/train/backend/conv-backprop-filter.js';
 import { disableNativeConvKernels, fastWasmKernelsRegistered, registerFastWasmKernels, selectBackend } from '../src/train/backend/index.js';
 
@@ -26,33 +27,6 @@ const CASES: Case[] = [
 ];
 const BATCHES = [1, 5];
 const CHANNELS: [number, number][] = [[1, 8], [3, 3], [8, 1], [8, 8]];
-
-/** Deterministic pseudo-random values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
-/** max |a − b| / max |a|: the bound the kernels must meet is 1e-5. */
-function relErr(ref: ArrayLike<number>, got: ArrayLike<number>): number {
-  expect(got.length).toBe(ref.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff = Math.max(diff, Math.abs(ref[i]! - got[i]!));
-    scale = Math.max(scale, Math.abs(ref[i]!));
-  }
-  return diff / (scale || 1);
-}
-
-function runKernel(name: string, inputs: tf.NamedTensorMap, attrs: object): Float32Array {
-  return tf.tidy(() => (tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor).dataSync() as Float32Array);
-}
 
 /** dX (Conv2DBackpropInput) and dW (Conv2DBackpropFilter) of one case on the active backend. */
 function gradients(c: Case, n: number, ci: number, co: number, seed: number): { dx: Float32Array; dw: Float32Array; dyShape: Shape4 } {

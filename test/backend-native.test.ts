@@ -3,6 +3,7 @@
 // addon is not built, unless GANOMALY_REQUIRE_NATIVE=1 (CI builds it and sets that).
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { relErr, runKernel, values } from './helpers/kernels.js';
 import { disableNativeConvKernels, enableNativeConvKernels, selectBackend } from '../src/train/backend/index.js';
 import { loadNativeConv, type NativeConvAddon } from '../src/train/backend/native-addon.js';
 import { geometryOf } from '../src/train/backend/native-kernels.js';
@@ -29,33 +30,6 @@ const CASES: Case[] = [
   { n: 2, h: 9, w: 10, ci: 5, co: 7, k: 3, s: [2, 3], pad: 'same', label: 'unequal strides' },
   { n: 2, h: 11, w: 10, ci: 3, co: 4, k: 3, s: 2, pad: 'valid', label: 's2 valid with unused last rows (wasm fallback)' },
 ];
-
-/** Deterministic pseudo-random values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
-/** max |a − b| / max |a|. */
-function relErr(ref: ArrayLike<number>, got: ArrayLike<number>): number {
-  expect(got.length).toBe(ref.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff = Math.max(diff, Math.abs(ref[i]! - got[i]!));
-    scale = Math.max(scale, Math.abs(ref[i]!));
-  }
-  return diff / (scale || 1);
-}
-
-function runKernel(name: string, inputs: tf.NamedTensorMap, attrs: object): Float32Array {
-  return tf.tidy(() => (tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor).dataSync() as Float32Array);
-}
 
 /** Forward, input gradient and filter gradient of one case on the active backend. */
 function passes(c: Case): { y: Float32Array; dx: Float32Array; dw: Float32Array } {

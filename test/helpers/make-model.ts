@@ -7,48 +7,15 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { buildDetector, GRAPH_IO } from '../../src/export/onnx/index.js';
 import { defaultPreprocessing, preprocessImage, type RawImage } from '../../src/pixels.js';
-import { ganomalyPlans, planParams } from '../../src/train/architecture.js';
+import { randomWeights, seededRandom } from '../fixtures/random-weights.js';
 import { MANIFEST_SCHEMA_VERSION, type Manifest, type ModelConfig, type WeightMap } from '../../src/types.js';
 
 // Keep ORT's own stderr log quiet in tests, as the runtime does for its users (node/platform.ts):
 // the expected CUDA failure is reported by the runtime's logger, which the tests check.
 if (ort.env.logLevel === 'warning') ort.env.logLevel = 'fatal';
 
-/** mulberry32: small, seedable, good enough for test weights and images. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** He-scaled normal weights and plausible BatchNorm statistics, so activations neither vanish nor explode. */
-export function randomWeights(cfg: ModelConfig, seed: number): WeightMap {
-  const rand = seededRandom(seed);
-  const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-  const plans = ganomalyPlans(cfg);
-  const w: WeightMap = {};
-  for (const net of ['GE', 'GD', 'E'] as const) {
-    for (const p of planParams(plans[net])) {
-      const n = p.shape.reduce((a, b) => a * b, 1);
-      const data = new Float32Array(n);
-      const kind = p.name.split('.').pop();
-      const fanIn = p.shape.length === 4 ? p.shape[0]! * p.shape[1]! * p.shape[2]! : 1;
-      for (let i = 0; i < n; i++) {
-        if (kind === 'gamma') data[i] = 1 + 0.1 * normal();
-        else if (kind === 'beta' || kind === 'mean') data[i] = 0.1 * normal();
-        else if (kind === 'var') data[i] = 0.5 + rand();
-        else data[i] = normal() * Math.sqrt(2 / fanIn);
-      }
-      w[p.name] = { shape: p.shape, data };
-    }
-  }
-  return w;
-}
+// One source of seeded weights for every test: He-scaled so activations neither vanish nor explode.
+export { randomWeights, seededRandom } from '../fixtures/random-weights.js';
 
 export const TINY_CONFIG: ModelConfig = { isize: 32, nc: 1, nz: 16, ngf: 8, ndf: 8, scoreKind: 'l2' };
 
