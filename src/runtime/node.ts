@@ -21,6 +21,12 @@ export interface NodeDetectorOptions extends DetectorOptions {
    * 'fatal' if still at ORT's default, because the runtime reports provider failures itself.
    */
   ortLogLevel?: OrtLogLevel;
+  /**
+   * Run the ONNX Runtime session in a worker thread, so scoring does not block this thread's
+   * event loop (servers). Same scores; inputs and outputs move between threads by transfer.
+   * Default false.
+   */
+  sessionInWorker?: boolean;
 }
 
 export type NodeDetector = Detector<NodeImageInput>;
@@ -34,6 +40,11 @@ export function createDetector(options: NodeDetectorOptions): Promise<NodeDetect
   if (!Number.isInteger(limitInputPixels) || limitInputPixels < 1) {
     return Promise.reject(new TypeError(`limitInputPixels must be a positive integer; got ${limitInputPixels}`));
   }
-  const platform = nodePlatform({ limitInputPixels, sessionOptions: options.sessionOptions, ortLogLevel: options.ortLogLevel });
+  const platform = nodePlatform({
+    limitInputPixels,
+    sessionOptions: options.sessionOptions,
+    ortLogLevel: options.ortLogLevel,
+    sessionInWorker: options.sessionInWorker,
+  });
   return Detector.create<NodeImageInput>(platform, options);
 }

@@ -24,18 +24,18 @@ export interface OrtModuleLike {
 /** ORT severity 3 = errors only: its warnings about node placement are noise for users. */
 const SESSION_LOG_SEVERITY = 3;
 
+/** The options every session is created with, in-process or in a worker (node/worker-session.ts). */
+export function ortSessionOptions(provider: ExecutionProvider, extraOptions: Record<string, unknown> = {}): Record<string, unknown> {
+  return { executionProviders: [provider], graphOptimizationLevel: 'all', logSeverityLevel: SESSION_LOG_SEVERITY, ...extraOptions };
+}
+
 export async function createOrtHandle(
   ort: OrtModuleLike,
   model: Uint8Array,
   provider: ExecutionProvider,
   extraOptions: Record<string, unknown> = {},
 ): Promise<InferenceHandle> {
-  const session = (await ort.InferenceSession.create(model, {
-    executionProviders: [provider],
-    graphOptimizationLevel: 'all',
-    logSeverityLevel: SESSION_LOG_SEVERITY,
-    ...extraOptions,
-  })) as OrtSessionLike;
+  const session = (await ort.InferenceSession.create(model, ortSessionOptions(provider, extraOptions))) as OrtSessionLike;
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,

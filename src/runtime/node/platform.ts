@@ -9,6 +9,7 @@ import { fetchModelFiles } from '../core/model-source.js';
 import { createOrtHandle, type OrtModuleLike } from '../core/ort-adapter.js';
 import type { ModelFiles, RuntimePlatform } from '../core/platform.js';
 import { decodeNodeImage } from './decode.js';
+import { createWorkerSession } from './worker-session.js';
 
 export const NODE_DEFAULT_PROVIDERS = ['cuda', 'cpu'] as const;
 
@@ -20,6 +21,11 @@ export interface NodePlatformOptions {
   ortLogLevel?: OrtLogLevel;
   /** Passed to every InferenceSession.create (e.g. intraOpNumThreads). */
   sessionOptions?: Record<string, unknown>;
+  /**
+   * Run each session in its own worker thread, so inference does not block the event loop
+   * (see worker-session.ts). Default false: sessions run in the calling thread.
+   */
+  sessionInWorker?: boolean;
 }
 
 function folderFiles(ref: string): ModelFiles {
@@ -59,6 +65,7 @@ export function nodePlatform(opts: NodePlatformOptions): RuntimePlatform {
     name: 'node',
     defaultProviders: NODE_DEFAULT_PROVIDERS,
     createSession(model, provider) {
+      if (opts.sessionInWorker) return createWorkerSession(model, provider, { sessionOptions: opts.sessionOptions, logLevel: opts.ortLogLevel });
       setOrtLogLevel(opts.ortLogLevel);
       return createOrtHandle(ort as unknown as OrtModuleLike, model, provider, opts.sessionOptions);
     },
