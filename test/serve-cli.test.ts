@@ -36,7 +36,7 @@ describe('ganomaly serve (in-process)', () => {
     let out = '';
     vi.spyOn(console, 'log').mockImplementation((s) => void (out += String(s)));
     expect(await run(['--help'])).toBe(0);
-    for (const opt of ['--model', '--port', '--host', '--providers', '--max-batch', '--max-wait-ms', '--max-queue', '--max-body', '--timeout-ms', '--body-timeout-ms']) {
+    for (const opt of ['--model', '--port', '--host', '--providers', '--max-batch', '--max-wait-ms', '--max-queue', '--max-body', '--timeout-ms', '--body-timeout-ms', '--session-in-main-thread']) {
       expect(out).toContain(opt);
     }
     await expect(run([])).rejects.toThrow(UsageError);

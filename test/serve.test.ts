@@ -373,6 +373,28 @@ describe('batching, backpressure, deadlines, shutdown', () => {
     await closed;
   });
 
+  it('answers /healthz while a large batch is being scored (the session runs in a worker thread)', async () => {
+    // A model big enough that one run of 64 images lasts long past the polling below.
+    const big = await makeModelFolder({ ...model.cfg, isize: 64, nz: 64, ngf: 64, ndf: 64 }, 5);
+    const bigPng = await sharp(Buffer.from(testImage(64, 64, 1, 3).data), { raw: { width: 64, height: 64, channels: 1 } }).png().toBuffer();
+    const s = await serve({ model: big.dir, maxBatch: 64, maxWaitMs: 60_000 });
+    const order: string[] = [];
+    const mp = multipart(Array.from({ length: 64 }, (_, i) => ({ name: `p${i}`, type: 'image/png', data: bigPng })));
+    const batch = post(`${s.url}/v1/score:batch`, mp.body, mp.type).then((r) => (order.push('batch'), r));
+    // All 64 decoded and taken from the queue: the run has started and not yet been answered.
+    while (order.length === 0) {
+      const text = (await request(`${s.url}/metrics`, { method: 'GET' })).body.toString();
+      if (metric(text, 'ganomaly_admitted_images') === 64 && metric(text, 'ganomaly_arriving_images') === 0 && metric(text, 'ganomaly_queue_depth') === 0) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const health = await request(`${s.url}/healthz`, { method: 'GET' }).then((r) => (order.push('healthz'), r));
+    expect(health.status).toBe(200);
+    const r = await batch;
+    expect([r.status, r.json().results.length]).toEqual([200, 64]);
+    expect(order).toEqual(['healthz', 'batch']);
+    expect(s.detector.provider).toBe('cpu');
+  });
+
   it('504 when scoring misses --timeout-ms, and the request leaves the queue', async () => {
     const s = await serve({ maxBatch: 8, maxWaitMs: 60_000, timeoutMs: 100 });
     const hold = await blocker(s.url, pngs[20]!);

@@ -31,6 +31,8 @@ Options:
   --body-timeout-ms <ms>  deadline to receive a request body, then 408 (default ${SERVE_DEFAULTS.bodyTimeoutMs})
   --threshold <x>         raw-score threshold (default: the manifest's)
   --threads <n>           ONNX Runtime intra-op threads (default: ORT's choice)
+  --session-in-main-thread  run ONNX Runtime in the main thread instead of a worker thread
+                          (health checks and 503s then wait while a batch is scored)
   --skip-integrity        do not check detector.onnx against the manifest's sha256
   -q, --quiet             no per-request log lines (lifecycle lines still go to stdout)
   -h, --help              show this help`;
@@ -42,7 +44,8 @@ export async function run(argv: string[]): Promise<number> {
       model: { type: 'string', short: 'm' }, port: { type: 'string' }, host: { type: 'string' }, providers: { type: 'string' },
       'max-batch': { type: 'string' }, 'max-wait-ms': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-body': { type: 'string' },
       'max-pixels': { type: 'string' }, 'timeout-ms': { type: 'string' }, 'body-timeout-ms': { type: 'string' },
-      threshold: { type: 'string' }, threads: { type: 'string' }, 'skip-integrity': { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
+      threshold: { type: 'string' }, threads: { type: 'string' }, 'skip-integrity': { type: 'boolean' },
+      'session-in-main-thread': { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
     },
     false,
   );
@@ -78,6 +81,7 @@ export async function run(argv: string[]): Promise<number> {
     bodyTimeoutMs: intOption(v['body-timeout-ms'], 'body-timeout-ms'),
     threshold: numberOption(v.threshold, 'threshold'),
     verifyIntegrity: !v['skip-integrity'],
+    sessionInWorker: !v['session-in-main-thread'],
     sessionOptions: threads ? { intraOpNumThreads: threads } : undefined,
     log: v.quiet ? (e) => (e.msg === 'request' ? undefined : write(e)) : write,
   });

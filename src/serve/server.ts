@@ -49,6 +49,11 @@ export interface ServeOptions {
   verifyIntegrity?: boolean;
   /** onnxruntime-node session options (intraOpNumThreads, …). */
   sessionOptions?: Record<string, unknown>;
+  /**
+   * Run the ONNX Runtime session in a worker thread, so health checks, metrics and 503s are
+   * answered while a batch is being scored. Default true; false runs it in the main thread.
+   */
+  sessionInWorker?: boolean;
   /** Heatmap side in pixels. Default 256. */
   heatmapSize?: number;
   /** Receives one structured entry per request and per lifecycle event (see logging.ts jsonLines). Default: none. */
@@ -74,6 +79,7 @@ export const SERVE_DEFAULTS = {
   timeoutMs: 30_000,
   limitInputPixels: 25_000_000,
   heatmapSize: 256,
+  sessionInWorker: true,
 } as const;
 
 const ROUTES = ['/healthz', '/readyz', '/metrics', '/v1/model', '/v1/score', '/v1/score:batch'] as const;
@@ -108,6 +114,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     verifyIntegrity: o.verifyIntegrity,
     limitInputPixels: o.limitInputPixels,
     sessionOptions: o.sessionOptions,
+    sessionInWorker: o.sessionInWorker,
     logger: { warn: (message) => log({ msg: 'provider skipped', level: 'warn', detail: message }) },
   });
   const maxBatch = detector.maxBatch; // a fixed-batch graph decides
