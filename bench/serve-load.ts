@@ -7,6 +7,8 @@
 //     --outfile=.tmp/serve-load.mjs && node .tmp/serve-load.mjs [seconds=6]
 // Model: the first folder under models/ with a manifest.json, else one exported from a short
 // training run (32×32×1, nz 100, ngf 64: the realistic size), cached in bench/tmp/.
+// The session runs in a worker thread (serve's default) except in the runs named "main", which
+// use --session-in-main-thread; the overload runs once each way.
 // Environment: SERVE_LOAD_SESSION='{"intraOpNumThreads":1}' passes ORT session options to the
 // server; SERVE_LOAD_CLOSED_ONLY=1 skips the overload phase (and writes no results file).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -216,6 +218,7 @@ async function main(): Promise<void> {
     ['off c=32', { maxBatch: 1, maxWaitMs: 0 }, 32],
     ['on c=32', { maxBatch: 32, maxWaitMs: 2 }, 32],
     ['on c=64', { maxBatch: 32, maxWaitMs: 2 }, 64],
+    ['on c=32 main', { maxBatch: 32, maxWaitMs: 2, sessionInWorker: false }, 32],
   ];
   for (const [name, cfg, c] of scenarios) {
     const child = await startChild({ ...base, ...cfg });
@@ -227,37 +230,45 @@ async function main(): Promise<void> {
   if (process.env.SERVE_LOAD_CLOSED_ONLY) return void console.log(JSON.stringify(runs, null, 1));
   const capacity = Math.max(runs['on c=32']!.throughput, runs['on c=64']!.throughput);
   const overloadCfg = { maxBatch: 32, maxWaitMs: 2, maxQueue: 64 };
-  const child = await startChild({ ...base, ...overloadCfg });
-  await closedLoop(child.url, bodies, 8, 1); // warm the session
-  const overload = await openLoop(child, bodies, 2 * capacity, SECONDS * 5, OVERLOAD_SOCKETS);
-  const exitCode = await stopChild(child);
-
-  // Memory: RSS after a full GC, second quarter of the overload (past warm-up) vs last quarter.
-  const gcRss = child.afterGc.map((m) => m.rss / 2 ** 20);
-  const q = Math.floor(gcRss.length / 4);
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const rss = {
-    maxMiB: Math.max(...overload.rssMiB),
-    afterGcMiB: gcRss.map((x) => Math.round(x)),
-    afterGcHeapMiB: child.afterGc.map((m) => Math.round(m.heap / 2 ** 10) / 2 ** 10),
-    secondQuarterMean: mean(gcRss.slice(q, 2 * q)),
-    lastQuarterMean: mean(gcRss.slice(3 * q)),
-  };
   const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
-  const rows = Object.entries(runs).map(([n, r]) => `${n.padEnd(10)} ${f(r.throughput, 0).padStart(8)} ${f(r.p50).padStart(8)} ${f(r.p99).padStart(8)} ${f(r.meanBatch).padStart(7)} ${String(r.ok).padStart(7)} ${String(r.rejected + r.other + r.lost).padStart(6)}`);
+  /** One overload run at 2× capacity; the session in a worker thread (the default) or in the main thread. */
+  const overloadRun = async (sessionInWorker: boolean) => {
+    connectionErrors.clear();
+    const child = await startChild({ ...base, ...overloadCfg, sessionInWorker });
+    await closedLoop(child.url, bodies, 8, 1); // warm the session
+    const overload = await openLoop(child, bodies, 2 * capacity, SECONDS * 5, OVERLOAD_SOCKETS);
+    const exitCode = await stopChild(child);
+    // Memory: RSS after a full GC, second quarter of the overload (past warm-up) vs last quarter.
+    const gcRss = child.afterGc.map((m) => m.rss / 2 ** 20);
+    const q = Math.floor(gcRss.length / 4);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const rss = {
+      maxMiB: Math.max(...overload.rssMiB),
+      afterGcMiB: gcRss.map((x) => Math.round(x)),
+      afterGcHeapMiB: child.afterGc.map((m) => Math.round(m.heap / 2 ** 10) / 2 ** 10),
+      secondQuarterMean: mean(gcRss.slice(q, 2 * q)),
+      lastQuarterMean: mean(gcRss.slice(3 * q)),
+    };
+    console.log(
+      `overload (session in ${sessionInWorker ? 'worker thread' : 'main thread'}) at ${f(2 * capacity, 0)} req/s (2× ${f(capacity, 0)}), max-queue ${overloadCfg.maxQueue}: sent ${overload.sent}, 200 ${overload.ok} (${f(overload.throughput, 0)}/s, p99 ${f(overload.p99)} ms), ` +
+        `503 ${overload.rejected} (p50 ${f(overload.rejectP50 ?? NaN)}, p99 ${f(overload.rejectP99 ?? NaN)} ms), other ${overload.other}, lost ${overload.lost} ${JSON.stringify(Object.fromEntries(connectionErrors))}; ` +
+        `server RSS max ${rss.maxMiB} MiB; after GC ${f(rss.secondQuarterMean)} MiB (2nd quarter) vs ${f(rss.lastQuarterMean)} MiB (last quarter), V8 heap ${f(rss.afterGcHeapMiB.at(-1)!)} MiB; server exit ${exitCode}`,
+    );
+    return { config: { ...overloadCfg, sessionInWorker }, rate: 2 * capacity, sockets: OVERLOAD_SOCKETS, ...overload, rss, connectionErrors: Object.fromEntries(connectionErrors), serverExitCode: exitCode };
+  };
+
+  const rows = Object.entries(runs).map(([n, r]) => `${n.padEnd(15)} ${f(r.throughput, 0).padStart(8)} ${f(r.p50).padStart(8)} ${f(r.p99).padStart(8)} ${f(r.meanBatch).padStart(7)} ${String(r.ok).padStart(7)} ${String(r.rejected + r.other + r.lost).padStart(6)}`);
   console.log(`model ${manifest.name} (isize ${manifest.model.isize}, nc ${manifest.model.nc}, ngf ${manifest.model.ngf}), ${os.cpus().length} CPUs, ${SECONDS} s per run`);
-  console.log(`batching   img/s    p50 ms   p99 ms  batch      ok  errors`);
+  console.log(`batching             img/s    p50 ms   p99 ms  batch      ok  errors`);
   console.log(rows.join('\n'));
-  console.log(
-    `overload at ${f(2 * capacity, 0)} req/s (2× ${f(capacity, 0)}), max-queue ${overloadCfg.maxQueue}: sent ${overload.sent}, 200 ${overload.ok} (${f(overload.throughput, 0)}/s, p99 ${f(overload.p99)} ms), ` +
-      `503 ${overload.rejected} (p50 ${f(overload.rejectP50 ?? NaN)}, p99 ${f(overload.rejectP99 ?? NaN)} ms), other ${overload.other}, lost ${overload.lost} ${JSON.stringify(Object.fromEntries(connectionErrors))}; ` +
-      `server RSS max ${rss.maxMiB} MiB; after GC ${f(rss.secondQuarterMean)} MiB (2nd quarter) vs ${f(rss.lastQuarterMean)} MiB (last quarter), V8 heap ${f(rss.afterGcHeapMiB.at(-1)!)} MiB; server exit ${exitCode}`,
-  );
+  const overload = await overloadRun(true);
+  const overloadMainThread = await overloadRun(false);
   const result = {
     date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, loadavg: os.loadavg(),
     model: { name: manifest.name, ...manifest.model }, payload: `${manifest.model.isize}x${manifest.model.isize}x${manifest.model.nc} PNG`, secondsPerRun: SECONDS,
     closedLoop: runs,
-    overload: { config: overloadCfg, rate: 2 * capacity, sockets: OVERLOAD_SOCKETS, ...overload, rss, connectionErrors: Object.fromEntries(connectionErrors), serverExitCode: exitCode },
+    overload,
+    overloadMainThread,
   };
   await fs.mkdir('bench/results', { recursive: true });
   await fs.writeFile('bench/results/serve-load.json', `${JSON.stringify(result, null, 2)}\n`);
