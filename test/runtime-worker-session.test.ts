@@ -85,6 +85,12 @@ describe('the session handle', () => {
     await expect(session.run('x', { data: copies[0]!, dims: [1, c, h, w] }, ['score'])).rejects.toThrow(/released/);
   });
 
+  it('rejects session options that cannot be sent to the worker thread', async () => {
+    const err = await createWorkerSession(grey.detector, 'cpu', { sessionOptions: { onLog: () => undefined } }).catch((e) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toMatch(/cannot pass to the ONNX Runtime worker thread/);
+  });
+
   it('reports ORT errors from the worker as errors with their message', async () => {
     const session = await createWorkerSession(grey.detector, 'cpu');
     try {

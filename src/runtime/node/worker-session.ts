@@ -56,7 +56,12 @@ class SessionWorker {
     return new Promise<Reply>((resolve, reject) => {
       if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...msg, id }, transfer);
+      try {
+        this.worker.postMessage({ ...msg, id }, transfer);
+      } catch (e) {
+        // Not cloneable (a function in sessionOptions, …): nothing was sent, nothing will answer.
+        this.settle({ id, error: { name: 'TypeError', message: `cannot pass to the ONNX Runtime worker thread: ${e instanceof Error ? e.message : String(e)}` } });
+      }
     });
   }
 
