@@ -133,10 +133,16 @@ type Section = (ctx: Ctx) => Promise<{ rows: Row[]; note?: string }>;
 
 const ORT_OPTIONS = { executionProviders: ['cpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3 } as const;
 
-const ortNode: Section = async (ctx) => {
-  const ort = await import('onnxruntime-node');
+/** The minimal scoring loop shared by both ONNX Runtime packages: float NCHW in, 'score' out. */
+interface OrtLike {
+  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
+}
+interface ScoreSession {
+  run(feeds: Record<string, unknown>, fetches: string[]): Promise<Record<string, { data: unknown }>>;
+  release(): Promise<void>;
+}
+async function scoreOnlyRows(ctx: Ctx, ort: OrtLike, s: ScoreSession): Promise<Row[]> {
   const { isize, nc } = ctx.manifest.model;
-  const s = await ort.InferenceSession.create(readFileSync(path.join(ctx.dir, 'detector.onnx')), { ...ORT_OPTIONS });
   const rows: Row[] = [];
   for (const b of BATCHES) {
     const x = await floatBatch(ctx, b, 'CHW');
@@ -144,9 +150,14 @@ const ortNode: Section = async (ctx) => {
     rows.push(await measure(run, b, ctx.args.quick));
   }
   await s.release();
-  return { rows, note: "fetches only 'score', as the runtime does; default intra-op threads" };
-};
+  return rows;
+}
 
+const ortNode: Section = async (ctx) => {
+  const ort = await import('onnxruntime-node');
+  const s = await ort.InferenceSession.create(readFileSync(path.join(ctx.dir, 'detector.onnx')), { ...ORT_OPTIONS });
+  return { rows: await scoreOnlyRows(ctx, ort as unknown as OrtLike, s as unknown as ScoreSession), note: "fetches only 'score', as the runtime does; default intra-op threads" };
+};
 const ortNodeChain: Section = async (ctx) => {
   const ort = await import('onnxruntime-node');
   const { isize, nc, nz, scoreKind } = ctx.manifest.model;
@@ -212,16 +223,8 @@ const runtimePng: Section = async (ctx) => {
 const ortWeb = (threads: number): Section => async (ctx) => {
   const ort = await import('onnxruntime-web');
   ort.env.wasm.numThreads = threads;
-  const { isize, nc } = ctx.manifest.model;
   const s = await ort.InferenceSession.create(readFileSync(path.join(ctx.dir, 'detector.onnx')), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-  const rows: Row[] = [];
-  for (const b of BATCHES) {
-    const x = await floatBatch(ctx, b, 'CHW');
-    const run = async () => (await s.run({ x: new ort.Tensor('float32', x, [b, nc, isize, isize]) }, ['score'])).score!.data as Float32Array;
-    rows.push(await measure(run, b, ctx.args.quick));
-  }
-  await s.release();
-  return { rows, note: `env.wasm.numThreads = ${ort.env.wasm.numThreads}` };
+  return { rows: await scoreOnlyRows(ctx, ort as unknown as OrtLike, s as unknown as ScoreSession), note: `env.wasm.numThreads = ${ort.env.wasm.numThreads}` };
 };
 
 const tfjs = (backend: 'wasm' | 'cpu', wantNative = false): Section => async (ctx) => {
