@@ -1,12 +1,41 @@
 import { defineConfig } from 'tsup';
 
+// Three builds, no `clean` (scripts/clean-dist.mjs runs first): tsup's clean in one config deletes
+// .d.ts files that another config has already written (FACTS.md).
+const RUNTIME_OUT = 'packages/runtime/dist';
+
 export default defineConfig([
   {
-    // Node side: library entry points and the CLI.
+    // @ganomaly-edge/runtime, Node entry: onnxruntime-node and sharp are optional peers, loaded on use.
+    entry: { node: 'src/runtime/node.ts' },
+    outDir: RUNTIME_OUT,
+    format: ['esm'],
+    platform: 'node',
+    target: 'node20',
+    dts: true,
+    clean: false,
+    external: ['onnxruntime-node', 'sharp'],
+  },
+  {
+    // @ganomaly-edge/runtime, browser entry: no tfjs, sharp, onnxruntime-node or node: modules
+    // (checked by test/runtime-bundle and test/packages). Each ORT build stays a dynamic import.
+    entry: { web: 'src/runtime/web.ts' },
+    outDir: RUNTIME_OUT,
+    format: ['esm'],
+    platform: 'browser',
+    target: 'es2022',
+    dts: true,
+    clean: false,
+    external: ['onnxruntime-web', /^onnxruntime-web\//],
+  },
+  {
+    // ganomaly-edge, the toolkit: library subpaths and the CLI. The runtime stays an import of
+    // @ganomaly-edge/runtime (a dependency), never a second copy.
     entry: {
-      'runtime/node': 'src/runtime/node.ts',
+      index: 'src/index.ts',
       'train/index': 'src/train/index.ts',
       'export/index': 'src/export/index.ts',
+      'eval/index': 'src/eval/index.ts',
       'serve/index': 'src/serve/index.ts',
       'cli/index': 'src/cli/index.ts',
     },
@@ -15,26 +44,16 @@ export default defineConfig([
     target: 'node20',
     dts: {
       entry: {
-        'runtime/node': 'src/runtime/node.ts',
+        index: 'src/index.ts',
         'train/index': 'src/train/index.ts',
         'export/index': 'src/export/index.ts',
+        'eval/index': 'src/eval/index.ts',
         'serve/index': 'src/serve/index.ts',
       },
     },
     sourcemap: true,
-    clean: true,
-    splitting: true,
-    external: [/^@tensorflow\//, 'onnxruntime-node', 'onnxruntime-web', 'sharp', 'webgpu'],
-  },
-  {
-    // Browser runtime: must pull in no tfjs, sharp or onnxruntime-node (checked by a test).
-    entry: { 'runtime/web': 'src/runtime/web.ts' },
-    format: ['esm'],
-    platform: 'browser',
-    target: 'es2022',
-    dts: true,
-    sourcemap: true,
     clean: false,
-    external: ['onnxruntime-web', /^onnxruntime-web\//],
+    splitting: true,
+    external: [/^@tensorflow\//, /^@ganomaly-edge\//, 'onnxruntime-node', 'onnxruntime-web', 'sharp', 'webgpu'],
   },
 ]);

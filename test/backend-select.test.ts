@@ -30,8 +30,8 @@ describe('selectBackend', () => {
     expect(sel.threads).toBeGreaterThanOrEqual(1);
     expect(sel.reason).toMatch(/wasm/);
     expect(sel.skipped).toEqual([
-      { name: '@tensorflow/tfjs-node-gpu', why: 'not installed' },
-      { name: '@tensorflow/tfjs-node', why: 'not installed' },
+      { name: '@tensorflow/tfjs-node-gpu', why: expect.stringMatching(/^not installed \(opt-in: npm install @tensorflow\/tfjs-node-gpu@4\.22\.0 .*CUDA 11\.2 and cuDNN 8\.1\)\)$/) },
+      { name: '@tensorflow/tfjs-node', why: expect.stringMatching(/^not installed \(opt-in: npm install @tensorflow\/tfjs-node@4\.22\.0 /) },
       { name: 'webgpu', why: webgpu.why },
     ]);
   });

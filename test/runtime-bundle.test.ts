@@ -31,6 +31,7 @@ describe('browser bundle of src/runtime/web.ts', () => {
     expect(b.imports.filter((p) => FORBIDDEN.test(p))).toEqual([]);
     expect(b.inputs.every((p) => p.startsWith('src/runtime/') || p === 'src/pixels.ts' || p === 'src/types.ts')).toBe(true);
     expect(b.imports).toContain('onnxruntime-web/webgpu');
+    expect(b.imports).toContain('onnxruntime-web/wasm');
   });
 
   it('with onnxruntime-web included: still no Node, tfjs or sharp code', async () => {

@@ -347,7 +347,7 @@ describe('web core on onnxruntime-web (WASM, in Node)', () => {
   it('falls back from webgpu to wasm with one log line and matches Node (≤1e-4)', async () => {
     const ortWeb = (await import('onnxruntime-web')) as unknown as OrtWebModuleLike;
     const warn = vi.fn();
-    const d = await Detector.create<RawImage>(webPlatform(ortWeb), {
+    const d = await Detector.create<RawImage>(webPlatform(async () => ortWeb, 'webgpu'), {
       model: { manifest: grey.manifest, detector: grey.detector },
       logger: { warn },
     });
@@ -364,7 +364,7 @@ describe('web core on onnxruntime-web (WASM, in Node)', () => {
 
   it('loads a model folder URL with fetch and verifies it with WebCrypto', async () => {
     const ortWeb = (await import('onnxruntime-web')) as unknown as OrtWebModuleLike;
-    const d = await Detector.create<RawImage>(webPlatform(ortWeb), { model: `${server.url}model/`, executionProviders: ['wasm'], logger: quiet });
+    const d = await Detector.create<RawImage>(webPlatform(async () => ortWeb, 'webgpu'), { model: `${server.url}model/`, executionProviders: ['wasm'], logger: quiet });
     const node = await detectorFor(grey);
     const [a, b] = await Promise.all([d.score(images[3]!), node.score(images[3]!)]);
     await d.dispose();
@@ -377,7 +377,7 @@ describe('web core on onnxruntime-web (WASM, in Node)', () => {
     await writeFile(join(dir, 'detector.onnx'), bad);
     const other = await startWebServer({ model: dir });
     try {
-      await expect(Detector.create(webPlatform(ortWeb), { model: `${other.url}model`, executionProviders: ['wasm'] })).rejects.toBeInstanceOf(IntegrityError);
+      await expect(Detector.create(webPlatform(async () => ortWeb, 'webgpu'), { model: `${other.url}model`, executionProviders: ['wasm'] })).rejects.toBeInstanceOf(IntegrityError);
     } finally {
       await other.close();
     }

@@ -1,5 +1,5 @@
 // The demo page's module: load a model folder, score an uploaded image or webcam frames, draw the
-// reconstruction and the anomaly map. In an app, import from 'ganomaly-edge/runtime/web' instead.
+// reconstruction and the anomaly map. In an app, import from '@ganomaly-edge/runtime' instead.
 import {
   anomalyMapToPixels,
   createDetector,

@@ -10,7 +10,7 @@ import {
   renderHeatmapPng,
   type NodeDetector,
   type ScoreResult,
-} from '../runtime/node.js';
+} from '@ganomaly-edge/runtime/node';
 import { intOption, numberOption, parseCommandArgs, progressLine, UsageError } from './args.js';
 
 const HELP = `Usage: ganomaly score --model <model dir> <image|dir>... [options]

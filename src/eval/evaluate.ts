@@ -10,7 +10,7 @@
 // The validation normals are scored too: their statistics must reproduce manifest.calibration
 // (computed at export from loadDataset's tensors), which checks that claim on every run.
 import path from 'node:path';
-import { createDetector, type ExecutionProvider, type NodeDetector } from '../runtime/node.js';
+import { createDetector, type ExecutionProvider, type NodeDetector } from '@ganomaly-edge/runtime/node';
 import { scoreStats } from '../stats.js';
 import { loadDataset, type Dataset, type ImageSet } from '../train/data/index.js';
 import type { ScoreStats } from '../types.js';

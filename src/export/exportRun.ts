@@ -134,7 +134,7 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
     tools: {
       'ganomaly-edge': version,
       '@tensorflow/tfjs': tf.version.tfjs,
-      'onnxruntime-node': ortVersion(),
+      'onnxruntime-node': await ortVersion(),
       'tfjs-backend': backend.name,
       node: process.versions.node,
     },

@@ -1,19 +1,28 @@
 // ganomaly-edge runtime for browsers: onnxruntime-web (WebGPU when an adapter exists, else WASM)
 // and canvas decoding. Imports nothing from Node, tfjs or sharp (checked by test/runtime-bundle).
-import * as ort from 'onnxruntime-web/webgpu';
 import { Detector, type DetectorOptions } from './core/detector.js';
+import { MissingDependencyError, isModuleNotFound } from './core/errors.js';
 import type { WebImageInput } from './web/decode.js';
-import { webPlatform, WEB_DEFAULT_PROVIDERS, type OrtWebModuleLike, type WasmPaths } from './web/platform.js';
+import {
+  ortWebBuildFor,
+  webPlatform,
+  WEB_DEFAULT_PROVIDERS,
+  type OrtWebBuild,
+  type OrtWebModuleLike,
+  type WasmPaths,
+} from './web/platform.js';
 
 export * from './core/index.js';
 export type { WebImageInput } from './web/decode.js';
-export type { WasmPaths } from './web/platform.js';
-export { WEB_DEFAULT_PROVIDERS };
+export type { OrtWebBuild, WasmPaths } from './web/platform.js';
+export { ortWebBuildFor, WEB_DEFAULT_PROVIDERS };
 
 export interface WebDetectorOptions extends DetectorOptions {
   /**
-   * Where onnxruntime-web loads ort-wasm-simd-threaded.asyncify.{mjs,wasm} from. Default: the page's
-   * folder (self-hosted; copy them from node_modules/onnxruntime-web/dist). ORT reads it once per page.
+   * Where onnxruntime-web loads its .wasm (and .mjs) files from: a folder URL or one URL per file.
+   * Default: ORT's own `new URL(file, import.meta.url)`, which a bundler resolves to the asset it
+   * emits. Set it to self-host the files from node_modules/onnxruntime-web/dist elsewhere.
+   * ORT reads it once per page.
    */
   wasmPaths?: WasmPaths;
   /** WASM threads (needs a cross-origin-isolated page for more than 1). */
@@ -24,11 +33,30 @@ export interface WebDetectorOptions extends DetectorOptions {
 
 export type WebDetector = Detector<WebImageInput>;
 
+// One dynamic import per build: a bundler gives each its own chunk, so a WASM-only page never
+// downloads the WebGPU build's JS or its larger .wasm.
+const builds: Partial<Record<OrtWebBuild, Promise<OrtWebModuleLike>>> = {};
+
+function loadOrtWeb(build: OrtWebBuild): Promise<OrtWebModuleLike> {
+  const load = build === 'wasm' ? () => import('onnxruntime-web/wasm') : () => import('onnxruntime-web/webgpu');
+  builds[build] ??= load().then(
+    (m) => m as unknown as OrtWebModuleLike,
+    (e: unknown) => {
+      delete builds[build];
+      if (!isModuleNotFound(e)) throw e;
+      throw new MissingDependencyError('onnxruntime-web', `onnxruntime-web is not installed or could not be loaded (${String(e)}): npm install onnxruntime-web`);
+    },
+  );
+  return builds[build];
+}
+
 /**
- * Loads a model (folder URL relative to the page, or `{ manifest, detector }` bytes) and returns a
- * detector for images, canvases, video frames and raw pixels. Default providers: ['webgpu', 'wasm'].
+ * Loads a model (folder URL relative to the page, `{ manifest, detector }` URLs, or their bytes) and
+ * returns a detector for images, canvases, video frames and raw pixels. Default providers:
+ * ['webgpu', 'wasm']; ['wasm'] alone loads ORT's smaller WASM-only build.
  */
 export function createDetector(options: WebDetectorOptions): Promise<WebDetector> {
-  const platform = webPlatform(ort as unknown as OrtWebModuleLike, options);
+  const build = ortWebBuildFor(options.executionProviders ?? WEB_DEFAULT_PROVIDERS);
+  const platform = webPlatform(loadOrtWeb, build, options);
   return Detector.create<WebImageInput>(platform, options);
 }

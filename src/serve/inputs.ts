@@ -1,8 +1,8 @@
 // Turns one uploaded image (encoded PNG/JPEG/WebP bytes, or raw 8-bit pixels described by
 // headers) into decoded pixels before it joins a batch: a bad image fails its own request with a
 // 400, never the batch it would have shared.
-import type { RawPixels } from '../runtime/node.js';
-import { decodeNodeImage } from '../runtime/node.js';
+import type { RawPixels } from '@ganomaly-edge/runtime/node';
+import { decodeNodeImage } from '@ganomaly-edge/runtime/node';
 import { HttpError } from './errors.js';
 
 export const ENCODED_TYPES: ReadonlySet<string> = new Set(['image/png', 'image/jpeg', 'image/jpg', 'image/webp']);

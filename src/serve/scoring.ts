@@ -2,7 +2,7 @@
 // (multipart/form-data, one image per part). Both decode first, then hand pixels to the shared
 // micro-batcher, so concurrent requests from any client share ONNX Runtime runs.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { renderHeatmapPng, type RawPixels, type ScoreResult } from '../runtime/node.js';
+import { renderHeatmapPng, type RawPixels, type ScoreResult } from '@ganomaly-edge/runtime/node';
 import { checkDeclaredLength, parseMediaType, parseMultipart, readBody } from './body.js';
 import { HttpError } from './errors.js';
 import { isSupportedImageType, toPixels, unsupportedType } from './inputs.js';

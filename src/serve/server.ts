@@ -13,7 +13,7 @@ import {
   type ExecutionProvider,
   type NodeDetector,
   type ScoreResult,
-} from '../runtime/node.js';
+} from '@ganomaly-edge/runtime/node';
 import { CancelledError, MicroBatcher } from './batcher.js';
 import { errorBody, HttpError } from './errors.js';
 import { silentLog, type LogSink } from './logging.js';

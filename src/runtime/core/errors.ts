@@ -83,3 +83,25 @@ export class DisposedError extends Error {
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/**
+ * A package the runtime loads on demand is not installed: onnxruntime-node or sharp in Node,
+ * onnxruntime-web in a browser. They are optional peers, so each app installs only what it uses.
+ */
+export class MissingDependencyError extends Error {
+  override name = 'MissingDependencyError';
+  constructor(
+    /** The npm package to install. */
+    readonly packageName: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** True when `e` says a module could not be found (Node's and bundlers' wordings). */
+export function isModuleNotFound(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return true;
+  return /cannot find (module|package)|failed to resolve module/i.test(errorMessage(e));
+}

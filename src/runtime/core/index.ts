@@ -8,13 +8,14 @@ export {
   IntegrityError,
   InvalidImageError,
   ManifestError,
+  MissingDependencyError,
   ModelLoadError,
   ModelNotFoundError,
   ProviderError,
 } from './errors.js';
 export { parseManifest, SUPPORTED_SCHEMA_VERSIONS, DETECTOR_FILE, DETECTOR_OUTPUTS } from './manifest.js';
 export { fetchModelFiles, loadModel } from './model-source.js';
-export type { LoadedModel, ModelBytes, ModelSource } from './model-source.js';
+export type { LoadedModel, ModelBytes, ModelSource, ModelUrls } from './model-source.js';
 export type { ExecutionProvider, FloatTensor, InferenceHandle, Logger, ModelFiles, RuntimePlatform } from './platform.js';
 export { isAnomalous, normalizeScore } from './scores.js';
 export { anomalyMapToPixels, reconstructionToPixels, turbo } from './visual.js';

@@ -5,8 +5,18 @@ import { IntegrityError, ModelNotFoundError, errorMessage } from './errors.js';
 import { DETECTOR_FILE, parseManifest } from './manifest.js';
 import type { ModelFiles, RuntimePlatform } from './platform.js';
 
-/** A model folder path (Node), a URL (folder or its manifest.json), or the files in memory. */
-export type ModelSource = string | URL | ModelBytes;
+/**
+ * A model folder path (Node), a URL (folder or its manifest.json), the two files' own URLs (what a
+ * model package exports, and what bundlers rewrite into hashed asset URLs), or the files in memory.
+ */
+export type ModelSource = string | URL | ModelUrls | ModelBytes;
+
+export interface ModelUrls {
+  /** manifest.json's URL (file:, http(s):, data: or relative to the page once resolved). */
+  manifest: URL;
+  /** detector.onnx's URL. */
+  detector: URL;
+}
 
 export interface ModelBytes {
   /** manifest.json as text or parsed JSON. */
@@ -31,11 +41,15 @@ export async function loadModel(platform: RuntimePlatform, source: ModelSource, 
     manifest = parseManifest(new TextDecoder().decode(await files.read('manifest.json')), `${location}: manifest.json`);
     detector = await files.read(DETECTOR_FILE);
   } else if (typeof source === 'object' && source !== null && 'manifest' in source && 'detector' in source) {
-    location = 'in-memory model';
-    manifest = parseManifest(source.manifest, 'manifest');
-    detector = source.detector instanceof Uint8Array ? source.detector : new Uint8Array(source.detector);
+    const m = source.manifest;
+    const d = source.detector;
+    location = d instanceof URL ? d.href : 'in-memory model';
+    manifest = m instanceof URL
+      ? parseManifest(new TextDecoder().decode(await readUrl(platform, m)), `${m.href}`)
+      : parseManifest(m, 'manifest');
+    detector = d instanceof URL ? await readUrl(platform, d) : d instanceof Uint8Array ? d : new Uint8Array(d);
   } else {
-    throw new TypeError('model must be a folder path, a URL, or { manifest, detector } bytes');
+    throw new TypeError('model must be a folder path, a URL, { manifest, detector } URLs, or { manifest, detector } bytes');
   }
   if (verifyIntegrity) await verify(platform, manifest, detector, location);
   return { manifest, detector, location };
@@ -59,6 +73,29 @@ async function verify(platform: RuntimePlatform, manifest: Manifest, bytes: Uint
   }
 }
 
+/**
+ * One model file by its own URL. A file: URL goes through the platform's folder reader (Node);
+ * anything else is fetched, so bundler-hashed names and inlined data: URLs work too.
+ */
+function readUrl(platform: RuntimePlatform, url: URL): Promise<Uint8Array> {
+  if (url.protocol === 'file:') {
+    const name = decodeURIComponent(url.pathname.slice(url.pathname.lastIndexOf('/') + 1));
+    return platform.openModel(new URL('./', url)).read(name);
+  }
+  return fetchBytes(url);
+}
+
+async function fetchBytes(fileUrl: URL): Promise<Uint8Array> {
+  let res: Response;
+  try {
+    res = await fetch(fileUrl);
+  } catch (e) {
+    throw new ModelNotFoundError(`could not fetch ${fileUrl.href}: ${errorMessage(e)}`);
+  }
+  if (!res.ok) throw new ModelNotFoundError(`could not fetch ${fileUrl.href}: HTTP ${res.status} ${res.statusText}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
 /** A model folder behind http(s), read with fetch (browsers, and Node for URLs). */
 export function fetchModelFiles(ref: string | URL, base?: string): ModelFiles {
   let url: URL;
@@ -73,16 +110,6 @@ export function fetchModelFiles(ref: string | URL, base?: string): ModelFiles {
   const folder = url;
   return {
     location: folder.href,
-    async read(name) {
-      const fileUrl = new URL(name, folder);
-      let res: Response;
-      try {
-        res = await fetch(fileUrl);
-      } catch (e) {
-        throw new ModelNotFoundError(`could not fetch ${fileUrl.href}: ${errorMessage(e)}`);
-      }
-      if (!res.ok) throw new ModelNotFoundError(`could not fetch ${fileUrl.href}: HTTP ${res.status} ${res.statusText}`);
-      return new Uint8Array(await res.arrayBuffer());
-    },
+    read: (name) => fetchBytes(new URL(name, folder)),
   };
 }

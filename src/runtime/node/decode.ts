@@ -2,7 +2,7 @@
 // become 8-bit pixels at native size; resizing is left to the shared pixel code.
 import { readFile } from 'node:fs/promises';
 import type { RawImage } from '../../pixels.js';
-import { ImageDecodeError, errorMessage } from '../core/errors.js';
+import { ImageDecodeError, MissingDependencyError, errorMessage, isModuleNotFound } from '../core/errors.js';
 
 /** What the Node runtime scores: a file path, encoded image bytes, or raw pixels. */
 export type NodeImageInput = string | Uint8Array | ArrayBuffer | RawImage;
@@ -15,7 +15,17 @@ let sharpModule: Promise<Sharp> | undefined;
 
 /** sharp is loaded on first use, so raw-pixel users do not need its native library. */
 export function loadSharp(): Promise<Sharp> {
-  sharpModule ??= import('sharp').then((m) => m.default);
+  sharpModule ??= import('sharp').then(
+    (m) => m.default,
+    (e: unknown) => {
+      sharpModule = undefined;
+      if (!isModuleNotFound(e)) throw e;
+      throw new MissingDependencyError(
+        'sharp',
+        'sharp is not installed; the Node runtime needs it to decode encoded images (PNG, JPEG, WebP) and write heatmaps: npm install sharp (raw pixels { data, width, height, channels } work without it)',
+      );
+    },
+  );
   return sharpModule;
 }
 

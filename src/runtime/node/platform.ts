@@ -3,12 +3,12 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as ort from 'onnxruntime-node';
 import { ModelNotFoundError, errorMessage } from '../core/errors.js';
 import { fetchModelFiles } from '../core/model-source.js';
-import { createOrtHandle, type OrtModuleLike } from '../core/ort-adapter.js';
+import { createOrtHandle } from '../core/ort-adapter.js';
 import type { ModelFiles, RuntimePlatform } from '../core/platform.js';
 import { decodeNodeImage } from './decode.js';
+import { loadOrtNode, type OrtNodeModule } from './ort-node.js';
 import { createWorkerSession } from './worker-session.js';
 
 export const NODE_DEFAULT_PROVIDERS = ['cuda', 'cpu'] as const;
@@ -55,7 +55,7 @@ function folderFiles(ref: string): ModelFiles {
  * already changed ORT's default 'warning'), ORT's own log is limited to fatal errors. ORT reads
  * this once per process, at its first session.
  */
-function setOrtLogLevel(level: OrtLogLevel | undefined): void {
+function setOrtLogLevel(ort: OrtNodeModule, level: OrtLogLevel | undefined): void {
   if (level) ort.env.logLevel = level;
   else if (ort.env.logLevel === 'warning') ort.env.logLevel = 'fatal';
 }
@@ -64,10 +64,11 @@ export function nodePlatform(opts: NodePlatformOptions): RuntimePlatform {
   return {
     name: 'node',
     defaultProviders: NODE_DEFAULT_PROVIDERS,
-    createSession(model, provider) {
+    async createSession(model, provider) {
+      const ort = await loadOrtNode();
       if (opts.sessionInWorker) return createWorkerSession(model, provider, { sessionOptions: opts.sessionOptions, logLevel: opts.ortLogLevel });
-      setOrtLogLevel(opts.ortLogLevel);
-      return createOrtHandle(ort as unknown as OrtModuleLike, model, provider, opts.sessionOptions);
+      setOrtLogLevel(ort, opts.ortLogLevel);
+      return createOrtHandle(ort, model, provider, opts.sessionOptions);
     },
     openModel(ref) {
       if (ref instanceof URL) return ref.protocol === 'file:' ? folderFiles(fileURLToPath(ref)) : fetchModelFiles(ref);

@@ -1,8 +1,8 @@
 // Picks the TensorFlow.js backend training runs on. 'auto' walks from fastest to always-there:
 // libtensorflow with CUDA, libtensorflow on CPU, a hardware WebGPU adapter, then wasm with the
-// fast convolution-gradient kernels. tfjs-node(-gpu) and webgpu are optional dependencies that
-// may be absent or fail to load (libtensorflow is downloaded at install time), so each is
-// imported dynamically and every skip is reported with its reason.
+// fast convolution-gradient kernels. tfjs-node(-gpu) and webgpu are opt-in packages (the toolkit
+// does not install them: tfjs-node(-gpu) download libtensorflow at install time), so each is
+// imported dynamically and every skip is reported with its reason and how to get it.
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
@@ -47,12 +47,23 @@ function isMissing(e: unknown, pkg: string): boolean {
   return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && firstLine(e).includes(pkg);
 }
 
+/** What `--backend auto` tells a user who lacks an opt-in backend package. */
+export const BACKEND_INSTALL_HINTS: Record<string, string> = {
+  '@tensorflow/tfjs-node-gpu':
+    'npm install @tensorflow/tfjs-node-gpu@4.22.0 (linux/x64; downloads libtensorflow 2.9.1 for GPU at install; needs CUDA 11.2 and cuDNN 8.1)',
+  '@tensorflow/tfjs-node': 'npm install @tensorflow/tfjs-node@4.22.0 (downloads libtensorflow 2.9.1 for CPU at install)',
+  '@tensorflow/tfjs-backend-webgpu': 'npm install @tensorflow/tfjs-backend-webgpu@4.22.0 webgpu@0.6.2 (needs libvulkan1 and the GPU vendor\'s Vulkan driver)',
+};
+
 function importOnce(pkg: string): Promise<{ ok: true } | { ok: false; why: string }> {
   let p = imports.get(pkg);
   if (p === undefined) {
     p = import(pkg).then(
       () => ({ ok: true as const }),
-      (e: unknown) => ({ ok: false as const, why: isMissing(e, pkg) ? 'not installed' : `failed to load: ${firstLine(e)}` }),
+      (e: unknown) => ({
+        ok: false as const,
+        why: isMissing(e, pkg) ? `not installed${BACKEND_INSTALL_HINTS[pkg] ? ` (opt-in: ${BACKEND_INSTALL_HINTS[pkg]})` : ''}` : `failed to load: ${firstLine(e)}`,
+      }),
     );
     imports.set(pkg, p);
   }

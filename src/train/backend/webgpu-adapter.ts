@@ -54,7 +54,13 @@ export async function probeNodeWebGpu(): Promise<{ ok: true; adapter: string } |
     try {
       mod = (await import(pkg)) as typeof mod;
     } catch (e) {
-      return { ok: false, why: `${pkg} package not loadable: ${firstLine(e)}` };
+      const missing = /cannot find (module|package)/i.test(firstLine(e));
+      return {
+        ok: false,
+        why: missing
+          ? `${pkg} is not installed (opt-in: npm install webgpu@0.6.2 @tensorflow/tfjs-backend-webgpu@4.22.0; needs libvulkan1 and the GPU vendor's Vulkan driver)`
+          : `${pkg} package not loadable: ${firstLine(e)}`,
+      };
     }
     // GPUBufferUsage, GPUMapMode, … are globals in browsers and are used by tfjs-backend-webgpu.
     for (const [k, v] of Object.entries(mod.globals)) {
