@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const RUNTIME = path.join(ROOT, 'dist', 'runtime', 'node.js');
+const RUNTIME = path.join(ROOT, 'packages', 'runtime', 'dist', 'node.js');
 const PANEL = 128;
 
 const HELP = `Usage: npm run demo -- [--model <model dir>] [--out <dir>]

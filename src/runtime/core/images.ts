@@ -2,7 +2,7 @@
 // them; everything else goes through the platform's decoder first.
 import { preprocessImage, type RawImage } from '../../pixels.js';
 import type { Preprocessing } from '../../types.js';
-import { ChannelMismatchError, ImageDecodeError, InvalidImageError, errorMessage } from './errors.js';
+import { ChannelMismatchError, ImageDecodeError, InvalidImageError, MissingDependencyError, errorMessage } from './errors.js';
 import type { RuntimePlatform } from './platform.js';
 
 /** Decoded 8-bit pixels, interleaved (HWC): 1 grey, 2 grey+alpha, 3 RGB or 4 RGBA channels. */
@@ -61,7 +61,7 @@ export async function toPixels(platform: RuntimePlatform, input: unknown, index:
     return img;
   } catch (e) {
     if (e instanceof ImageDecodeError && e.index === undefined) throw new ImageDecodeError(`${e.message} (image ${index})`, index);
-    if (e instanceof ImageDecodeError || e instanceof InvalidImageError || e instanceof ChannelMismatchError) throw e;
+    if (e instanceof ImageDecodeError || e instanceof InvalidImageError || e instanceof ChannelMismatchError || e instanceof MissingDependencyError) throw e;
     throw new ImageDecodeError(`could not decode image ${index}: ${errorMessage(e)}`, index);
   }
 }
