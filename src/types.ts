@@ -80,6 +80,29 @@ export interface SplitSizes {
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 
+/**
+ * Numeric precision of a detector graph's weights. 'fp32' is detector.onnx itself; 'fp16' stores
+ * conv weights as float16 (Cast to float32 in the graph); 'int8' stores them as per-channel
+ * symmetric int8 (DequantizeLinear in the graph). Computation is float32 in every variant.
+ */
+export type Precision = 'fp32' | 'fp16' | 'int8';
+
+export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8'];
+
+/** A reduced-precision copy of detector.onnx, described in manifest.variants. */
+export interface PrecisionVariant {
+  /** Its file in the model folder (listed in manifest.files with sha256 and size). */
+  file: string;
+  /** How the weights are stored, in words. */
+  weights: string;
+  /** Validation-normal score statistics measured through ONNX Runtime on this variant. */
+  calibration: ScoreStats;
+  /** This variant's own threshold, by the same rule as the float32 one. */
+  threshold: { value: number; rule: string };
+  /** Largest absolute difference from detector.onnx (float32) per output over `images` validation images. */
+  parityVsFp32: { images: number } & Record<string, number>;
+}
+
 /** manifest.json written by `ganomaly export`, read by the runtime. Every field is documented in the README. */
 export interface Manifest {
   schemaVersion: number;
@@ -97,4 +120,6 @@ export interface Manifest {
   opset: number;
   tools: Record<string, string>;
   parity: Record<string, number> | null;
+  /** Reduced-precision detectors (absent in models exported before precision variants existed). */
+  variants?: Partial<Record<Exclude<Precision, 'fp32'>, PrecisionVariant>>;
 }

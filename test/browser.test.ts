@@ -57,7 +57,7 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)('browser runtime (headless Chromium
 
   beforeAll(async () => {
     if (!HAVE_CHROMIUM) throw new Error(`GANOMALY_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing`);
-    model = await makeModelFolder(); // ngf 8, isize 32: SwiftShader WebGPU is slow
+    model = await makeModelFolder(undefined, undefined, { variants: true }); // ngf 8, isize 32: SwiftShader WebGPU is slow
     for (const [name, img] of Object.entries(IMAGES)) {
       const channels = img.channels as 1 | 3 | 4;
       await sharp(Buffer.from(img.data), { raw: { width: img.width, height: img.height, channels } }).png().toFile(join(model.dir, name));
@@ -83,11 +83,11 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)('browser runtime (headless Chromium
     if (profile) await rm(profile, { recursive: true, force: true });
   });
 
-  const scoreInPage = (providers: string[] | null, names: string[]) =>
+  const scoreInPage = (providers: string[] | null, names: string[], precision = 'fp32') =>
     page.evaluate(
-      async ({ providers, names, raw }) => {
+      async ({ providers, names, raw, precision }) => {
         const g = (window as any).ganomaly;
-        const d = providers ? await g.createDetector({ model: './model/', executionProviders: providers }) : g.state.detector;
+        const d = providers ? await g.createDetector({ model: './model/', executionProviders: providers, precision }) : g.state.detector;
         // Every kind of input the page can get: URL strings, an <img>, a Blob, ImageData, raw pixels.
         const urls = names.map((n: string) => `./model/${n}`);
         const inputs: unknown[] = [...urls];
@@ -110,7 +110,7 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)('browser runtime (headless Chromium
         if (providers) await d.dispose();
         return out;
       },
-      { providers, names, raw: { ...IMAGES['rgb.png']!, data: Array.from(IMAGES['rgb.png']!.data) } },
+      { providers, names, precision, raw: { ...IMAGES['rgb.png']!, data: Array.from(IMAGES['rgb.png']!.data) } },
     ) as Promise<PageScores>;
 
   const expectClose = (a: number[], b: number[], tol: number) => a.forEach((x, i) => expect(Math.abs(x - b[i]!), `#${i}`).toBeLessThanOrEqual(tol));
@@ -158,4 +158,24 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)('browser runtime (headless Chromium
     expectClose(r.scores, [node[1]!.score], 1e-4);
     expectClose(r.maps[0]!, Array.from(node[1]!.anomalyMap!.data), 1e-4);
   }, 60_000);
+
+  it('FP16 and INT8 variants: WASM and WebGPU scores equal Node\'s for the same variant (≤1e-4)', async () => {
+    const adapter = await page.evaluate(async () => Boolean(await (navigator as any).gpu?.requestAdapter()));
+    const names = Object.keys(IMAGES);
+    for (const precision of ['fp16', 'int8'] as const) {
+      const d = await createDetector({ model: model.dir, executionProviders: ['cpu'], precision });
+      const want = await d.score(names.map((n) => join(model.dir, n)), { outputs: ['anomalyMap'] });
+      await d.dispose();
+      expect(want.map((w) => w.threshold)).toEqual(names.map(() => model.manifest.variants![precision]!.threshold.value));
+      const wasm = await scoreInPage(['wasm'], names, precision);
+      expect(wasm.provider).toBe('wasm');
+      expectClose(wasm.scores, want.map((w) => w.score), 1e-4);
+      wasm.maps.forEach((m, i) => expectClose(m, Array.from(want[i]!.anomalyMap!.data), 1e-4));
+      if (adapter || REQUIRED) {
+        const gpu = await scoreInPage(['webgpu'], ['rgb.png'], precision);
+        expect(gpu.provider).toBe('webgpu');
+        expectClose(gpu.scores, [want[1]!.score], 1e-4);
+      }
+    }
+  }, 120_000);
 });

@@ -3,5 +3,5 @@ export declare const manifestUrl: URL;
 /** detector.onnx: x → score, z, z_hat, x_hat, anomaly_map. */
 export declare const detectorUrl: URL;
 /** What createDetector({ model }) takes. */
-export declare const model: { manifest: URL; detector: URL };
+export declare const model: { manifest: URL; detector: URL; precision: 'fp32' };
 export default model;

@@ -3,5 +3,5 @@
 // Pass `model` to createDetector({ model }) from @ganomaly-edge/runtime.
 export const manifestUrl = new URL('./manifest.json', import.meta.url);
 export const detectorUrl = new URL('./detector.onnx', import.meta.url);
-export const model = { manifest: manifestUrl, detector: detectorUrl };
+export const model = { manifest: manifestUrl, detector: detectorUrl, precision: 'fp32' };
 export default model;

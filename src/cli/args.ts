@@ -64,3 +64,23 @@ export function progressLine(label: string): { update(done: number, total: numbe
     },
   };
 }
+
+const PRECISION_NAMES = ['fp32', 'fp16', 'int8'] as const;
+export type PrecisionName = (typeof PRECISION_NAMES)[number];
+
+/** `--precision fp16` (one) for score/serve. */
+export function precisionOption(value: string | undefined): PrecisionName | undefined {
+  if (value === undefined) return undefined;
+  const p = value.trim().toLowerCase();
+  if (!(PRECISION_NAMES as readonly string[]).includes(p)) throw new UsageError(`--precision must be fp32, fp16 or int8; got '${value}'`);
+  return p as PrecisionName;
+}
+
+/** `--precision fp32,fp16,int8` (a list, in the fixed order) for export/eval/quantize. */
+export function precisionListOption(value: string | undefined, name = 'precision'): PrecisionName[] | undefined {
+  if (value === undefined) return undefined;
+  const items = value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const bad = items.filter((p) => !(PRECISION_NAMES as readonly string[]).includes(p));
+  if (bad.length > 0 || items.length === 0) throw new UsageError(`--${name} takes a list of fp32, fp16, int8; got '${value}'`);
+  return PRECISION_NAMES.filter((p) => items.includes(p));
+}

@@ -1,6 +1,7 @@
 // `ganomaly eval`: test-split metrics of an exported model, scored through the runtime.
-import { evaluateModel, formatSummary, type EvalStage } from '../eval/index.js';
-import { intOption, numberOption, parseCommandArgs, progressLine, UsageError } from './args.js';
+import path from 'node:path';
+import { evaluateModel, formatPrecisionTable, formatSummary, type EvalReport, type EvalStage } from '../eval/index.js';
+import { intOption, numberOption, parseCommandArgs, precisionListOption, progressLine, UsageError } from './args.js';
 
 const HELP = `Usage: ganomaly eval --model <model dir> [options]
 
@@ -20,7 +21,10 @@ Options:
   --threshold <x>             raw-score threshold (default: the manifest's)
   --batch-size <n>            images per runtime call (default 64)
   --provider <list>           execution providers, comma-separated (default cpu)
+  --precision <list>          detectors to evaluate, any of fp32,fp16,int8 (default fp32); with
+                              more than one, a table compares them on the same split
   --out <dir>                 write report.json, roc.png, hist.png, hist-baseline.png, scores.csv
+                              (one subfolder per precision when several are given)
   --json                      print report.json to stdout instead of the summary
   -h, --help                  show this help
 
@@ -32,6 +36,7 @@ export async function run(argv: string[]): Promise<number> {
     model: { type: 'string' }, data: { type: 'string' }, 'abnormal-class': { type: 'string' }, seed: { type: 'string' },
     'max-images': { type: 'string' }, 'validation-fraction': { type: 'string' }, threshold: { type: 'string' },
     'batch-size': { type: 'string' }, provider: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' },
+    precision: { type: 'string' },
   }, false);
   if (v.help) {
     console.log(HELP);
@@ -41,33 +46,42 @@ export async function run(argv: string[]): Promise<number> {
   if (!v.model) throw new UsageError('--model <model dir> is required');
   const providers = v.provider?.split(',').map((p) => p.trim()).filter(Boolean);
   if (providers && providers.length === 0) throw new UsageError('--provider needs at least one provider name');
-  let bar: ReturnType<typeof progressLine> | undefined;
-  let stage: EvalStage | undefined;
-  const { report } = await evaluateModel({
-    model: v.model,
-    data: v.data,
-    abnormalClass: v['abnormal-class'],
-    seed: intOption(v.seed, 'seed', 0),
-    maxImages: intOption(v['max-images'], 'max-images', 2),
-    validationFraction: numberOption(v['validation-fraction'], 'validation-fraction'),
-    threshold: numberOption(v.threshold, 'threshold'),
-    batchSize: intOption(v['batch-size'], 'batch-size'),
-    providers,
-    out: v.out,
-    onProgress(s, done, total) {
-      if (s !== stage) {
-        bar?.end();
-        bar = progressLine(s.padEnd(18));
-        stage = s;
-      }
-      bar!.update(done, total);
-    },
-  });
-  bar?.end();
-  if (v.json) console.log(JSON.stringify(report, null, 2));
-  else {
-    console.log(formatSummary(report));
-    if (v.out) console.log(`\nwrote ${v.out}: report.json, roc.png, hist.png, hist-baseline.png, scores.csv`);
+  const precisions = precisionListOption(v.precision) ?? ['fp32'];
+  const reports: EvalReport[] = [];
+  for (const precision of precisions) {
+    const out = v.out && precisions.length > 1 ? path.join(v.out, precision) : v.out;
+    let bar: ReturnType<typeof progressLine> | undefined;
+    let stage: EvalStage | undefined;
+    const { report } = await evaluateModel({
+      model: v.model,
+      data: v.data,
+      abnormalClass: v['abnormal-class'],
+      seed: intOption(v.seed, 'seed', 0),
+      maxImages: intOption(v['max-images'], 'max-images', 2),
+      validationFraction: numberOption(v['validation-fraction'], 'validation-fraction'),
+      threshold: numberOption(v.threshold, 'threshold'),
+      batchSize: intOption(v['batch-size'], 'batch-size'),
+      providers,
+      precision,
+      out,
+      onProgress(s, done, total) {
+        if (s !== stage) {
+          bar?.end();
+          bar = progressLine(`${precisions.length > 1 ? `${precision} ` : ''}${s}`.padEnd(18));
+          stage = s;
+        }
+        bar!.update(done, total);
+      },
+    });
+    bar?.end();
+    reports.push(report);
+    if (!v.json) {
+      if (precisions.length > 1) console.log(`\n== ${precision} (${report.model.file}) ==`);
+      console.log(formatSummary(report));
+      if (out) console.log(`\nwrote ${out}: report.json, roc.png, hist.png, hist-baseline.png, scores.csv`);
+    }
   }
+  if (v.json) console.log(JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2));
+  else if (reports.length > 1) console.log(`\n${formatPrecisionTable(reports)}`);
   return 0;
 }

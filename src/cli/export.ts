@@ -1,12 +1,13 @@
 // `ganomaly export`: run folder → ONNX graphs + manifest.json.
 import { exportRun } from '../export/index.js';
 import { BACKEND_REQUESTS, type BackendRequest } from '../train/backend/index.js';
-import { intOption, numberOption, parseCommandArgs, progressLine, UsageError } from './args.js';
+import { intOption, numberOption, parseCommandArgs, precisionListOption, progressLine, UsageError } from './args.js';
 
 const HELP = `Usage: ganomaly export <run dir> --out <model dir> [options]
 
 Writes GE.onnx (x→z), GD.onnx (z→x_hat), E.onnx (x_hat→z_hat), detector.onnx (x→score, z,
-z_hat, x_hat, anomaly_map) and manifest.json. Every export checks the graphs against the trained
+z_hat, x_hat, anomaly_map), its FP16/INT8 variants (detector.fp16.onnx, detector.int8.onnx) and
+manifest.json. Every export checks the graphs against the trained
 tfjs model (onnxruntime-node, max abs difference ≤ 1e-4) and calibrates on the validation normals.
 Works from an interrupted run (uses its last checkpoint).
 
@@ -17,6 +18,8 @@ Options:
   --threshold-quantile <q>    threshold = quantile q of validation-normal scores (default 0.99)
   --threshold <x>             absolute threshold instead of a quantile
   --parity-images <n>         validation images used for the parity check (default 16)
+  --precision <list>          detector precisions, any of fp32,fp16,int8 (default all three;
+                              fp32 is always written). Each variant is calibrated on its own
   --discriminator             also write D.onnx
   --data <spec>               data spec, if the run's data moved (must give the same split)
   --backend <name>            tfjs backend for the parity check (default wasm)
@@ -26,7 +29,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values: v, positionals } = parseCommandArgs(argv, {
     out: { type: 'string' }, name: { type: 'string' }, opset: { type: 'string' },
     'threshold-quantile': { type: 'string' }, threshold: { type: 'string' }, 'parity-images': { type: 'string' },
-    discriminator: { type: 'boolean' }, data: { type: 'string' }, backend: { type: 'string' },
+    discriminator: { type: 'boolean' }, data: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' },
   });
   if (v.help) {
     console.log(HELP);
@@ -46,6 +49,7 @@ export async function run(argv: string[]): Promise<number> {
     out: v.out, name: v.name, opset: intOption(v.opset, 'opset'), thresholdQuantile: q, threshold,
     parityImages: intOption(v['parity-images'], 'parity-images'), discriminator: v.discriminator, data: v.data,
     backend: v.backend as BackendRequest | undefined,
+    precisions: precisionListOption(v.precision),
     onProgress(stage, done, total) {
       if (stage === 'calibrating' && total) bar.update(done ?? 0, total);
       else if (stage !== 'done') process.stderr.write(`${stage}…\n`);
@@ -60,5 +64,18 @@ export async function run(argv: string[]): Promise<number> {
   const c = manifest.calibration;
   console.log(`calibration on ${c.count} validation normals: min ${c.min.toExponential(3)} p50 ${c.p50.toExponential(3)} p99 ${c.p99.toExponential(3)} max ${c.max.toExponential(3)}`);
   console.log(`threshold ${manifest.threshold.value.toExponential(4)} (${manifest.threshold.rule})`);
+  printVariants(manifest);
   return 0;
+}
+
+/** One line per reduced-precision variant: size against float32, its threshold, its parity. */
+export function printVariants(manifest: import('../types.js').Manifest): void {
+  const fp32 = manifest.files['detector.onnx']!.bytes;
+  for (const [p, v] of Object.entries(manifest.variants ?? {})) {
+    const bytes = manifest.files[v.file]!.bytes;
+    console.log(
+      `${p}: ${v.file} ${(bytes / 1e6).toFixed(2)} MB (${((100 * bytes) / fp32).toFixed(1)} % of fp32), threshold ${v.threshold.value.toExponential(4)}, ` +
+        `max |score − fp32| ${v.parityVsFp32.score?.toExponential(2)} on ${v.parityVsFp32.images} images`,
+    );
+  }
 }

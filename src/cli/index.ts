@@ -5,6 +5,7 @@ import { UsageError } from './args.js';
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   train: { summary: 'train a GANomaly model on normal images', load: () => import('./train.js') },
   export: { summary: 'export a run folder to ONNX graphs + manifest', load: () => import('./export.js') },
+  quantize: { summary: 'add FP16/INT8 detectors to an exported model folder', load: () => import('./quantize.js') },
   score: { summary: 'score images with an exported model', load: () => import('./score.js') },
   serve: { summary: 'serve a model over HTTP (micro-batching, metrics)', load: () => import('./serve.js') },
   triton: { summary: 'write a Triton Inference Server model repository', load: () => import('./triton.js') },

@@ -11,7 +11,7 @@ import {
   type NodeDetector,
   type ScoreResult,
 } from '@ganomaly-edge/runtime/node';
-import { intOption, numberOption, parseCommandArgs, progressLine, UsageError } from './args.js';
+import { intOption, numberOption, parseCommandArgs, progressLine, UsageError, precisionOption } from './args.js';
 
 const HELP = `Usage: ganomaly score --model <model dir> <image|dir>... [options]
 
@@ -30,6 +30,8 @@ Options:
   --heatmap <dir>           write <name>.heatmap.png per image (anomaly map, colour-mapped)
   --side-by-side            heatmaps show input | reconstruction | map
   --heatmap-size <px>       heatmap panel size (default 256)
+  --precision <p>           fp32 (detector.onnx, default), fp16 or int8: the model's variant
+                            of that precision, with its own calibration and threshold
   --skip-integrity          do not check detector.onnx against the manifest's sha256
   -q, --quiet               no progress or summary on stderr
   -h, --help                show this help`;
@@ -122,6 +124,7 @@ export async function run(argv: string[]): Promise<number> {
     'side-by-side': { type: 'boolean' },
     'heatmap-size': { type: 'string' },
     'skip-integrity': { type: 'boolean' },
+    precision: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
   });
   if (v.help) {
@@ -144,6 +147,7 @@ export async function run(argv: string[]): Promise<number> {
     threshold,
     maxBatch: batchSize,
     verifyIntegrity: !v['skip-integrity'],
+    precision: precisionOption(v.precision),
     logger: { warn: (m) => process.stderr.write(`${m}\n`) },
   });
   try {

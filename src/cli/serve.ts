@@ -3,7 +3,7 @@
 import { parseByteSize } from '../serve/body.js';
 import { jsonLines } from '../serve/logging.js';
 import { SERVE_DEFAULTS, startServer } from '../serve/server.js';
-import { intOption, numberOption, parseCommandArgs, UsageError } from './args.js';
+import { intOption, numberOption, parseCommandArgs, UsageError, precisionOption } from './args.js';
 
 const HELP = `Usage: ganomaly serve --model <model dir> [options]
 
@@ -33,6 +33,7 @@ Options:
   --threads <n>           ONNX Runtime intra-op threads (default: ORT's choice)
   --session-in-main-thread  run ONNX Runtime in the main thread instead of a worker thread
                           (health checks and 503s then wait while a batch is scored)
+  --precision <p>         fp32 (default), fp16 or int8: which of the model's detectors to serve
   --skip-integrity        do not check detector.onnx against the manifest's sha256
   -q, --quiet             no per-request log lines (lifecycle lines still go to stdout)
   -h, --help              show this help`;
@@ -44,7 +45,7 @@ export async function run(argv: string[]): Promise<number> {
       model: { type: 'string', short: 'm' }, port: { type: 'string' }, host: { type: 'string' }, providers: { type: 'string' },
       'max-batch': { type: 'string' }, 'max-wait-ms': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-body': { type: 'string' },
       'max-pixels': { type: 'string' }, 'timeout-ms': { type: 'string' }, 'body-timeout-ms': { type: 'string' },
-      threshold: { type: 'string' }, threads: { type: 'string' }, 'skip-integrity': { type: 'boolean' },
+      threshold: { type: 'string' }, threads: { type: 'string' }, 'skip-integrity': { type: 'boolean' }, precision: { type: 'string' },
       'session-in-main-thread': { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
     },
     false,
@@ -81,6 +82,7 @@ export async function run(argv: string[]): Promise<number> {
     bodyTimeoutMs: intOption(v['body-timeout-ms'], 'body-timeout-ms'),
     threshold: numberOption(v.threshold, 'threshold'),
     verifyIntegrity: !v['skip-integrity'],
+    precision: precisionOption(v.precision),
     sessionInWorker: !v['session-in-main-thread'],
     sessionOptions: threads ? { intraOpNumThreads: threads } : undefined,
     log: v.quiet ? (e) => (e.msg === 'request' ? undefined : write(e)) : write,

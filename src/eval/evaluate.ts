@@ -13,7 +13,7 @@ import path from 'node:path';
 import { createDetector, type ExecutionProvider, type NodeDetector } from '@ganomaly-edge/runtime/node';
 import { scoreStats } from '../stats.js';
 import { loadDataset, type Dataset, type ImageSet } from '../train/data/index.js';
-import type { ScoreStats } from '../types.js';
+import type { Precision, ScoreStats } from '../types.js';
 import { EvalError } from './errors.js';
 import { averagePrecision, confusionAt, rocAuc, rocCurve, type ConfusionAtThreshold, type RocCurve } from './metrics.js';
 import { writeEvalOutputs } from './outputs.js';
@@ -40,6 +40,8 @@ export interface EvaluateOptions {
   providers?: readonly ExecutionProvider[];
   /** Folder for report.json, roc.png, hist.png, hist-baseline.png and scores.csv. */
   out?: string;
+  /** Which detector: fp32 (default), fp16 or int8 (the model's variant, with its own calibration and threshold). */
+  precision?: Precision;
   onProgress?: (stage: EvalStage, done: number, total: number) => void;
 }
 
@@ -55,7 +57,7 @@ export interface MetricsBlock {
 
 export interface EvalReport {
   createdAt: string;
-  model: { dir: string; name: string; scoreKind: string; isize: number; nc: number; exportedAt: string };
+  model: { dir: string; name: string; scoreKind: string; isize: number; nc: number; exportedAt: string; precision: Precision; file: string; bytes: number };
   provider: string;
   data: { spec: string; abnormalClass: string; seed: number; maxImages: number | null; validationFraction: number;
     /** Same protocol, class and split sizes as training; calibrationCheck then confirms the images. */
@@ -89,6 +91,7 @@ export async function evaluateModel(opts: EvaluateOptions): Promise<EvalResult> 
     executionProviders: opts.providers ?? ['cpu'],
     maxBatch: batchSize,
     threshold: opts.threshold,
+    precision: opts.precision,
     logger: { warn: (m) => warnings.push(m) },
   });
   try {
@@ -140,6 +143,9 @@ async function evaluateWith(detector: NodeDetector, opts: EvaluateOptions, batch
     model: {
       dir: path.resolve(opts.model), name: manifest.name, scoreKind: manifest.score.kind, isize: manifest.model.isize, nc: manifest.model.nc,
       exportedAt: manifest.createdAt,
+      precision: detector.precision,
+      file: detector.precision === 'fp32' ? 'detector.onnx' : manifest.variants![detector.precision]!.file,
+      bytes: manifest.files[detector.precision === 'fp32' ? 'detector.onnx' : manifest.variants![detector.precision]!.file]!.bytes,
     },
     provider: detector.provider,
     data: {

@@ -7,4 +7,4 @@ export { quantileRank, matchingThreshold } from './thresholds.js';
 export { evaluateModel, BASELINE_DESCRIPTION } from './evaluate.js';
 export type { EvalReport, EvalResult, EvalStage, EvaluateOptions, MetricsBlock } from './evaluate.js';
 export { writeEvalOutputs, EVAL_FILES } from './outputs.js';
-export { formatSummary } from './summary.js';
+export { formatPrecisionTable, formatSummary } from './summary.js';

@@ -8,7 +8,7 @@ export function formatSummary(r: EvalReport): string {
   const d = r.data;
   const s = r.split;
   const lines = [
-    `model      ${r.model.name} (isize ${r.model.isize}, nc ${r.model.nc}, ${r.model.scoreKind} score) on ${r.provider}`,
+    `model      ${r.model.name} (isize ${r.model.isize}, nc ${r.model.nc}, ${r.model.scoreKind} score, ${r.model.precision ?? 'fp32'}) on ${r.provider}`,
     `data       ${d.spec}, abnormal '${d.abnormalClass}', seed ${d.seed}, maxImages ${d.maxImages ?? 'all'}` +
       (d.sameSplitAsTraining ? ' (the training split)' : ' (NOT the training split)'),
     `split      train ${s.trainNormal}, validation ${s.validationNormal}, test ${s.testNormal} normal + ${s.testAbnormal} abnormal`,
@@ -40,4 +40,19 @@ function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => width(r[c]!))));
   const pad = (s: string, c: number) => ' '.repeat(widths[c]! - width(s));
   return rows.map((r) => r.map((cell, c) => (c === 0 ? cell + pad(cell, c) : pad(cell, c) + cell)).join('  ')).join('\n');
+}
+
+/** Precisions side by side on one split: size, AUC, AP and the change from float32. */
+export function formatPrecisionTable(reports: readonly EvalReport[]): string {
+  const ref = reports.find((r) => r.model.precision === 'fp32');
+  const rows = [['precision', 'file', 'bytes', 'ROC AUC', 'Δ AUC', 'AP', 'Δ AP', 'threshold', 'recall@thr']];
+  for (const r of reports) {
+    rows.push([
+      r.model.precision, r.model.file, String(r.model.bytes), f4(r.ganomaly.rocAuc),
+      ref ? (r.ganomaly.rocAuc - ref.ganomaly.rocAuc).toFixed(4) : '-', f4(r.ganomaly.averagePrecision),
+      ref ? (r.ganomaly.averagePrecision - ref.ganomaly.averagePrecision).toFixed(4) : '-',
+      sci(r.threshold.value), r.ganomaly.atThreshold ? f4(r.ganomaly.atThreshold.recall) : '-',
+    ]);
+  }
+  return table(rows);
 }

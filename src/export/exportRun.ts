@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendRequest } from '../train/backend/index.js';
 import { writeFileAtomic } from '../train/checkpoint.js';
 import { loadDataset } from '../train/data/index.js';
-import type { Manifest, SplitSizes } from '../types.js';
+import { PRECISIONS, type Manifest, type Precision, type SplitSizes } from '../types.js';
 import { packageVersion } from '../version.js';
 import { calibrate } from './calibrate.js';
 import { ExportError } from './errors.js';
@@ -15,6 +15,7 @@ import { buildDetector, buildDiscriminator, buildE, buildGD, buildGE, DEFAULT_OP
 import { ortVersion } from './ortNode.js';
 import { checkParity, PARITY_TOLERANCE } from './parity.js';
 import { readRunFolder } from './runFolder.js';
+import { buildVariants, writeVariants } from './variants.js';
 
 export interface ExportOptions {
   /** Output folder (created). */
@@ -33,6 +34,11 @@ export interface ExportOptions {
   discriminator?: boolean;
   /** Data spec to use instead of the one in the run's config (when the data moved). */
   data?: string;
+  /**
+   * Detector precisions to write (default all three): fp32 is always detector.onnx; fp16 and int8
+   * add detector.fp16.onnx / detector.int8.onnx, each calibrated on its own.
+   */
+  precisions?: readonly Precision[];
   /** tfjs backend for the parity check (default wasm). */
   backend?: BackendRequest;
   onProgress?: (stage: string, done?: number, total?: number) => void;
@@ -112,6 +118,9 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
   const cal = await calibrate(cfg, graphs.detector, val.images, val.count,
     { quantile: opts.thresholdQuantile, value: opts.threshold }, 64, (d, t) => progress('calibrating', d, t));
 
+  const rule = { quantile: opts.thresholdQuantile, value: opts.threshold };
+  const built = await buildVariants(cfg, graphs.detector, val, opts.precisions ?? PRECISIONS, rule, nParity, (s) => progress(s));
+
   await fs.mkdir(outDir, { recursive: true });
   const files: Manifest['files'] = {};
   const write = async (file: string, bytes: Uint8Array, io: { inputs: readonly string[]; outputs: readonly string[] }) => {
@@ -122,6 +131,8 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
   await write('GE.onnx', graphs.GE, GRAPH_IO.GE);
   await write('GD.onnx', graphs.GD, GRAPH_IO.GD);
   await write('E.onnx', graphs.E, GRAPH_IO.E);
+  const reduced = await writeVariants(outDir, built);
+  Object.assign(files, reduced.files);
   if (opts.discriminator) await write('D.onnx', buildDiscriminator(cfg, run.weights, buildOpts('discriminator D: x -> prob, features')), GRAPH_IO.discriminator);
 
   const manifest = buildManifest({
@@ -139,6 +150,7 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
       node: process.versions.node,
     },
     parity: { images: parity.images, tolerance: parity.tolerance, ...parity.maxAbsDiff },
+    variants: reduced.variants,
   });
   await writeFileAtomic(path.join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   progress('done');

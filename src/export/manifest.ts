@@ -36,6 +36,7 @@ export function buildManifest(args: {
   files: Manifest['files'];
   tools: Record<string, string>;
   parity: Record<string, number>;
+  variants?: Manifest['variants'];
 }): Manifest {
   const { core, config } = args;
   return {
@@ -61,5 +62,6 @@ export function buildManifest(args: {
     split: args.split,
     tools: args.tools,
     parity: args.parity,
+    ...(args.variants && Object.keys(args.variants).length > 0 ? { variants: args.variants } : {}),
   };
 }

@@ -14,6 +14,7 @@ import {
   type NodeDetector,
   type ScoreResult,
 } from '@ganomaly-edge/runtime/node';
+import type { Precision } from '../types.js';
 import { CancelledError, MicroBatcher } from './batcher.js';
 import { errorBody, HttpError } from './errors.js';
 import { silentLog, type LogSink } from './logging.js';
@@ -47,6 +48,8 @@ export interface ServeOptions {
   threshold?: number;
   /** Check detector.onnx against the manifest's sha256. Default true. */
   verifyIntegrity?: boolean;
+  /** Detector precision: fp32 (default), fp16 or int8 (the model's variant, with its own threshold). */
+  precision?: Precision;
   /** onnxruntime-node session options (intraOpNumThreads, …). */
   sessionOptions?: Record<string, unknown>;
   /**
@@ -112,6 +115,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     maxBatch: o.maxBatch,
     threshold: o.threshold,
     verifyIntegrity: o.verifyIntegrity,
+    precision: o.precision,
     limitInputPixels: o.limitInputPixels,
     sessionOptions: o.sessionOptions,
     sessionInWorker: o.sessionInWorker,
@@ -150,7 +154,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   registry.add(new Gauge('ganomaly_queue_depth', 'Images waiting for an ONNX Runtime run.', () => [{ value: batcher.depth }]));
   registry.add(new Gauge('ganomaly_admitted_images', `Images admitted and not yet answered (503 past ${maxQueue}).`, () => [{ value: admitted }]));
   registry.add(new Gauge('ganomaly_arriving_images', 'Admitted images still being received or decoded.', () => [{ value: upstream }]));
-  registry.add(new Gauge('ganomaly_model_info', 'The loaded model and its execution provider.', () => [{ labels: { model: modelName, provider: detector.provider }, value: 1 }]));
+  registry.add(new Gauge('ganomaly_model_info', 'The loaded model, its precision and its execution provider.', () => [{ labels: { model: modelName, provider: detector.provider, precision: detector.precision }, value: 1 }]));
   registry.add(new Gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', () => [{ value: process.memoryUsage.rss() }]));
   registry.add(new Gauge('nodejs_heap_used_bytes', 'V8 heap in use, in bytes.', () => [{ value: process.memoryUsage().heapUsed }]));
 
@@ -268,11 +272,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
           return sendJson(res, 200, { status: 'ok' });
         case '/readyz':
           if (draining) throw new HttpError(503, 'shutting_down', 'the server is shutting down');
-          return sendJson(res, 200, { status: 'ready', model: modelName, provider: detector.provider });
+          return sendJson(res, 200, { status: 'ready', model: modelName, provider: detector.provider, precision: detector.precision });
         case '/metrics':
           return sendJson(res, 200, registry.render(), PROMETHEUS_CONTENT_TYPE);
         case '/v1/model':
-          return sendJson(res, 200, { manifest: detector.manifest, provider: detector.provider, threshold: detector.threshold, maxBatch, maxQueue });
+          return sendJson(res, 200, { manifest: detector.manifest, provider: detector.provider, precision: detector.precision, threshold: detector.threshold, maxBatch, maxQueue });
         case '/v1/score':
         case '/v1/score:batch':
           return await (path === '/v1/score' ? scoreOne : scoreBatch)(req, res, ctx, {

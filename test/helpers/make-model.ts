@@ -5,7 +5,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { buildDetector, GRAPH_IO } from '../../src/export/onnx/index.js';
+import { buildDetector, convertDetectorPrecision, GRAPH_IO, VARIANT_FILES, VARIANT_WEIGHTS } from '../../src/export/onnx/index.js';
 import { defaultPreprocessing, preprocessImage, type RawImage } from '../../src/pixels.js';
 import { randomWeights, seededRandom } from '../fixtures/random-weights.js';
 import { MANIFEST_SCHEMA_VERSION, type Manifest, type ModelConfig, type WeightMap } from '../../src/types.js';
@@ -41,16 +41,32 @@ export interface TestModel {
   cfg: ModelConfig;
 }
 
-/** Writes manifest.json + detector.onnx into a new temp folder. Calibration comes from real scores. */
-export async function makeModelFolder(cfg: ModelConfig = TINY_CONFIG, seed = 7): Promise<TestModel> {
-  const detector = buildDetector(cfg, randomWeights(cfg, seed));
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** Calibration statistics and a median threshold from real scores of a few "validation" images. */
+async function calibrateTest(detector: Uint8Array, cfg: ModelConfig) {
   const pre = defaultPreprocessing(cfg.isize, cfg.nc);
-  // Calibrate on a few "validation" images, as export does with validation-normal scores.
   const scores = await directScores(detector, Array.from({ length: 8 }, (_, i) => testImage(40, 40, cfg.nc, 1000 + i)), pre);
   const sorted = [...scores].sort((a, b) => a - b);
   const mean = scores.reduce((a, b) => a + b, 0) / scores.length;
   const std = Math.sqrt(scores.reduce((a, b) => a + (b - mean) ** 2, 0) / scores.length);
   const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+  return {
+    calibration: { count: scores.length, min: sorted[0]!, max: sorted[sorted.length - 1]!, mean, std, p50: q(0.5), p95: q(0.95), p99: q(0.99) },
+    threshold: { value: q(0.5), rule: 'test: median of calibration scores' },
+  };
+}
+
+export interface TestModelOptions {
+  /** Also write detector.fp16.onnx and detector.int8.onnx with their own calibration (as export does). */
+  variants?: boolean;
+}
+
+/** Writes manifest.json + detector.onnx into a new temp folder. Calibration comes from real scores. */
+export async function makeModelFolder(cfg: ModelConfig = TINY_CONFIG, seed = 7, opts: TestModelOptions = {}): Promise<TestModel> {
+  const detector = buildDetector(cfg, randomWeights(cfg, seed));
+  const pre = defaultPreprocessing(cfg.isize, cfg.nc);
+  const { calibration, threshold } = await calibrateTest(detector, cfg);
   const manifest: Manifest = {
     schemaVersion: MANIFEST_SCHEMA_VERSION,
     name: `test-${cfg.isize}-${cfg.nc}`,
@@ -58,11 +74,11 @@ export async function makeModelFolder(cfg: ModelConfig = TINY_CONFIG, seed = 7):
     input: { name: 'x', shape: ['N', cfg.nc, cfg.isize, cfg.isize], dtype: 'float32' },
     preprocessing: pre,
     score: { kind: cfg.scoreKind, description: 'mean over nz of (z - z_hat)^2' },
-    calibration: { count: scores.length, min: sorted[0]!, max: sorted[sorted.length - 1]!, mean, std, p50: q(0.5), p95: q(0.95), p99: q(0.99) },
-    threshold: { value: q(0.5), rule: 'test: median of calibration scores' },
+    calibration,
+    threshold,
     files: {
       'detector.onnx': {
-        sha256: createHash('sha256').update(detector).digest('hex'),
+        sha256: sha256(detector),
         bytes: detector.length,
         inputs: [...GRAPH_IO.detector.inputs],
         outputs: [...GRAPH_IO.detector.outputs],
@@ -76,6 +92,15 @@ export async function makeModelFolder(cfg: ModelConfig = TINY_CONFIG, seed = 7):
     parity: null,
   };
   const dir = await mkdtemp(join(tmpdir(), 'ganomaly-model-'));
+  if (opts.variants) {
+    manifest.variants = {};
+    for (const p of ['fp16', 'int8'] as const) {
+      const bytes = convertDetectorPrecision(detector, p);
+      await writeFile(join(dir, VARIANT_FILES[p]), bytes);
+      manifest.files[VARIANT_FILES[p]] = { ...manifest.files['detector.onnx']!, sha256: sha256(bytes), bytes: bytes.length };
+      manifest.variants[p] = { file: VARIANT_FILES[p], weights: VARIANT_WEIGHTS[p], ...(await calibrateTest(bytes, cfg)), parityVsFp32: { images: 0 } };
+    }
+  }
   await writeModelFolder(dir, manifest, detector);
   return { dir, manifest, detector, cfg };
 }

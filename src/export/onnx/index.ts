@@ -23,3 +23,12 @@ export {
 } from './builder.js';
 export { WeightMapError, permute3201 } from './weights.js';
 export { OnnxValidationError, validateModel, validateModelBytes, decodeModel, KNOWN_OPS } from './validate.js';
+export {
+  convertDetectorPrecision,
+  float16BitsToFloat32,
+  float32ToFloat16Bits,
+  quantizePerChannel,
+  VARIANT_FILES,
+  VARIANT_WEIGHTS,
+  type ReducedPrecision,
+} from './precision.js';

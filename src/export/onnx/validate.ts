@@ -29,6 +29,9 @@ const REQUIRED_ATTRS: Record<string, string[]> = {
   Mul: [],
   Abs: [],
   ReduceMean: ['keepdims'],
+  // Precision variants (precision.ts): weights stored as float16 / int8, turned into float32 in-graph.
+  Cast: ['to'],
+  DequantizeLinear: ['axis'],
 };
 
 export const KNOWN_OPS: readonly string[] = Object.keys(REQUIRED_ATTRS);
@@ -36,6 +39,8 @@ export const KNOWN_OPS: readonly string[] = Object.keys(REQUIRED_ATTRS);
 const ELEMENT_BYTES: Partial<Record<number, number>> = {
   [TensorProto_DataType.FLOAT]: 4,
   [TensorProto_DataType.INT64]: 8,
+  [TensorProto_DataType.FLOAT16]: 2,
+  [TensorProto_DataType.INT8]: 1,
 };
 
 export function decodeModel(bytes: Uint8Array): ModelProto {

@@ -1,6 +1,6 @@
 // The platform-neutral detector: one session, preprocessing from the manifest, batching,
 // calibrated scores. The Node and browser entries only supply a RuntimePlatform.
-import type { Manifest } from '../../types.js';
+import type { Manifest, Precision } from '../../types.js';
 import { Batcher } from './batcher.js';
 import { DisposedError, ModelLoadError } from './errors.js';
 import { inputSize, toPixels, writeInput } from './images.js';
@@ -58,6 +58,12 @@ export interface DetectorOptions {
   logger?: Logger | null;
   /** Most images per ONNX Runtime run. Default 16. */
   maxBatch?: number;
+  /**
+   * Which detector to load: 'fp32' (detector.onnx, the default), 'fp16' or 'int8' (the variants in
+   * manifest.variants, each with its own calibration and threshold). Default: fp32, or the
+   * precision a model package's `{ manifest, detector, precision }` names.
+   */
+  precision?: Precision;
 }
 
 export const DEFAULT_MAX_BATCH = 16;
@@ -79,6 +85,8 @@ export class Detector<Input> {
     readonly provider: string,
     readonly threshold: number,
     readonly maxBatch: number,
+    /** The precision of the loaded graph; `manifest` carries that variant's calibration and threshold. */
+    readonly precision: Precision,
   ) {
     const [n, c, h, w] = manifest.input.shape;
     const fixedBatch = typeof n === 'number' ? n : undefined;
@@ -93,7 +101,7 @@ export class Detector<Input> {
     const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new TypeError(`maxBatch must be a positive integer; got ${maxBatch}`);
     if (options.threshold !== undefined) checkThreshold(options.threshold, 'threshold');
-    const { manifest, detector } = await loadModel(platform, options.model, options.verifyIntegrity ?? true);
+    const { manifest, detector, precision, file } = await loadModel(platform, options.model, options.verifyIntegrity ?? true, options.precision);
     const logger = options.logger === undefined ? console : options.logger;
     const providers = options.executionProviders ?? platform.defaultProviders;
     const { session, provider } = await createSessionWithFallback(platform, detector, providers, logger);
@@ -103,10 +111,10 @@ export class Detector<Input> {
     ];
     if (missing.length > 0) {
       await session.release();
-      throw new ModelLoadError(`detector.onnx lacks ${missing.join(' and ')} (it has inputs ${session.inputNames.join(', ')}; outputs ${session.outputNames.join(', ')})`);
+      throw new ModelLoadError(`${file} lacks ${missing.join(' and ')} (it has inputs ${session.inputNames.join(', ')}; outputs ${session.outputNames.join(', ')})`);
     }
     const threshold = options.threshold ?? manifest.threshold.value;
-    return new Detector<Input>(platform, session, manifest, provider, threshold, maxBatch);
+    return new Detector<Input>(platform, session, manifest, provider, threshold, maxBatch, precision);
   }
 
   /** Scores one image, or a list of images (results in input order). */

@@ -1,7 +1,7 @@
 // Reads manifest.json and checks every field the runtime relies on, reporting all problems at
 // once. Fields the runtime does not use (training, split, tools, parity) are passed through
 // unchecked so that exporters may add to them without breaking older runtimes.
-import { MANIFEST_SCHEMA_VERSION, type Manifest } from '../../types.js';
+import { MANIFEST_SCHEMA_VERSION, type Manifest, type Precision } from '../../types.js';
 import { ManifestError } from './errors.js';
 
 export const SUPPORTED_SCHEMA_VERSIONS: readonly number[] = [MANIFEST_SCHEMA_VERSION];
@@ -9,6 +9,26 @@ export const SUPPORTED_SCHEMA_VERSIONS: readonly number[] = [MANIFEST_SCHEMA_VER
 /** The graph the runtime runs, and the names of its tensors (see `ganomaly export`). */
 export const DETECTOR_FILE = 'detector.onnx';
 export const DETECTOR_OUTPUTS = ['score', 'z', 'z_hat', 'x_hat', 'anomaly_map'] as const;
+export const REDUCED_PRECISIONS = ['fp16', 'int8'] as const;
+
+/**
+ * The graph file, calibration and threshold of one precision: fp32 is detector.onnx and the
+ * manifest's top-level fields; fp16/int8 come from manifest.variants. Throws ManifestError when
+ * the model was exported without that variant.
+ */
+export function selectPrecision(m: Manifest, precision: Precision, origin = 'manifest.json'): { file: string; manifest: Manifest } {
+  if (precision === 'fp32') return { file: DETECTOR_FILE, manifest: m };
+  if (!(REDUCED_PRECISIONS as readonly string[]).includes(precision)) {
+    throw new TypeError(`precision must be 'fp32', 'fp16' or 'int8'; got ${JSON.stringify(precision)}`);
+  }
+  const v = m.variants?.[precision];
+  if (!v) {
+    const have = ['fp32', ...Object.keys(m.variants ?? {})].join(', ');
+    throw new ManifestError(`${origin}: this model has no ${precision} variant (it has ${have}); export it with --precision ${precision} or run \`ganomaly quantize\``);
+  }
+  // Everything downstream (normalisation, threshold) reads the variant's own statistics.
+  return { file: v.file, manifest: { ...m, calibration: v.calibration, threshold: v.threshold } };
+}
 
 type Json = Record<string, unknown>;
 
@@ -67,6 +87,7 @@ export function parseManifest(source: string | unknown, origin = 'manifest.json'
   checkPreprocessing(raw, p);
   checkScoring(raw, p);
   checkFiles(raw, p);
+  checkVariants(raw, p);
   if (p.list.length === 0) checkConsistency(raw as unknown as Manifest, p);
   if (p.list.length > 0) throw new ManifestError(`${origin} is invalid: ${p.list.join('; ')}`);
   return raw as unknown as Manifest;
@@ -135,9 +156,46 @@ function checkScoring(m: Json, p: Problems): void {
 function checkFiles(m: Json, p: Problems): void {
   const files = p.object(m, 'files', 'files');
   if (!files) return;
-  const det = p.object(files, DETECTOR_FILE, `files["${DETECTOR_FILE}"]`);
+  checkGraphEntry(files, DETECTOR_FILE, p);
+}
+
+/** Reduced-precision detectors (optional): each names a file listed in `files` and its own calibration. */
+function checkVariants(m: Json, p: Problems): void {
+  const variants = m.variants;
+  if (variants === undefined) return;
+  if (!isObject(variants)) return p.add('variants must be an object');
+  const files = isObject(m.files) ? m.files : {};
+  for (const [name, v] of Object.entries(variants)) {
+    const path = `variants.${name}`;
+    if (!(REDUCED_PRECISIONS as readonly string[]).includes(name)) {
+      p.add(`${path}: unknown precision (known: ${REDUCED_PRECISIONS.join(', ')})`);
+      continue;
+    }
+    if (!isObject(v)) {
+      p.add(`${path} must be an object`);
+      continue;
+    }
+    if (typeof v.file !== 'string' || v.file === DETECTOR_FILE || !/^[\w.-]+\.onnx$/.test(v.file)) {
+      p.add(`${path}.file must name an .onnx file in the model folder other than ${DETECTOR_FILE}; got ${JSON.stringify(v.file)}`);
+      continue;
+    }
+    if (!isObject(files[v.file])) p.add(`${path}.file '${v.file}' is not listed in files`);
+    else checkGraphEntry(files, v.file, p);
+    const cal = p.object(v, 'calibration', `${path}.calibration`);
+    if (cal) {
+      p.number(cal, 'min', `${path}.calibration.min`);
+      p.number(cal, 'max', `${path}.calibration.max`);
+      if (isFiniteNumber(cal.min) && isFiniteNumber(cal.max) && cal.max < cal.min) p.add(`${path}.calibration.max is below its min`);
+    }
+    const threshold = p.object(v, 'threshold', `${path}.threshold`);
+    if (threshold) p.number(threshold, 'value', `${path}.threshold.value`);
+  }
+}
+
+function checkGraphEntry(files: Json, file: string, p: Problems): void {
+  const det = p.object(files, file, `files["${file}"]`);
   if (!det) return;
-  const path = `files["${DETECTOR_FILE}"]`;
+  const path = `files["${file}"]`;
   if (typeof det.sha256 !== 'string' || !/^[0-9a-f]{64}$/i.test(det.sha256)) {
     p.add(`${path}.sha256 must be 64 hex digits; got ${JSON.stringify(det.sha256)}`);
   }

@@ -1,8 +1,8 @@
 // Loads manifest.json and detector.onnx from a folder, a URL or memory, and checks the graph's
 // size and sha256 against the manifest before ONNX Runtime sees it.
-import type { Manifest } from '../../types.js';
+import type { Manifest, Precision } from '../../types.js';
 import { IntegrityError, ModelNotFoundError, errorMessage } from './errors.js';
-import { DETECTOR_FILE, parseManifest } from './manifest.js';
+import { parseManifest, selectPrecision } from './manifest.js';
 import type { ModelFiles, RuntimePlatform } from './platform.js';
 
 /**
@@ -14,8 +14,10 @@ export type ModelSource = string | URL | ModelUrls | ModelBytes;
 export interface ModelUrls {
   /** manifest.json's URL (file:, http(s):, data: or relative to the page once resolved). */
   manifest: URL;
-  /** detector.onnx's URL. */
+  /** The detector graph's URL: detector.onnx, or the file of the variant `precision` names. */
   detector: URL;
+  /** Which of the manifest's precisions `detector` is (default fp32). */
+  precision?: Precision;
 }
 
 export interface ModelBytes {
@@ -26,49 +28,65 @@ export interface ModelBytes {
 }
 
 export interface LoadedModel {
+  /** The manifest, with calibration and threshold of the loaded precision. */
   manifest: Manifest;
   detector: Uint8Array;
   location: string;
+  precision: Precision;
+  /** The graph file that was loaded (detector.onnx or a variant's). */
+  file: string;
 }
 
-export async function loadModel(platform: RuntimePlatform, source: ModelSource, verifyIntegrity: boolean): Promise<LoadedModel> {
+function resolvePrecision(asked: Precision | undefined, given: Precision | undefined): Precision {
+  if (asked !== undefined && given !== undefined && asked !== given) {
+    throw new TypeError(`precision '${asked}' was asked for, but the model's detector URL is its ${given} variant`);
+  }
+  return asked ?? given ?? 'fp32';
+}
+
+export async function loadModel(platform: RuntimePlatform, source: ModelSource, verifyIntegrity: boolean, precision?: Precision): Promise<LoadedModel> {
   let manifest: Manifest;
   let detector: Uint8Array;
   let location: string;
+  let file: string;
+  let chosen: Precision;
   if (typeof source === 'string' || source instanceof URL) {
     const files = platform.openModel(source);
     location = files.location;
-    manifest = parseManifest(new TextDecoder().decode(await files.read('manifest.json')), `${location}: manifest.json`);
-    detector = await files.read(DETECTOR_FILE);
+    chosen = resolvePrecision(precision, undefined);
+    const origin = `${location}: manifest.json`;
+    ({ file, manifest } = selectPrecision(parseManifest(new TextDecoder().decode(await files.read('manifest.json')), origin), chosen, origin));
+    detector = await files.read(file);
   } else if (typeof source === 'object' && source !== null && 'manifest' in source && 'detector' in source) {
     const m = source.manifest;
     const d = source.detector;
     location = d instanceof URL ? d.href : 'in-memory model';
-    manifest = m instanceof URL
-      ? parseManifest(new TextDecoder().decode(await readUrl(platform, m)), `${m.href}`)
-      : parseManifest(m, 'manifest');
+    chosen = resolvePrecision(precision, 'precision' in source ? (source as ModelUrls).precision : undefined);
+    const origin = m instanceof URL ? m.href : 'manifest';
+    const parsed = m instanceof URL ? parseManifest(new TextDecoder().decode(await readUrl(platform, m)), origin) : parseManifest(m, origin);
+    ({ file, manifest } = selectPrecision(parsed, chosen, origin));
     detector = d instanceof URL ? await readUrl(platform, d) : d instanceof Uint8Array ? d : new Uint8Array(d);
   } else {
     throw new TypeError('model must be a folder path, a URL, { manifest, detector } URLs, or { manifest, detector } bytes');
   }
-  if (verifyIntegrity) await verify(platform, manifest, detector, location);
-  return { manifest, detector, location };
+  if (verifyIntegrity) await verify(platform, manifest, detector, location, file);
+  return { manifest, detector, location, precision: chosen, file };
 }
 
-async function verify(platform: RuntimePlatform, manifest: Manifest, bytes: Uint8Array, location: string): Promise<void> {
-  const entry = manifest.files[DETECTOR_FILE]!;
+async function verify(platform: RuntimePlatform, manifest: Manifest, bytes: Uint8Array, location: string, file: string): Promise<void> {
+  const entry = manifest.files[file]!;
   const hint = 're-export or re-download the model (or pass verifyIntegrity: false to skip this check)';
   if (bytes.length !== entry.bytes) {
     throw new IntegrityError(
-      DETECTOR_FILE, `${entry.bytes} bytes`, `${bytes.length} bytes`,
-      `${location}: ${DETECTOR_FILE} has ${bytes.length} bytes but the manifest says ${entry.bytes} (truncated or replaced file); ${hint}`,
+      file, `${entry.bytes} bytes`, `${bytes.length} bytes`,
+      `${location}: ${file} has ${bytes.length} bytes but the manifest says ${entry.bytes} (truncated or replaced file); ${hint}`,
     );
   }
   const actual = await platform.sha256(bytes);
   if (actual.toLowerCase() !== entry.sha256.toLowerCase()) {
     throw new IntegrityError(
-      DETECTOR_FILE, entry.sha256, actual,
-      `${location}: ${DETECTOR_FILE} sha256 is ${actual} but the manifest says ${entry.sha256} (corrupted or altered file); ${hint}`,
+      file, entry.sha256, actual,
+      `${location}: ${file} sha256 is ${actual} but the manifest says ${entry.sha256} (corrupted or altered file); ${hint}`,
     );
   }
 }
