@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkParity, ExportError, exportRun } from '../src/export/index.js';
+import { checkParity, ExportError, exportRun, quantizeModel } from '../src/export/index.js';
 import { buildDetector, buildE, buildGD, buildGE } from '../src/export/onnx/index.js';
 import { nhwcToNchw } from '../src/export/layout.js';
 import { loadDataset } from '../src/train/data/index.js';
@@ -34,7 +34,7 @@ describe('exportRun', () => {
 
   it('writes the graphs and a manifest whose hashes, calibration and threshold check out', async () => {
     const files = (await fs.readdir(outDir)).sort();
-    expect(files).toEqual(['E.onnx', 'GD.onnx', 'GE.onnx', 'detector.onnx', 'manifest.json']);
+    expect(files).toEqual(['E.onnx', 'GD.onnx', 'GE.onnx', 'detector.fp16.onnx', 'detector.int8.onnx', 'detector.onnx', 'manifest.json']);
     for (const [f, info] of Object.entries(manifest.files)) {
       const bytes = await fs.readFile(path.join(outDir, f));
       expect(createHash('sha256').update(bytes).digest('hex')).toBe(info.sha256);
@@ -59,6 +59,38 @@ describe('exportRun', () => {
     expect(manifest.calibration.max).toBeCloseTo(sorted[sorted.length - 1]!, 5);
     expect(manifest.threshold.value).toBeCloseTo(quantileSorted(sorted, 0.99), 5);
     expect(manifest.threshold.value / manifest.calibration.p99).toBeCloseTo(1, 6);
+  });
+
+  it('FP16/INT8 variants: own calibration measured through ORT (not copied), reproduced by quantizeModel', async () => {
+    const data = await loadDataset(cfg.data, { isize: 16, nc: 1, abnormalClass: cfg.abnormalClass, maxImages: cfg.maxImages, seed: cfg.seed, validationFraction: 0.1 });
+    const n = data.validation.count;
+    const x = nhwcToNchw(data.validation.images, n, 16, 16, 1);
+    for (const p of ['fp16', 'int8'] as const) {
+      const v = manifest.variants![p]!;
+      expect(v.file).toBe(`detector.${p}.onnx`);
+      const s = await ortNode.InferenceSession.create(await fs.readFile(path.join(outDir, v.file)));
+      const scores = (await s.run({ x: new ortNode.Tensor('float32', x, [n, 1, 16, 16]) })).score!.data as Float32Array;
+      await s.release();
+      const sorted = Float64Array.from(scores).sort();
+      expect(v.calibration.count).toBe(n);
+      expect(v.calibration.max).toBeCloseTo(sorted[n - 1]!, 6);
+      expect(v.threshold.value).toBeCloseTo(quantileSorted(sorted, 0.99), 6);
+      expect(v.calibration.max).not.toBe(manifest.calibration.max);
+      expect(v.parityVsFp32.images).toBe(16);
+      expect(v.parityVsFp32.score).toBeGreaterThan(0);
+    }
+    // Adding variants to a folder afterwards gives the same files and numbers.
+    const again = path.join(await tmp(), 'again');
+    await exportRun(cfg.out, { out: again, name: 'tiny', backend: 'cpu', precisions: ['fp32'] });
+    expect((await fs.readFile(path.join(again, 'detector.onnx'))).equals(await fs.readFile(path.join(outDir, 'detector.onnx')))).toBe(true);
+    expect((await fs.readdir(again)).filter((f) => f.startsWith('detector'))).toEqual(['detector.onnx']);
+    const q = await quantizeModel(again, { data: cfg.data });
+    for (const p of ['fp16', 'int8'] as const) {
+      const file = manifest.variants![p]!.file;
+      expect(q.files[file]!.sha256).toBe(manifest.files[file]!.sha256);
+      expect(q.variants![p]!.calibration).toEqual(manifest.variants![p]!.calibration);
+      expect(q.variants![p]!.threshold).toEqual(manifest.variants![p]!.threshold);
+    }
   });
 
   it('the chain GE → GD → E equals detector.onnx in onnxruntime-node and onnxruntime-web, batch 1 and 7', async () => {

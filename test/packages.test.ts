@@ -49,7 +49,10 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed packages', () => {
   let ortAlone: Footprint;
   let gateway: Install;
   let toolkit: Install;
-  let gatewayScores: { provider: string; scores: Record<string, number>; flags: Record<string, boolean>; raw: number; threshold: number };
+  let gatewayScores: {
+    provider: string; scores: Record<string, number>; flags: Record<string, boolean>; raw: number; threshold: number;
+    byPrecision: Record<'fp32' | 'fp16' | 'int8', { score: number; threshold: number }>;
+  };
 
   beforeAll(async () => {
     if (!HAVE_BUILD) throw new Error('dist/ is not built: run `npm run build` (npm test does it first)');
@@ -85,7 +88,9 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed packages', () => {
     expect(Object.keys(r.scripts)).toEqual([]);
     expect(Object.keys(packed.model.scripts)).toEqual([]);
     // The model package: what the runtime loads, its README and samples; not the part graphs or eval output.
-    expect(packed.model.files).toEqual(expect.arrayContaining(['detector.onnx', 'manifest.json', 'README.md', 'index.js', 'node.js', 'samples/samples.json']));
+    expect(packed.model.files).toEqual(expect.arrayContaining([
+      'detector.onnx', 'detector.fp16.onnx', 'detector.int8.onnx', 'manifest.json', 'README.md', 'index.js', 'node.js', 'fp16.js', 'int8.js', 'samples/samples.json',
+    ]));
     expect(packed.model.files.filter((f) => /^(GE|GD|E)\.onnx$|^eval\/|^training-/.test(f))).toEqual([]);
     // The toolkit no longer carries the model; it ships its docs so README links resolve.
     expect(packed.toolkit.files.filter((f) => f.startsWith('models/'))).toEqual([]);
@@ -114,6 +119,12 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed packages', () => {
     const mean = (xs: string[]) => xs.reduce((s, n) => s + gatewayScores.scores[n]!, 0) / xs.length;
     expect(mean(abnormal)).toBeGreaterThan(mean(normal));
     expect(Number.isFinite(gatewayScores.raw)).toBe(true);
+    // The variants score close to float32, each against its own threshold.
+    const p = gatewayScores.byPrecision;
+    expect(p.fp32.score).toBe(gatewayScores.scores[SAMPLE]);
+    expect(Math.abs(p.fp16.score - p.fp32.score) / p.fp32.score).toBeLessThan(5e-3);
+    expect(Math.abs(p.int8.score - p.fp32.score) / p.fp32.score).toBeLessThan(0.05);
+    expect(new Set([p.fp32.threshold, p.fp16.threshold, p.int8.threshold]).size).toBe(3);
   });
 
   it('gateway without sharp: raw pixels still score; an encoded image names the missing package', async () => {
@@ -228,6 +239,30 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed packages', () => {
           }
         }, 120_000);
       }
+    }
+
+    for (const bundler of ['vite', 'esbuild'] as const) {
+      it(`${bundler}: the FP16 and INT8 pages fetch only their own detector and score as Node does for that variant (≤1e-4)`, async () => {
+        const server = await serveFolder(builds[bundler]!, { isolated: true });
+        try {
+          for (const precision of ['fp16', 'int8'] as const) {
+            server.reset();
+            const page = await context.newPage();
+            await page.goto(`${server.url}?providers=wasm&precision=${precision}`);
+            await page.waitForFunction(() => (window as { fixtureResult?: unknown }).fixtureResult, null, { timeout: 90_000 });
+            const r = await page.evaluate(() => (window as unknown as { fixtureResult: { score?: number; precision?: string; error?: string } }).fixtureResult);
+            await page.close();
+            expect(r.error, r.error).toBeUndefined();
+            expect(r.precision).toBe(precision);
+            expect(Math.abs(r.score! - gatewayScores.byPrecision[precision].score)).toBeLessThanOrEqual(1e-4);
+            const onnx = server.fetched.filter((f) => f.path.endsWith('.onnx')).map((f) => f.path);
+            expect(onnx).toHaveLength(1);
+            expect(onnx[0]).toMatch(new RegExp(`detector[.-]${precision}[^/]*\\.onnx$`));
+          }
+        } finally {
+          await server.close();
+        }
+      }, 120_000);
     }
 
     for (const bundler of ['vite', 'esbuild'] as const) {

@@ -185,6 +185,8 @@ export async function buildWithEsbuild(appDir: string): Promise<string> {
     [join(ortDist, 'ort-wasm-simd-threaded.asyncify.wasm'), 'ort-wasm-simd-threaded.asyncify.wasm'],
     [join(model, 'manifest.json'), 'manifest.json'],
     [join(model, 'detector.onnx'), 'detector.onnx'],
+    [join(model, 'detector.fp16.onnx'), 'detector.fp16.onnx'],
+    [join(model, 'detector.int8.onnx'), 'detector.int8.onnx'],
   ];
   for (const [from, to] of copies) await copyFile(from, join(outdir, to));
   await cp(join(appDir, 'public'), outdir, { recursive: true });
