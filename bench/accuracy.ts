@@ -41,7 +41,7 @@ const classes = a.classes!.split(',').map(Number);
 const work = mkdtempSync(path.join(os.tmpdir(), 'ganomaly-accuracy-'));
 const out = a.out ?? `bench/results/accuracy-${budgetName}.json`;
 
-interface Row { cls: number; name: string; aucLatent: number; aucBaseline: number; apLatent: number; apBaseline: number; trainSeconds: number; split: unknown; backend: string }
+interface Row { cls: number; name: string; aucLatent: number; aucBaseline: number; apLatent: number; apBaseline: number; trainSeconds: number; split: unknown; backend: string; aucFp16: number; aucInt8: number }
 const rows: Row[] = [];
 const t0 = Date.now();
 for (const cls of classes) {
@@ -60,19 +60,25 @@ for (const cls of classes) {
   const trainSeconds = (Date.now() - ts) / 1000;
   await exportRun(runDir, { out: modelDir });
   const { report } = await evaluateModel({ model: modelDir });
+  // The FP16/INT8 variants export writes, on the same split.
+  const variants = {
+    fp16: (await evaluateModel({ model: modelDir, precision: 'fp16' })).report.ganomaly,
+    int8: (await evaluateModel({ model: modelDir, precision: 'int8' })).report.ganomaly,
+  };
   rows.push({
     cls, name: FASHION_MNIST_CLASSES[cls]!, backend: r.backend, trainSeconds, split: report.split,
     aucLatent: report.ganomaly.rocAuc, aucBaseline: report.baseline.rocAuc,
     apLatent: report.ganomaly.averagePrecision, apBaseline: report.baseline.averagePrecision,
+    aucFp16: variants.fp16.rocAuc, aucInt8: variants.int8.rocAuc,
   });
   process.stderr.write(`class ${cls} (${FASHION_MNIST_CLASSES[cls]}): AUC latent ${report.ganomaly.rocAuc.toFixed(4)}, baseline ${report.baseline.rocAuc.toFixed(4)}\n`);
 }
 const mean = (k: 'aucLatent' | 'aucBaseline' | 'apLatent' | 'apBaseline') => rows.reduce((s, r) => s + r[k], 0) / rows.length;
 
 console.log(`\nFashion-MNIST, one class abnormal, seed ${seed}, budget '${budgetName}' (${JSON.stringify(budget)}), ${((Date.now() - t0) / 60000).toFixed(1)} min`);
-console.log(`${'abnormal class'.padEnd(16)} ${'AUC latent'.padStart(10)} ${'AUC pixel'.padStart(10)} ${'AP latent'.padStart(10)} ${'AP pixel'.padStart(10)} ${'train s'.padStart(8)}`);
+console.log(`${'abnormal class'.padEnd(16)} ${'AUC latent'.padStart(10)} ${'AUC pixel'.padStart(10)} ${'AP latent'.padStart(10)} ${'AP pixel'.padStart(10)} ${'AUC fp16'.padStart(9)} ${'AUC int8'.padStart(9)} ${'train s'.padStart(8)}`);
 for (const r of rows) {
-  console.log(`${`${r.cls} ${r.name}`.padEnd(16)} ${r.aucLatent.toFixed(4).padStart(10)} ${r.aucBaseline.toFixed(4).padStart(10)} ${r.apLatent.toFixed(4).padStart(10)} ${r.apBaseline.toFixed(4).padStart(10)} ${r.trainSeconds.toFixed(0).padStart(8)}`);
+  console.log(`${`${r.cls} ${r.name}`.padEnd(16)} ${r.aucLatent.toFixed(4).padStart(10)} ${r.aucBaseline.toFixed(4).padStart(10)} ${r.apLatent.toFixed(4).padStart(10)} ${r.apBaseline.toFixed(4).padStart(10)} ${r.aucFp16.toFixed(4).padStart(9)} ${r.aucInt8.toFixed(4).padStart(9)} ${r.trainSeconds.toFixed(0).padStart(8)}`);
 }
 console.log(`${'mean'.padEnd(16)} ${mean('aucLatent').toFixed(4).padStart(10)} ${mean('aucBaseline').toFixed(4).padStart(10)} ${mean('apLatent').toFixed(4).padStart(10)} ${mean('apBaseline').toFixed(4).padStart(10)}`);
 mkdirSync(path.dirname(out), { recursive: true });

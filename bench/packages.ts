@@ -2,8 +2,9 @@
 //   - npm pack sizes of the toolkit, the runtime and the model package;
 //   - fresh installs (npm cache first, no env var, no .npmrc of ours): web app, onnxruntime-web
 //     alone, gateway, toolkit — node_modules bytes, package count, wall time;
-//   - the fixture page built with Vite and esbuild: JS a page loads (minified, gzip), and the time
-//     to the first score in headless Chromium (median of --runs page loads), per ORT build.
+//   - the fixture page built with Vite and esbuild: bytes a page loads (JS minified, gzip as a
+//     compressing server sends them), and the time to the first score in headless Chromium
+//     (median of --runs page loads), per ORT build and per model precision.
 // Prints a table and writes bench/results/packages.json.
 //
 //   npm run build && npm run bench:packages [-- --runs 3]
@@ -61,38 +62,42 @@ try {
   const pages: Record<string, unknown>[] = [];
   const context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: FLAGS });
   try {
+    const combos: { bundler: 'vite' | 'esbuild'; providers: string; precision: string; isolated: boolean }[] = [];
     for (const bundler of ['vite', 'esbuild'] as const) {
       for (const providers of ['wasm', 'webgpu,wasm']) {
-        for (const isolated of [true, false]) {
-          const server = await serveFolder(outputs[bundler], { isolated });
-          const loads: { firstScoreMs: number; navToScoreMs: number }[] = [];
-          let fetched = server.fetched.slice();
-          for (let i = 0; i < RUNS; i++) {
-            server.reset();
-            const page = await context.newPage();
-            const t0 = performance.now();
-            await page.goto(`${server.url}?providers=${providers}`);
-            await page.waitForFunction(() => (window as { fixtureResult?: unknown }).fixtureResult, null, { timeout: 120_000 });
-            const r = await page.evaluate(() => (window as unknown as { fixtureResult: { ms: number; error?: string } }).fixtureResult);
-            if (r.error) throw new Error(`${bundler} ${providers}: ${r.error}`);
-            loads.push({ firstScoreMs: r.ms, navToScoreMs: performance.now() - t0 });
-            fetched = server.fetched.slice();
-            await page.close();
-          }
-          await server.close();
-          const sum = (re: RegExp, k: 'bytes' | 'gzipBytes') => fetched.filter((f) => re.test(f.path)).reduce((s, f) => s + f[k], 0);
-          pages.push({
-            bundler, providers, isolated, runs: RUNS,
-            jsBytes: sum(/\.m?js$/, 'bytes'), jsGzipBytes: sum(/\.m?js$/, 'gzipBytes'),
-            wasmBytes: sum(/\.wasm$/, 'bytes'), wasmGzipBytes: sum(/\.wasm$/, 'gzipBytes'),
-            modelBytes: sum(/\.onnx$|manifest/, 'bytes'), modelGzipBytes: sum(/\.onnx$|manifest/, 'gzipBytes'),
-            totalBytes: sum(/./, 'bytes'), totalGzipBytes: sum(/./, 'gzipBytes'),
-            files: fetched.map((f) => f.path),
-            medianCreateToScoreMs: median(loads.map((l) => l.firstScoreMs)),
-            medianNavigationToScoreMs: median(loads.map((l) => l.navToScoreMs)),
-          });
+        for (const precision of ['fp32', 'fp16', 'int8']) {
+          for (const isolated of [true, false]) combos.push({ bundler, providers, precision, isolated });
         }
       }
+    }
+    for (const { bundler, providers, precision, isolated } of combos) {
+      const server = await serveFolder(outputs[bundler], { isolated });
+      const loads: { firstScoreMs: number; navToScoreMs: number }[] = [];
+      let fetched = server.fetched.slice();
+      for (let i = 0; i < RUNS; i++) {
+        server.reset();
+        const page = await context.newPage();
+        const t0 = performance.now();
+        await page.goto(`${server.url}?providers=${providers}&precision=${precision}`);
+        await page.waitForFunction(() => (window as { fixtureResult?: unknown }).fixtureResult, null, { timeout: 120_000 });
+        const r = await page.evaluate(() => (window as unknown as { fixtureResult: { ms: number; error?: string } }).fixtureResult);
+        if (r.error) throw new Error(`${bundler} ${providers} ${precision}: ${r.error}`);
+        loads.push({ firstScoreMs: r.ms, navToScoreMs: performance.now() - t0 });
+        fetched = server.fetched.slice();
+        await page.close();
+      }
+      await server.close();
+      const sum = (re: RegExp, k: 'bytes' | 'gzipBytes') => fetched.filter((f) => re.test(f.path)).reduce((s, f) => s + f[k], 0);
+      pages.push({
+        bundler, providers, precision, isolated, runs: RUNS,
+        jsBytes: sum(/\.m?js$/, 'bytes'), jsGzipBytes: sum(/\.m?js$/, 'gzipBytes'),
+        wasmBytes: sum(/\.wasm$/, 'bytes'), wasmGzipBytes: sum(/\.wasm$/, 'gzipBytes'),
+        modelBytes: sum(/\.onnx$|manifest/, 'bytes'), modelGzipBytes: sum(/\.onnx$|manifest/, 'gzipBytes'),
+        totalBytes: sum(/./, 'bytes'), totalGzipBytes: sum(/./, 'gzipBytes'),
+        files: fetched.map((f) => f.path),
+        medianCreateToScoreMs: median(loads.map((l) => l.firstScoreMs)),
+        medianNavigationToScoreMs: median(loads.map((l) => l.navToScoreMs)),
+      });
     }
   } finally {
     await context.close();
@@ -126,11 +131,11 @@ try {
   }
   console.log(`web app / onnxruntime-web alone: ×${result.webAppVsOrtWebAlone}`);
   console.log(`\npage (fixture app, model package, one PNG scored; headless Chromium, median of ${RUNS})`);
-  console.log('| bundler | providers | COOP/COEP | JS | JS gzip | wasm (gzip) | model (gzip) | all (gzip) | nav → first score |\n|---|---|---|---:|---:|---:|---:|---:|---:|');
-  for (const p of pages as { bundler: string; providers: string; isolated: boolean; jsBytes: number; jsGzipBytes: number; wasmBytes: number; wasmGzipBytes: number; modelBytes: number; modelGzipBytes: number; totalBytes: number; totalGzipBytes: number; medianNavigationToScoreMs: number }[]) {
+  console.log('| bundler | providers | precision | COOP/COEP | JS | JS gzip | wasm (gzip) | model (gzip) | all (gzip) | nav → first score |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|');
+  for (const p of pages as { bundler: string; providers: string; precision: string; isolated: boolean; jsBytes: number; jsGzipBytes: number; wasmBytes: number; wasmGzipBytes: number; modelBytes: number; modelGzipBytes: number; totalBytes: number; totalGzipBytes: number; medianNavigationToScoreMs: number }[]) {
     const kb = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
     const mb = (b: number) => `${(b / MiB).toFixed(1)} MiB`;
-    console.log(`| ${p.bundler} | ${p.providers} | ${p.isolated ? 'yes' : 'no'} | ${kb(p.jsBytes)} | ${kb(p.jsGzipBytes)} | ${mb(p.wasmBytes)} (${mb(p.wasmGzipBytes)}) | ${mb(p.modelBytes)} (${mb(p.modelGzipBytes)}) | ${mb(p.totalBytes)} (${mb(p.totalGzipBytes)}) | ${(p.medianNavigationToScoreMs / 1000).toFixed(2)} s |`);
+    console.log(`| ${p.bundler} | ${p.providers} | ${p.precision} | ${p.isolated ? 'yes' : 'no'} | ${kb(p.jsBytes)} | ${kb(p.jsGzipBytes)} | ${mb(p.wasmBytes)} (${mb(p.wasmGzipBytes)}) | ${mb(p.modelBytes)} (${mb(p.modelGzipBytes)}) | ${mb(p.totalBytes)} (${mb(p.totalGzipBytes)}) | ${(p.medianNavigationToScoreMs / 1000).toFixed(2)} s |`);
   }
   console.log(`\nwrote ${values.out}`);
 } finally {

@@ -96,6 +96,7 @@ async function loadModel(): Promise<void> {
     const options: WebDetectorOptions = {
       model: ui.modelUrl.value,
       executionProviders: ui.providers.value.split(','),
+      precision: precision(),
       logger: { warn: (m) => console.warn(m) },
     };
     const t0 = performance.now();
@@ -104,7 +105,7 @@ async function loadModel(): Promise<void> {
     const m = d.manifest;
     setStatus(
       `${m.name}: ${m.model.isize}×${m.model.isize}×${m.model.nc}, nz ${m.model.nz}, threshold ${d.threshold.toExponential(3)}\n` +
-        `provider ${d.provider}, loaded in ${(performance.now() - t0).toFixed(0)} ms` +
+        `provider ${d.provider}, ${d.precision}, loaded in ${(performance.now() - t0).toFixed(0)} ms` +
         `${crossOriginIsolated ? '' : ' (page not cross-origin isolated: WASM runs single-threaded)'}`,
     );
     ui.file.disabled = false;
@@ -165,8 +166,12 @@ ui.stop.addEventListener('click', () => {
   ui.stop.disabled = true;
 });
 
-// ?model=<url>&providers=wasm&autoload=1 preselects and loads, for links and tests.
+// ?model=<url>&providers=wasm&precision=int8&autoload=1 preselects and loads, for links and tests.
 const params = new URLSearchParams(location.search);
+function precision(): WebDetectorOptions['precision'] {
+  const p = params.get('precision');
+  return p === 'fp16' || p === 'int8' || p === 'fp32' ? p : undefined;
+}
 if (params.get('model')) ui.modelUrl.value = params.get('model')!;
 if (params.get('providers')) {
   const value = params.get('providers')!;
