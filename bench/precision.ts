@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { evaluateModel } from '../src/eval/index.js';
-import { parseManifest } from '../src/runtime/node.js';
+import { ORT_CONFIG_ENTRIES, parseManifest } from '../src/runtime/node.js';
 import type { Precision } from '../src/types.js';
 
 const { values } = parseArgs({
@@ -32,7 +32,7 @@ async function speed(ort: Ort, provider: string, bytes: Uint8Array) {
   let session!: ortNode.InferenceSession;
   for (let i = 0; i < RUNS.create; i++) {
     const t0 = performance.now();
-    const s = await ort.InferenceSession.create(bytes, { executionProviders: [provider], graphOptimizationLevel: 'all' });
+    const s = await ort.InferenceSession.create(bytes, { executionProviders: [provider], graphOptimizationLevel: 'all', extra: ORT_CONFIG_ENTRIES });
     create.push(performance.now() - t0);
     if (i < RUNS.create - 1) await s.release();
     else session = s;

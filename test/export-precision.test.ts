@@ -21,7 +21,9 @@ import {
 } from '../src/export/onnx/index.js';
 import { parsePrecisions } from '../src/export/variants.js';
 import { TensorProto_DataType } from '../src/export/proto/onnx_pb.js';
+import sharp from 'sharp';
 import { createDetector, IntegrityError, ManifestError, parseManifest } from '../src/runtime/node.js';
+import { startServer } from '../src/serve/index.js';
 import type { ModelConfig } from '../src/types.js';
 import { randomImages, randomWeights, seededRandom } from './fixtures/random-weights.js';
 import { makeModelFolder, testImage, type TestModel } from './helpers/make-model.js';
@@ -210,5 +212,21 @@ describe('runtime: precision', () => {
     expect(() => parseManifest({ ...m, variants: { int8: { ...m.variants!.int8!, file: '../x.onnx' } } })).toThrow(/variants\.int8\.file must name/);
     expect(() => parseManifest({ ...m, variants: { int8: { ...m.variants!.int8!, threshold: { value: 'x' } } } })).toThrow(/variants\.int8\.threshold\.value/);
     await rm(plain.dir, { recursive: true, force: true });
+  });
+
+  it('serve --precision int8: /readyz and /v1/score report the variant and its threshold', async () => {
+    const png = await sharp(Buffer.from(images[0]!.data), { raw: { width: 40, height: 36, channels: 1 } }).png().toBuffer();
+    const d = await createDetector({ model: model.dir, executionProviders: ['cpu'], precision: 'int8', logger: null });
+    const want = await d.score(new Uint8Array(png));
+    await d.dispose();
+    const s = await startServer({ model: model.dir, port: 0, providers: ['cpu'], precision: 'int8', log: () => {} });
+    try {
+      expect(await (await fetch(`${s.url}/readyz`)).json()).toMatchObject({ status: 'ready', precision: 'int8' });
+      const r = (await (await fetch(`${s.url}/v1/score`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png })).json()) as { score: number; threshold: number };
+      expect(r.threshold).toBe(model.manifest.variants!.int8!.threshold.value);
+      expect(Math.abs(r.score - want.score)).toBeLessThanOrEqual(1e-6);
+    } finally {
+      await s.close();
+    }
   });
 });

@@ -219,7 +219,7 @@ describe('scoring', () => {
 
   it('serves health, readiness, the manifest, and 404/405 as JSON errors', async () => {
     expect((await request(`${s.url}/healthz`, { method: 'GET' })).json()).toEqual({ status: 'ok' });
-    expect((await request(`${s.url}/readyz`, { method: 'GET' })).json()).toEqual({ status: 'ready', model: model.manifest.name, provider: 'cpu' });
+    expect((await request(`${s.url}/readyz`, { method: 'GET' })).json()).toEqual({ status: 'ready', model: model.manifest.name, provider: 'cpu', precision: 'fp32' });
     expect((await request(`${s.url}/v1/model`, { method: 'GET' })).json().manifest).toEqual(model.manifest);
     const nf = await request(`${s.url}/nope`, { method: 'GET' });
     expect([nf.status, nf.json().error.code]).toEqual([404, 'not_found']);

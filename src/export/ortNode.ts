@@ -2,6 +2,7 @@
 // an optional dependency of the toolkit (npm drops it when its install script cannot download the
 // CUDA provider), so it is loaded on first use and its absence is an ExportError that says the fix.
 import type * as Ort from 'onnxruntime-node';
+import { ORT_CONFIG_ENTRIES } from '@ganomaly-edge/runtime/node';
 import { ExportError } from './errors.js';
 
 export type OrtSession = Ort.InferenceSession;
@@ -24,7 +25,8 @@ function loadOrt(): Promise<typeof Ort> {
 
 export async function createCpuSession(bytes: Uint8Array): Promise<OrtSession> {
   const ort = await loadOrt();
-  return ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+  // Same config entries as the runtime's sessions, so calibration equals what the runtime computes.
+  return ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', extra: ORT_CONFIG_ENTRIES });
 }
 
 /** Runs one float32 input; returns every output as a Float32Array. */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { buildDetector, convertDetectorPrecision, GRAPH_IO, VARIANT_FILES, VARIANT_WEIGHTS } from '../../src/export/onnx/index.js';
 import { defaultPreprocessing, preprocessImage, type RawImage } from '../../src/pixels.js';
+import { ORT_CONFIG_ENTRIES } from '../../src/runtime/core/ort-adapter.js';
 import { randomWeights, seededRandom } from '../fixtures/random-weights.js';
 import { MANIFEST_SCHEMA_VERSION, type Manifest, type ModelConfig, type WeightMap } from '../../src/types.js';
 
@@ -121,7 +122,7 @@ export async function directRun(
   const size = nc * w * h;
   const x = new Float32Array(images.length * size);
   images.forEach((img, i) => preprocessImage(img, pre, 'CHW', x, i * size));
-  const session = await ort.InferenceSession.create(detector, { executionProviders: ['cpu'] });
+  const session = await ort.InferenceSession.create(detector, { executionProviders: ['cpu'], extra: ORT_CONFIG_ENTRIES });
   try {
     return await session.run({ x: new ort.Tensor('float32', x, [images.length, nc, h, w]) });
   } finally {

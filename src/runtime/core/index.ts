@@ -22,6 +22,6 @@ export { isAnomalous, normalizeScore } from './scores.js';
 export { anomalyMapToPixels, reconstructionToPixels, turbo } from './visual.js';
 export type { HeatmapOptions } from './visual.js';
 export type { RawPixels } from './images.js';
-export { createOrtHandle } from './ort-adapter.js';
+export { createOrtHandle, ORT_CONFIG_ENTRIES } from './ort-adapter.js';
 export type { OrtModuleLike } from './ort-adapter.js';
 export { sha256Hex } from './sha256.js';

@@ -24,9 +24,17 @@ export interface OrtModuleLike {
 /** ORT severity 3 = errors only: its warnings about node placement are noise for users. */
 const SESSION_LOG_SEVERITY = 3;
 
+/**
+ * ORT keeps DequantizeLinear nodes of a QDQ graph at run time so that it can fuse them into int8
+ * kernels; the INT8 variant is weight-only (float32 compute), so without this config entry every
+ * run re-dequantizes all kernels (CPU, batch 1: 1.9–5.8 ms against 1.0–1.3 ms for float32). With it
+ * the kernels fold into float32 constants once, at session creation. No effect on other graphs.
+ */
+export const ORT_CONFIG_ENTRIES = { session: { disable_quant_qdq: '1' } } as const;
+
 /** The options every session is created with, in-process or in a worker (node/worker-session.ts). */
 export function ortSessionOptions(provider: ExecutionProvider, extraOptions: Record<string, unknown> = {}): Record<string, unknown> {
-  return { executionProviders: [provider], graphOptimizationLevel: 'all', logSeverityLevel: SESSION_LOG_SEVERITY, ...extraOptions };
+  return { executionProviders: [provider], graphOptimizationLevel: 'all', logSeverityLevel: SESSION_LOG_SEVERITY, extra: ORT_CONFIG_ENTRIES, ...extraOptions };
 }
 
 export async function createOrtHandle(
