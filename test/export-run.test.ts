@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { checkParity, ExportError, exportRun, quantizeModel } from '../src/export/index.js';
 import { buildDetector, buildE, buildGD, buildGE } from '../src/export/onnx/index.js';
 import { nhwcToNchw } from '../src/export/layout.js';
+import { nodeOrt } from '../src/export/ortNode.js';
 import { loadDataset } from '../src/train/data/index.js';
 import { GanomalyModel } from '../src/train/model.js';
 import { scoreSet, train } from '../src/train/trainer.js';
@@ -156,7 +157,7 @@ describe('parity against tfjs for isize 32/64 and nc 1/3 (random weights, infere
         const graphs = { GE: buildGE(mc, w), GD: buildGD(mc, w), E: buildE(mc, w), detector: buildDetector(mc, w) };
         const n = 3;
         const imgs = Float32Array.from({ length: n * isize * isize * nc }, (_, i) => Math.cos(i * 0.013) * 0.9);
-        const r = await checkParity(mc, w, graphs, imgs, n);
+        const r = await checkParity(mc, w, graphs, imgs, n, nodeOrt);
         for (const v of Object.values(r.maxAbsDiff)) expect(v).toBeLessThanOrEqual(1e-4);
         expect(nhwcToNchw(imgs, n, isize, isize, nc).length).toBe(imgs.length);
       }, 60_000);

@@ -4,7 +4,7 @@ import { scoreStats, quantileSorted } from '../stats.js';
 import type { ModelConfig, ScoreStats } from '../types.js';
 import { ExportError } from './errors.js';
 import { nhwcToNchw } from './layout.js';
-import { createCpuSession, runFloat } from './ortNode.js';
+import type { OrtRunner } from './ort-runner.js';
 
 export interface ThresholdRule {
   /** Quantile of the validation-normal scores (default 0.99), or an absolute value. */
@@ -18,6 +18,7 @@ export async function calibrate(
   images: Float32Array,
   n: number,
   rule: ThresholdRule,
+  runner: OrtRunner,
   batchSize = 64,
   onProgress?: (done: number, total: number) => void,
 ): Promise<{ stats: ScoreStats; threshold: { value: number; rule: string }; scores: Float32Array }> {
@@ -25,12 +26,12 @@ export async function calibrate(
   const { isize, nc } = cfg;
   const per = isize * isize * nc;
   const scores = new Float32Array(n);
-  const session = await createCpuSession(detector);
+  const session = await runner.create(detector);
   try {
     for (let s = 0; s < n; s += batchSize) {
       const m = Math.min(batchSize, n - s);
       const x = nhwcToNchw(images.subarray(s * per, (s + m) * per), m, isize, isize, nc);
-      scores.set((await runFloat(session, 'x', x, [m, nc, isize, isize])).score!, s);
+      scores.set((await runner.run(session, 'x', x, [m, nc, isize, isize])).score!, s);
       onProgress?.(s + m, n);
     }
   } finally {

@@ -10,9 +10,10 @@ import { PRECISIONS, type Manifest, type Precision, type SplitSizes } from '../t
 import { packageVersion } from '../version.js';
 import { calibrate } from './calibrate.js';
 import { ExportError } from './errors.js';
-import { buildManifest, manifestCore, sha256Hex } from './manifest.js';
+import { sha256Hex } from './hash.js';
+import { buildManifest, manifestCore } from './manifest.js';
 import { buildDetector, buildDiscriminator, buildE, buildGD, buildGE, DEFAULT_OPSET, GRAPH_IO, MAX_OPSET, MIN_OPSET, validateModelBytes } from './onnx/index.js';
-import { ortVersion } from './ortNode.js';
+import { nodeOrt, ortVersion } from './ortNode.js';
 import { checkParity, PARITY_TOLERANCE } from './parity.js';
 import { readRunFolder } from './runFolder.js';
 import { buildVariants, writeVariants } from './variants.js';
@@ -112,14 +113,12 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
   const backend = await selectBackend(opts.backend ?? 'wasm');
   const per = cfg.isize * cfg.isize * cfg.nc;
   const nParity = Math.min(opts.parityImages ?? 16, val.count);
-  const parity = await checkParity(cfg, run.weights, graphs, val.images.subarray(0, nParity * per), nParity, opts.parityTolerance ?? PARITY_TOLERANCE);
+  const parity = await checkParity(cfg, run.weights, graphs, val.images.subarray(0, nParity * per), nParity, nodeOrt, opts.parityTolerance ?? PARITY_TOLERANCE);
 
   progress('calibrating', 0, val.count);
-  const cal = await calibrate(cfg, graphs.detector, val.images, val.count,
-    { quantile: opts.thresholdQuantile, value: opts.threshold }, 64, (d, t) => progress('calibrating', d, t));
-
   const rule = { quantile: opts.thresholdQuantile, value: opts.threshold };
-  const built = await buildVariants(cfg, graphs.detector, val, opts.precisions ?? PRECISIONS, rule, nParity, (s) => progress(s));
+  const cal = await calibrate(cfg, graphs.detector, val.images, val.count, rule, nodeOrt, 64, (d, t) => progress('calibrating', d, t));
+  const built = await buildVariants(cfg, graphs.detector, val, opts.precisions ?? PRECISIONS, rule, nodeOrt, nParity, (s) => progress(s));
 
   await fs.mkdir(outDir, { recursive: true });
   const files: Manifest['files'] = {};

@@ -1,10 +1,8 @@
 // Builds manifest.json: everything a runtime needs to score one image the way training did.
-import { createHash } from 'node:crypto';
 import { defaultPreprocessing } from '../pixels.js';
 import type { TrainConfig } from '../train/trainer.js';
 import { MANIFEST_SCHEMA_VERSION, type Manifest, type ScoreStats, type SplitSizes } from '../types.js';
 
-export const sha256Hex = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
 
 /** The part of the manifest that defines the model's behaviour; its hash is stamped into every graph's metadata. */
 export function manifestCore(name: string, config: TrainConfig, opset: number) {

@@ -1,11 +1,11 @@
 // The built-in parity check: the trained tfjs model (inference-mode BatchNorm) and the exported
-// graphs in onnxruntime-node must agree on the same images, or the export fails.
+// graphs in ONNX Runtime (node for the CLI, web in a page) must agree on the same images, or the export fails.
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig, WeightMap } from '../types.js';
 import { GanomalyModel, latentDistance } from '../train/model.js';
 import { ParityError } from './errors.js';
 import { maxAbsDiff, nhwcToNchw } from './layout.js';
-import { createCpuSession, runFloat } from './ortNode.js';
+import type { OrtRunner } from './ort-runner.js';
 
 export const PARITY_TOLERANCE = 1e-4;
 
@@ -23,39 +23,44 @@ export async function checkParity(
   graphs: Record<'GE' | 'GD' | 'E' | 'detector', Uint8Array>,
   images: Float32Array,
   n: number,
+  runner: OrtRunner,
   tolerance = PARITY_TOLERANCE,
 ): Promise<ParityReport> {
   const { isize, nc, nz } = cfg;
   const model = GanomalyModel.fromWeights(cfg, weights);
   let ref: Record<string, Float32Array>;
   try {
-    ref = tf.tidy(() => {
+    const t = tf.tidy(() => {
       const x = tf.tensor4d(images, [n, isize, isize, nc]);
       const { z, xHat, zHat } = model.generate(x, false);
-      const score = latentDistance(z, zHat, cfg.scoreKind);
-      const map = x.sub(xHat).abs().mean(3);
-      return {
-        z: z.dataSync() as Float32Array,
-        x_hat: nhwcToNchw(xHat.dataSync() as Float32Array, n, isize, isize, nc),
-        z_hat: zHat.dataSync() as Float32Array,
-        score: score.dataSync() as Float32Array,
-        anomaly_map: map.dataSync() as Float32Array,
-      };
+      return { z, xHat, zHat, score: latentDistance(z, zHat, cfg.scoreKind), map: x.sub(xHat).abs().mean(3) };
     });
+    // Read asynchronously: backends without synchronous reads (webgpu in a page) work too.
+    try {
+      ref = {
+        z: (await t.z.data()) as Float32Array,
+        x_hat: nhwcToNchw((await t.xHat.data()) as Float32Array, n, isize, isize, nc),
+        z_hat: (await t.zHat.data()) as Float32Array,
+        score: (await t.score.data()) as Float32Array,
+        anomaly_map: (await t.map.data()) as Float32Array,
+      };
+    } finally {
+      tf.dispose(Object.values(t));
+    }
   } finally {
     model.dispose();
   }
   const xNchw = nhwcToNchw(images, n, isize, isize, nc);
   const imgDims = [n, nc, isize, isize];
   const diffs: Record<string, number> = {};
-  const sessions = await Promise.all([graphs.GE, graphs.GD, graphs.E, graphs.detector].map(createCpuSession));
+  const sessions = await Promise.all([graphs.GE, graphs.GD, graphs.E, graphs.detector].map((g) => runner.create(g)));
   try {
     const [ge, gd, e, det] = sessions as [typeof sessions[0], typeof sessions[0], typeof sessions[0], typeof sessions[0]];
-    diffs['GE.z'] = maxAbsDiff((await runFloat(ge, 'x', xNchw, imgDims)).z!, ref.z!);
+    diffs['GE.z'] = maxAbsDiff((await runner.run(ge, 'x', xNchw, imgDims)).z!, ref.z!);
     // Each sub-graph gets the reference input of its stage, so an error is pinned to one graph.
-    diffs['GD.x_hat'] = maxAbsDiff((await runFloat(gd, 'z', ref.z!, [n, nz])).x_hat!, ref.x_hat!);
-    diffs['E.z_hat'] = maxAbsDiff((await runFloat(e, 'x_hat', ref.x_hat!, imgDims)).z_hat!, ref.z_hat!);
-    const d = await runFloat(det, 'x', xNchw, imgDims);
+    diffs['GD.x_hat'] = maxAbsDiff((await runner.run(gd, 'z', ref.z!, [n, nz])).x_hat!, ref.x_hat!);
+    diffs['E.z_hat'] = maxAbsDiff((await runner.run(e, 'x_hat', ref.x_hat!, imgDims)).z_hat!, ref.z_hat!);
+    const d = await runner.run(det, 'x', xNchw, imgDims);
     for (const k of ['score', 'z', 'z_hat', 'x_hat', 'anomaly_map']) diffs[`detector.${k}`] = maxAbsDiff(d[k]!, ref[k]!);
   } finally {
     await Promise.all(sessions.map((s) => s.release()));

@@ -1,21 +1,19 @@
 // The training loop: data → steps → per-epoch validation summary → atomic checkpoint. Stoppable
 // (AbortSignal) between steps and resumable to the exact same losses on the cpu/wasm backends.
-import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { scoreStats } from '../stats.js';
-import type { LossWeights, ModelConfig, NamedTensor, ScoreStats, SplitSizes } from '../types.js';
+import type { LossWeights, ModelConfig, NamedTensor } from '../types.js';
 import { DEFAULT_MODEL_CONFIG, validateModelConfig } from './architecture.js';
 import { selectBackend, type BackendRequest } from './backend/index.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
-import { gatherBatch, loadDataset, type ImageSet } from './data/index.js';
-import { createRng, deriveSeed } from './data/rng.js';
-import { GanomalyModel, latentDistance } from './model.js';
-import { GanomalyStep, type StepLosses } from './step.js';
+import { loadDataset } from './data/index.js';
+import { deriveSeed } from './data/rng.js';
+import { GanomalyModel } from './model.js';
+import { GanomalyStep } from './step.js';
+import { runEpochs, TrainError, zeroSums, type EpochSummary, type TrainEvent, type TrainState } from './loop.js';
 
-export class TrainError extends Error {
-  override name = 'TrainError';
-}
+export { scoreSet, TrainError, LOSS_NAMES, type EpochSummary, type LossName, type TrainEvent } from './loop.js';
+
 
 export interface TrainConfig {
   /** Dataset spec: 'fashion-mnist', 'mnist', 'idx:<dir>' or 'folder:<dir>'. */
@@ -50,25 +48,7 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'data' | 'out'> = {
   validationFraction: 0.1,
 };
 
-export type LossName = Exclude<keyof StepLosses, 'dReinit'>;
 
-export interface EpochSummary {
-  epoch: number;
-  steps: number;
-  seconds: number;
-  imagesPerSec: number;
-  losses: Record<LossName, number>;
-  dReinits: number;
-  /** Validation-normal anomaly scores (inference-mode BatchNorm). */
-  validation: ScoreStats & { reconL1: number };
-}
-
-export type TrainEvent =
-  | { kind: 'start'; backend: string; backendReason: string; skipped: { name: string; why: string }[]; split: SplitSizes; stepsPerEpoch: number; resumedFrom: { epoch: number; step: number } | null }
-  | { kind: 'step'; epoch: number; epochs: number; step: number; steps: number; imagesPerSec: number; losses: StepLosses }
-  | { kind: 'validate'; epoch: number }
-  | { kind: 'epoch'; summary: EpochSummary }
-  | { kind: 'checkpoint'; epoch: number; step: number };
 
 export interface TrainOptions {
   onProgress?: (e: TrainEvent) => void;
@@ -85,17 +65,7 @@ export interface TrainResult {
   backend: string;
 }
 
-interface TrainState {
-  /** Epoch in progress (0-based) and the number of its steps already done. */
-  epoch: number;
-  step: number;
-  optGStep: number;
-  optDStep: number;
-  partial: { sums: Record<LossName, number>; steps: number; dReinits: number; seconds: number };
-}
 
-const LOSS_NAMES: LossName[] = ['errG', 'errGAdv', 'errGCon', 'errGEnc', 'errD', 'errDReal', 'errDFake'];
-const zeroSums = () => Object.fromEntries(LOSS_NAMES.map((k) => [k, 0])) as Record<LossName, number>;
 
 export function validateTrainConfig(c: TrainConfig): void {
   validateModelConfig(c.model);
@@ -117,25 +87,6 @@ export async function readRunConfig(runDir: string): Promise<TrainConfig> {
   }
 }
 
-/** Scores a set in inference mode; returns per-image latent scores and the mean reconstruction L1. */
-export async function scoreSet(model: GanomalyModel, set: ImageSet, batchSize: number): Promise<{ scores: Float32Array; reconL1: number }> {
-  const { isize, nc } = model.config;
-  const per = isize * isize * nc;
-  const scores = new Float32Array(set.count);
-  let l1 = 0;
-  for (let start = 0; start < set.count; start += batchSize) {
-    const n = Math.min(batchSize, set.count - start);
-    const [s, r] = tf.tidy(() => {
-      const x = tf.tensor4d(set.images.subarray(start * per, (start + n) * per), [n, isize, isize, nc]);
-      const { z, xHat, zHat } = model.generate(x, false);
-      return [latentDistance(z, zHat, model.config.scoreKind), x.sub(xHat).abs().sum()] as const;
-    });
-    scores.set(await s.data(), start);
-    l1 += (await r.data())[0]!;
-    tf.dispose([s, r]);
-  }
-  return { scores, reconL1: l1 / Math.max(1, set.count * per) };
-}
 
 export async function train(config: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
   const runDir = path.resolve(config.out);
@@ -187,8 +138,6 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     resumedFrom: resumeState ? { epoch: resumeState.epoch, step: resumeState.step } : null,
   });
 
-  const { isize, nc } = cfg.model;
-  const batchBuf = new Float32Array(cfg.batchSize * isize * isize * nc);
   let state: TrainState = resumeState ?? { epoch: 0, step: 0, optGStep: 0, optDStep: 0, partial: { sums: zeroSums(), steps: 0, dReinits: 0, seconds: 0 } };
   const save = async () => {
     state.optGStep = step.optG.step;
@@ -201,55 +150,15 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
 
   let stopped = false;
   try {
-    for (; state.epoch < cfg.epochs; ) {
-      // Batch order depends only on (seed, epoch): a resumed epoch replays the same batches.
-      const order = createRng(deriveSeed(cfg.seed, 1000 + state.epoch)).shuffle(Int32Array.from({ length: trainSet.count }, (_, i) => i));
-      let t0 = performance.now();
-      for (; state.step < stepsPerEpoch; state.step++) {
-        if (opts.signal?.aborted) {
-          stopped = true;
-          break;
-        }
-        const idx = order.subarray(state.step * cfg.batchSize, (state.step + 1) * cfg.batchSize);
-        gatherBatch(trainSet, idx, batchBuf);
-        const x = tf.tensor4d(batchBuf, [cfg.batchSize, isize, isize, nc]);
-        const losses = await step.run(x);
-        x.dispose();
-        for (const k of LOSS_NAMES) {
-          if (!Number.isFinite(losses[k])) throw new TrainError(`loss ${k} became ${losses[k]} at epoch ${state.epoch + 1} step ${state.step + 1}; lower --lr`);
-          state.partial.sums[k] += losses[k];
-        }
-        state.partial.steps++;
-        if (losses.dReinit) state.partial.dReinits++;
-        const now = performance.now();
-        state.partial.seconds += (now - t0) / 1000;
-        t0 = now;
-        opts.onProgress?.({
-          kind: 'step', epoch: state.epoch + 1, epochs: cfg.epochs, step: state.step + 1, steps: stepsPerEpoch,
-          imagesPerSec: (state.partial.steps * cfg.batchSize) / Math.max(1e-9, state.partial.seconds), losses,
-        });
-        // Let the event loop run so signals (Ctrl-C) and progress output get through.
-        await new Promise((r) => setImmediate(r));
-      }
-      if (stopped) break;
-      opts.onProgress?.({ kind: 'validate', epoch: state.epoch + 1 });
-      const val = await scoreSet(model, validation, cfg.batchSize);
-      const p = state.partial;
-      const summary: EpochSummary = {
-        epoch: state.epoch,
-        steps: p.steps,
-        seconds: p.seconds,
-        imagesPerSec: (p.steps * cfg.batchSize) / Math.max(1e-9, p.seconds),
-        losses: Object.fromEntries(LOSS_NAMES.map((k) => [k, p.sums[k] / Math.max(1, p.steps)])) as Record<LossName, number>,
-        dReinits: p.dReinits,
-        validation: { ...scoreStats(val.scores), reconL1: val.reconL1 },
-      };
-      history.push(summary);
-      state = { ...state, epoch: state.epoch + 1, step: 0, partial: { sums: zeroSums(), steps: 0, dReinits: 0, seconds: 0 } };
-      await save();
-      opts.onProgress?.({ kind: 'epoch', summary });
-    }
-    if (stopped) await save();
+    ({ stopped, state } = await runEpochs({
+      cfg, model, step, trainSet, validation, state, history, signal: opts.signal, onProgress: opts.onProgress,
+      save: async (next) => {
+        state = next;
+        await save();
+      },
+      // Let the event loop run so signals (Ctrl-C) and progress output get through.
+      yieldNow: () => new Promise((r) => setImmediate(r)),
+    }));
   } finally {
     step.dispose();
     model.dispose();
