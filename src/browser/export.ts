@@ -1,0 +1,147 @@
+// exportInBrowser: the model folder `ganomaly export` writes (GE/GD/E.onnx, detector.onnx and its
+// FP16/INT8 variants, manifest.json with calibration and threshold), built in the page from a
+// browser training result: the same graph writer, the same parity check against the tfjs model and
+// the same calibration on the held-out frames, run through onnxruntime-web instead of -node.
+import * as tf from '@tensorflow/tfjs';
+import { sha256Hex as sha256Js } from '../runtime/core/sha256.js';
+import { ORT_CONFIG_ENTRIES } from '../runtime/core/ort-adapter.js';
+import type { TrainConfig } from '../train/trainer.js';
+import { PRECISIONS, type Manifest, type Precision } from '../types.js';
+import { calibrate } from '../export/calibrate.js';
+import { ExportError } from '../export/errors.js';
+import { buildManifest, manifestCore } from '../export/manifest.js';
+import { buildDetector, buildE, buildGD, buildGE, DEFAULT_OPSET, GRAPH_IO, validateModelBytes } from '../export/onnx/index.js';
+import { ortRunner } from '../export/ort-runner.js';
+import { checkParity, PARITY_TOLERANCE } from '../export/parity.js';
+import { buildVariants } from '../export/variant-build.js';
+import type { BrowserTrainResult } from './train.js';
+import { zipFiles } from './zip.js';
+
+/** The toolkit version written into manifests made in a page (no package.json to read there). */
+export const BROWSER_EXPORT_VERSION = '0.1.0';
+
+interface OrtWebLike {
+  InferenceSession: { create(bytes: Uint8Array, options: Record<string, unknown>): Promise<unknown> };
+  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => unknown;
+  env: { versions?: Record<string, string | undefined> };
+}
+
+export interface ExportInBrowserOptions {
+  /** Model name in the manifest (default 'browser-model'). */
+  name?: string;
+  opset?: number;
+  /** Default all three; fp32 (detector.onnx) is always written. */
+  precisions?: readonly Precision[];
+  /** Threshold = this quantile of the validation frames' scores (default 0.99)… */
+  thresholdQuantile?: number;
+  /** …or this absolute value. */
+  threshold?: number;
+  /** Validation frames used for the tfjs ↔ ONNX parity check (default 16). */
+  parityImages?: number;
+  /** The onnxruntime-web module to check with (default: import('onnxruntime-web/wasm')). */
+  ort?: OrtWebLike;
+  onProgress?: (stage: string) => void;
+}
+
+export interface BrowserExport {
+  manifest: Manifest;
+  /** File name → bytes: manifest.json, detector.onnx (+ variants), GE.onnx, GD.onnx, E.onnx. */
+  files: Record<string, Uint8Array>;
+  /** The folder as one .zip (no compression): what "Download model" saves; unzip for `ganomaly score --model`. */
+  zip(folder?: string): Uint8Array;
+}
+
+async function sha256(bytes: Uint8Array | string): Promise<string> {
+  const b = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return sha256Js(b);
+  const d = await subtle.digest('SHA-256', b as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(d), (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+export async function exportInBrowser(result: BrowserTrainResult, opts: ExportInBrowserOptions = {}): Promise<BrowserExport> {
+  const progress = opts.onProgress ?? (() => {});
+  const opset = opts.opset ?? DEFAULT_OPSET;
+  const cfg = result.config.model;
+  const ort = opts.ort ?? ((await import('onnxruntime-web/wasm')) as unknown as OrtWebLike);
+  const ortName = `onnxruntime-web ${ort.env.versions?.web ?? ort.env.versions?.common ?? ''}`.trim();
+  const runner = ortRunner(ort, 'wasm', ortName, { extra: ORT_CONFIG_ENTRIES });
+  // A TrainConfig view of the browser run, for the manifest's training section.
+  const config: TrainConfig = {
+    ...result.config, data: 'browser frames', out: '', backend: result.backend.name,
+  };
+  const name = opts.name ?? 'browser-model';
+  const core = manifestCore(name, config, opset);
+  const buildOpts = async (what: string) => ({
+    opset,
+    producerVersion: BROWSER_EXPORT_VERSION,
+    docString: `GANomaly ${what}; isize ${cfg.isize}, nc ${cfg.nc}, nz ${cfg.nz}, ngf ${cfg.ngf}. Trained in a browser. See manifest.json.`,
+    metadata: {
+      'ganomaly.manifest_core_sha256': await sha256(JSON.stringify(core)),
+      'ganomaly.schema_version': String(core.schemaVersion),
+      'ganomaly.score_kind': cfg.scoreKind,
+      'ganomaly.preprocessing': JSON.stringify(core.preprocessing),
+    },
+  });
+  progress('building graphs');
+  const w = result.weights;
+  const graphs = {
+    GE: buildGE(cfg, w, await buildOpts('encoder GE: x -> z')),
+    GD: buildGD(cfg, w, await buildOpts('decoder GD: z -> x_hat')),
+    E: buildE(cfg, w, await buildOpts('encoder E: x_hat -> z_hat')),
+    detector: buildDetector(cfg, w, await buildOpts('detector: x -> score, z, z_hat, x_hat, anomaly_map')),
+  };
+  for (const [k, bytes] of Object.entries(graphs)) {
+    try {
+      validateModelBytes(bytes);
+    } catch (e) {
+      throw new ExportError(`${k}.onnx failed structural validation: ${(e as Error).message}`);
+    }
+  }
+  const val = result.validation;
+  const per = cfg.isize * cfg.isize * cfg.nc;
+  const nParity = Math.min(opts.parityImages ?? 16, val.count);
+  progress('parity check');
+  const parity = await checkParity(cfg, w, graphs, val.images.subarray(0, nParity * per), nParity, runner, PARITY_TOLERANCE);
+  progress('calibrating');
+  const rule = { quantile: opts.thresholdQuantile, value: opts.threshold };
+  const cal = await calibrate(cfg, graphs.detector, val.images, val.count, rule, runner);
+  const built = await buildVariants(cfg, graphs.detector, val, opts.precisions ?? PRECISIONS, rule, runner, nParity, progress);
+
+  const files: Record<string, Uint8Array> = {};
+  const entries: Manifest['files'] = {};
+  const add = async (file: string, bytes: Uint8Array, io: { inputs: readonly string[]; outputs: readonly string[] }) => {
+    files[file] = bytes;
+    entries[file] = { sha256: await sha256(bytes), bytes: bytes.length, inputs: [...io.inputs], outputs: [...io.outputs] };
+  };
+  await add('detector.onnx', graphs.detector, GRAPH_IO.detector);
+  for (const b of built) await add(b.variant.file, b.bytes, GRAPH_IO.detector);
+  await add('GE.onnx', graphs.GE, GRAPH_IO.GE);
+  await add('GD.onnx', graphs.GD, GRAPH_IO.GD);
+  await add('E.onnx', graphs.E, GRAPH_IO.E);
+  const last = result.history[result.history.length - 1];
+  const manifest = buildManifest({
+    core, config,
+    trainedEpochs: last ? last.epoch + 1 : 0, trainedStepsInEpoch: 0,
+    split: result.split,
+    calibration: cal.stats,
+    threshold: cal.threshold,
+    files: entries,
+    tools: {
+      'ganomaly-edge': BROWSER_EXPORT_VERSION,
+      '@tensorflow/tfjs': tf.version.tfjs,
+      'onnxruntime-web': ortName.replace(/^onnxruntime-web ?/, '') || 'unknown',
+      'tfjs-backend': result.backend.name,
+      ...(globalThis.navigator?.userAgent ? { browser: globalThis.navigator.userAgent } : {}),
+    },
+    parity: { images: parity.images, tolerance: parity.tolerance, ...parity.maxAbsDiff },
+    variants: Object.fromEntries(built.map((b) => [b.precision, b.variant])),
+  });
+  files['manifest.json'] = new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`);
+  progress('done');
+  return {
+    manifest,
+    files,
+    zip: (folder = name) => zipFiles(Object.fromEntries(Object.entries(files).map(([k, v]) => [`${folder}/${k}`, v]))),
+  };
+}

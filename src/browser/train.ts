@@ -1,0 +1,169 @@
+// trainInBrowser: GANomaly trained on frames in the page — no server, no upload. The same model,
+// step, losses and epoch loop as the Node trainer (src/train/loop.ts), fed from memory; the
+// validation slice is kept for calibration at export; checkpoints are bytes the page can keep in
+// IndexedDB (see idb.ts) or hand back to resume.
+import type { LossWeights, ModelConfig, SplitSizes, WeightMap } from '../types.js';
+import { DEFAULT_MODEL_CONFIG, validateModelConfig } from '../train/architecture.js';
+import type { ImageSet } from '../train/data/imageSet.js';
+import { deriveSeed } from '../train/data/rng.js';
+import { runEpochs, TrainError, zeroSums, type EpochSummary, type TrainEvent, type TrainState } from '../train/loop.js';
+import { GanomalyModel } from '../train/model.js';
+import { GanomalyStep } from '../train/step.js';
+import { selectBrowserBackend, type BrowserBackend, type BrowserBackendRequest } from './backend.js';
+import { packCheckpoint, unpackCheckpoint } from './checkpoint-bytes.js';
+import { framesToSets, type FrameInput } from './frames.js';
+
+/** What a browser run trains: the network and the optimiser, nothing about files. */
+export interface BrowserTrainConfig {
+  model: ModelConfig;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  weights: LossWeights;
+  seed: number;
+  /** Fraction of the frames held out for calibration (and validation scores per epoch). */
+  validationFraction: number;
+}
+
+/**
+ * Laptop-sized defaults: 32×32 grey, nz 100, ngf = ndf = 16 (1/16 of the reference's conv work),
+ * batch 16. The reference network is { ngf: 64, ndf: 64 } at batch 64.
+ */
+export const BROWSER_TRAIN_DEFAULTS: BrowserTrainConfig = {
+  model: { ...DEFAULT_MODEL_CONFIG, ngf: 16, ndf: 16 },
+  epochs: 10,
+  batchSize: 16,
+  lr: 2e-4,
+  beta1: 0.5,
+  beta2: 0.999,
+  weights: { adv: 1, con: 50, enc: 1 },
+  seed: 0,
+  validationFraction: 0.1,
+};
+
+export type BrowserTrainEvent = TrainEvent | { kind: 'preprocessed'; train: number; validation: number };
+
+export interface TrainInBrowserOptions {
+  /** Normal frames: ImageData, ImageBitmap, canvas, video element, <img>, Blob, or raw pixels. */
+  images: readonly FrameInput[];
+  config?: Partial<Omit<BrowserTrainConfig, 'model'>> & { model?: Partial<ModelConfig> };
+  onProgress?: (e: BrowserTrainEvent) => void;
+  /** Stops between steps; the result then holds the weights so far (stopped: true). */
+  signal?: AbortSignal;
+  /** 'auto' (default): WebGPU with an adapter, else WASM, else cpu. */
+  backend?: BrowserBackendRequest;
+  /** Folder URL of tfjs-backend-wasm's .wasm files (see selectBrowserBackend). */
+  wasmPaths?: string;
+  /** A checkpoint from an earlier run's onCheckpoint / result.checkpoint(): continue it. */
+  resume?: Uint8Array;
+  /** Called after every epoch (and when stopped) with the checkpoint bytes. */
+  onCheckpoint?: (bytes: Uint8Array, at: { epoch: number; step: number }) => void | Promise<void>;
+}
+
+export interface BrowserTrainResult {
+  config: BrowserTrainConfig;
+  weights: WeightMap;
+  history: EpochSummary[];
+  backend: BrowserBackend;
+  split: SplitSizes;
+  /** The held-out frames, preprocessed: exportInBrowser calibrates the threshold on them. */
+  validation: ImageSet;
+  stopped: boolean;
+  /** The final checkpoint (weights and optimiser state), for resuming or keeping. */
+  checkpoint: Uint8Array;
+}
+
+function mergeConfig(c: TrainInBrowserOptions['config'] = {}): BrowserTrainConfig {
+  const d = BROWSER_TRAIN_DEFAULTS;
+  return {
+    ...d, ...c,
+    model: { ...d.model, ...(c.model ?? {}) },
+    weights: { ...d.weights, ...(c.weights ?? {}) },
+  };
+}
+
+function checkConfig(c: BrowserTrainConfig): void {
+  validateModelConfig(c.model);
+  for (const [k, v] of Object.entries({ epochs: c.epochs, batchSize: c.batchSize })) {
+    if (!Number.isInteger(v) || v < 1) throw new TrainError(`${k} must be a positive integer; got ${v}`);
+  }
+  if (c.batchSize < 2) throw new TrainError('batchSize must be at least 2 (BatchNorm needs batch statistics)');
+  if (!(c.validationFraction > 0 && c.validationFraction < 1)) throw new TrainError(`validationFraction must be in (0, 1); got ${c.validationFraction}`);
+  if (!Number.isInteger(c.seed) || c.seed < 0) throw new TrainError(`seed must be a non-negative integer; got ${c.seed}`);
+  for (const [k, v] of Object.entries({ lr: c.lr, beta1: c.beta1, beta2: c.beta2, ...c.weights })) {
+    if (!Number.isFinite(v) || v < 0) throw new TrainError(`${k} must be a finite non-negative number; got ${v}`);
+  }
+}
+
+/** A browser task boundary (MessageChannel: not throttled like setTimeout); setTimeout elsewhere. */
+function yieldToPage(): Promise<void> {
+  if (typeof MessageChannel === 'undefined') return new Promise((r) => setTimeout(r, 0));
+  return new Promise((resolve) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => {
+      ch.port1.close();
+      resolve();
+    };
+    ch.port2.postMessage(0);
+  });
+}
+
+export async function trainInBrowser(opts: TrainInBrowserOptions): Promise<BrowserTrainResult> {
+  let cfg = mergeConfig(opts.config);
+  let resumed: ReturnType<typeof unpackCheckpoint<TrainState, BrowserTrainConfig>> | null = null;
+  if (opts.resume) {
+    resumed = unpackCheckpoint<TrainState, BrowserTrainConfig>(opts.resume);
+    // The checkpoint's own run settings win; only the epoch count may grow.
+    cfg = { ...resumed.config, epochs: opts.config?.epochs ?? resumed.config.epochs };
+  }
+  checkConfig(cfg);
+  if (!Array.isArray(opts.images)) throw new TypeError('trainInBrowser needs { images: [...] }');
+  const backend = await selectBrowserBackend(opts.backend ?? 'auto', { wasmPaths: opts.wasmPaths });
+  const { isize, nc } = cfg.model;
+  const sets = await framesToSets(opts.images, { isize, nc, seed: cfg.seed, validationFraction: cfg.validationFraction });
+  if (sets.train.count < cfg.batchSize) {
+    throw new TrainError(`${sets.train.count} training frames are fewer than one batch of ${cfg.batchSize}; capture more frames or lower batchSize`);
+  }
+  opts.onProgress?.({ kind: 'preprocessed', train: sets.train.count, validation: sets.validation.count });
+  const split: SplitSizes = { seed: cfg.seed, abnormalClass: '', trainNormal: sets.train.count, validationNormal: sets.validation.count, testNormal: 0, testAbnormal: 0 };
+
+  const model = resumed ? GanomalyModel.fromWeights(cfg.model, resumed.tensors) : GanomalyModel.create(cfg.model, deriveSeed(cfg.seed, 1));
+  const step = new GanomalyStep(model, cfg.weights, cfg, deriveSeed(cfg.seed, 2));
+  if (resumed) {
+    step.optG.setState('optG', resumed.tensors, resumed.state.optGStep);
+    step.optD.setState('optD', resumed.tensors, resumed.state.optDStep);
+  }
+  const history: EpochSummary[] = [];
+  let state: TrainState = resumed?.state ?? { epoch: 0, step: 0, optGStep: 0, optDStep: 0, partial: { sums: zeroSums(), steps: 0, dReinits: 0, seconds: 0 } };
+  const snapshot = async (): Promise<Uint8Array> => {
+    state.optGStep = step.optG.step;
+    state.optDStep = step.optD.step;
+    const tensors = { ...(await model.readWeights()), ...(await step.optG.readState('optG')), ...(await step.optD.readState('optD')) };
+    return packCheckpoint({ state, config: cfg, tensors });
+  };
+  opts.onProgress?.({
+    kind: 'start', backend: backend.name, backendReason: backend.reason, skipped: backend.skipped, split,
+    stepsPerEpoch: Math.floor(sets.train.count / cfg.batchSize), resumedFrom: resumed ? { epoch: state.epoch, step: state.step } : null,
+  });
+  try {
+    let stopped: boolean;
+    ({ stopped, state } = await runEpochs({
+      cfg, model, step, trainSet: sets.train, validation: sets.validation, state, history, signal: opts.signal, onProgress: opts.onProgress,
+      save: async (next) => {
+        state = next;
+        if (opts.onCheckpoint) {
+          await opts.onCheckpoint(await snapshot(), { epoch: state.epoch, step: state.step });
+          opts.onProgress?.({ kind: 'checkpoint', epoch: state.epoch, step: state.step });
+        }
+      },
+      yieldNow: yieldToPage,
+    }));
+    const checkpoint = await snapshot();
+    return { config: cfg, weights: await model.readWeights(), history, backend, split, validation: sets.validation, stopped, checkpoint };
+  } finally {
+    step.dispose();
+    model.dispose();
+  }
+}
