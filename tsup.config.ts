@@ -29,6 +29,20 @@ export default defineConfig([
     external: ['onnxruntime-web', /^onnxruntime-web\//],
   },
   {
+    // ganomaly-edge/browser: training and export inside a page (tfjs, onnxruntime-web); no Node
+    // modules (checked by test/browser-train). Its ORT and WebGPU imports stay dynamic chunks.
+    entry: { 'browser/index': 'src/browser/index.ts' },
+    format: ['esm'],
+    platform: 'browser',
+    target: 'es2022',
+    dts: true,
+    sourcemap: true,
+    clean: false,
+    splitting: true,
+    outDir: 'dist',
+    external: [/^@tensorflow\//, 'onnxruntime-web', /^onnxruntime-web\//, /^@bufbuild\//],
+  },
+  {
     // ganomaly-edge, the toolkit: library subpaths and the CLI. The runtime stays an import of
     // @ganomaly-edge/runtime (a dependency), never a second copy.
     entry: {
