@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Serves the browser demo (examples/web) on 127.0.0.1 with what onnxruntime-web needs: cross-origin
+// Serves the browser demos (examples/web: score; examples/learn: train in the page) on 127.0.0.1 with what onnxruntime-web needs: cross-origin
 // isolation headers (COOP/COEP, for WASM threads), application/wasm and text/javascript types, ORT's
 // .wasm/.mjs files from node_modules (self-hosted, no CDN), and one model folder under /model/.
 // The demo module is bundled with esbuild on request, so no build output is committed.
@@ -13,7 +13,9 @@ import { parseArgs } from 'node:util';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DEMO_DIR = join(ROOT, 'examples', 'web');
+const LEARN_DIR = join(ROOT, 'examples', 'learn');
 const ORT_DIST = join(ROOT, 'node_modules', 'onnxruntime-web', 'dist');
+const TFJS_WASM_DIST = join(ROOT, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist');
 
 const MIME = {
   '.html': 'text/html; charset=utf-8',
@@ -50,11 +52,11 @@ async function fileIfExists(p) {
   return s?.isFile() ? p : null;
 }
 
-/** esbuild context for the demo module; rebuilt per request so edits show up on reload. */
-async function demoBundler() {
+/** esbuild context for a demo module; rebuilt per request so edits show up on reload. */
+async function demoBundler(dir) {
   const esbuild = await import('esbuild');
   const ctx = await esbuild.context({
-    entryPoints: [join(DEMO_DIR, 'app.ts')],
+    entryPoints: [join(dir, 'app.ts')],
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -83,7 +85,8 @@ export async function startServer({ model, port = 0, host = '127.0.0.1', log = (
   if (modelDir && !(await stat(modelDir).catch(() => null))?.isDirectory()) {
     throw new Error(`model folder ${modelDir} does not exist`);
   }
-  const bundler = await demoBundler();
+  const bundler = await demoBundler(DEMO_DIR);
+  const learnBundler = await demoBundler(LEARN_DIR);
 
   const server = createServer(async (req, res) => {
     const send = (status, body, type = 'text/plain; charset=utf-8') => {
@@ -96,6 +99,14 @@ export async function startServer({ model, port = 0, host = '127.0.0.1', log = (
       let file = null;
       if (path === '/app.js') {
         return send(200, Buffer.from(await bundler.build()), MIME['.js']);
+      } else if (path === '/learn/app.js') {
+        return send(200, Buffer.from(await learnBundler.build()), MIME['.js']);
+      } else if (path === '/learn/' || path === '/learn/index.html') {
+        file = join(LEARN_DIR, 'index.html');
+      } else if (/^\/learn\/ort-wasm-[\w.-]+\.(wasm|mjs)$/.test(path)) {
+        file = await fileIfExists(inside(ORT_DIST, path.slice('/learn/'.length)));
+      } else if (/^\/learn\/tfjs-backend-wasm[\w.-]*\.wasm$/.test(path)) {
+        file = await fileIfExists(inside(TFJS_WASM_DIST, path.slice('/learn/'.length)));
       } else if (path === '/' || path === '/index.html') {
         file = join(DEMO_DIR, 'index.html');
       } else if (/^\/ort-wasm-[\w.-]+\.(wasm|mjs)$/.test(path)) {
@@ -127,6 +138,7 @@ export async function startServer({ model, port = 0, host = '127.0.0.1', log = (
       server.closeAllConnections?.();
       await new Promise((ok) => server.close(() => ok()));
       await bundler.dispose();
+      await learnBundler.dispose();
     },
   };
 }
@@ -149,6 +161,7 @@ async function main() {
   if (!values.model) console.warn('no --model given: /model/ will be empty; the page can still load a model from another URL');
   const { url } = await startServer({ model: values.model, port, host: values.host, log: (m) => console.log(m) });
   console.log(`ganomaly web demo on ${url}${values.model ? ` (model: ${resolve(values.model)} at ${url}model/)` : ''}`);
+  console.log(`"learn normal" (train in the page) on ${url}learn/`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
