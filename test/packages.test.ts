@@ -94,7 +94,7 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed packages', () => {
     expect(packed.model.files.filter((f) => /^(GE|GD|E)\.onnx$|^eval\/|^training-/.test(f))).toEqual([]);
     // The toolkit no longer carries the model; it ships its docs so README links resolve.
     expect(packed.toolkit.files.filter((f) => f.startsWith('models/'))).toEqual([]);
-    expect(packed.toolkit.files).toEqual(expect.arrayContaining(['README.md', 'docs/serve.md', 'dist/cli/index.js']));
+    expect(packed.toolkit.files).toEqual(expect.arrayContaining(['README.md', 'docs/serve.md', 'dist/cli/index.js', 'dist/browser/index.js', 'dist/browser/index.d.ts']));
   });
 
   it('web app: runtime + onnxruntime-web is ≤ 1.1× onnxruntime-web alone, with nothing of training or Node', async () => {
