@@ -1,7 +1,9 @@
 // Admission by decoded bytes: every image reserves the bytes its decoded pixels will take
 // (width × height × channels, read from the header with sharp's metadata() before decoding)
 // and gives them back once it has been scored. Requests over the budget wait their turn, in
-// arrival order, for at most maxWaitMs (then 503); one image bigger than the whole budget is a 413.
+// arrival order, for at most maxWaitMs (then 503); when the images already waiting would fill the
+// budget `queueFactor` times over, a newcomer gets its 503 at once. One image bigger than the whole
+// budget is a 413.
 import { HttpError } from './errors.js';
 
 interface Waiter {
@@ -12,6 +14,7 @@ interface Waiter {
 
 export class ByteBudget {
   private used = 0;
+  private waitingBytes = 0;
   private readonly waiters: Waiter[] = [];
 
   constructor(
@@ -19,6 +22,8 @@ export class ByteBudget {
     readonly limit: number,
     /** Longest wait for room before a 503. */
     readonly maxWaitMs: number,
+    /** Most bytes waiting, as a multiple of the limit; past it 503 without waiting. */
+    readonly queueFactor = 4,
   ) {}
 
   /** Decoded bytes currently reserved. */
@@ -44,12 +49,16 @@ export class ByteBudget {
       this.used += bytes;
       return Promise.resolve(release);
     }
+    if (this.waitingBytes + bytes > this.queueFactor * this.limit) return Promise.reject(this.busy());
     return new Promise<() => void>((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         const i = this.waiters.indexOf(w);
-        if (i >= 0) this.waiters.splice(i, 1);
+        if (i >= 0) {
+          this.waiters.splice(i, 1);
+          this.waitingBytes -= bytes;
+        }
       };
       const w: Waiter = {
         bytes,
@@ -64,13 +73,15 @@ export class ByteBudget {
         },
       };
       const onAbort = () => w.fail(new HttpError(503, 'cancelled', 'the request ended while waiting for decode room'));
-      const timer = setTimeout(
-        () => w.fail(new HttpError(503, 'busy', `the server is decoding ${this.used} bytes of images (budget ${this.limit}); retry later`, { 'retry-after': '1' })),
-        this.maxWaitMs,
-      );
+      const timer = setTimeout(() => w.fail(this.busy()), this.maxWaitMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(w);
+      this.waitingBytes += bytes;
     });
+  }
+
+  private busy(): HttpError {
+    return new HttpError(503, 'busy', `the server is decoding ${this.used} bytes of images (budget ${this.limit} bytes, server option --max-decoded-bytes); retry later`, { 'retry-after': '1' });
   }
 
   private releaser(bytes: number): () => void {
@@ -89,6 +100,26 @@ export class ByteBudget {
       const w = this.waiters[0]!;
       this.used += w.bytes;
       w.grant();
+    }
+  }
+}
+
+/** A plain counting semaphore: at most `slots` holders at once, granted in arrival order. */
+export class Slots {
+  private busy = 0;
+  private readonly queue: (() => void)[] = [];
+
+  constructor(readonly slots: number) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.busy >= this.slots) await new Promise<void>((resolve) => this.queue.push(resolve));
+    else this.busy++;
+    try {
+      return await work();
+    } finally {
+      const next = this.queue.shift();
+      if (next) next(); // the slot passes on
+      else this.busy--;
     }
   }
 }

@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { renderHeatmapPng, type RawPixels, type ScoreResult } from '@ganomaly-edge/runtime/node';
 import { checkDeclaredLength, parseMediaType, parseMultipart, readBody } from './body.js';
 import { HttpError } from './errors.js';
-import type { ByteBudget } from './budget.js';
+import type { ByteBudget, Slots } from './budget.js';
 import { decodedSize, isSupportedImageType, toPixels, unsupportedType } from './inputs.js';
 
 export interface ScoreItem {
@@ -26,6 +26,8 @@ export interface ScoringContext {
   maxImages: number;
   /** Decoded bytes in flight (decoding, waiting for a run, being scored). */
   budget: ByteBudget;
+  /** Decodes running at once (sharp on libuv's pool); the rest of the machine stays for the event loop and the session. */
+  decodeSlots: Slots;
 }
 
 /** Per-request facts the access log and metrics report. */
@@ -77,7 +79,7 @@ async function scoreImage(
   const bytes = size ?? (await decodedSize(data, type, headers, ctx.limitInputPixels));
   const release = await ctx.budget.acquire(bytes, signal);
   try {
-    const pixels = await toPixels(data, type, headers, ctx.limitInputPixels);
+    const pixels = await ctx.decodeSlots.run(() => toPixels(data, type, headers, ctx.limitInputPixels));
     return await scope.submit({ pixels, map }, signal);
   } finally {
     release();

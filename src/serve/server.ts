@@ -3,6 +3,7 @@
 // shutdown live here; the scoring endpoints are in scoring.ts.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { availableParallelism } from 'node:os';
 import type { AddressInfo, Socket } from 'node:net';
 import {
   ChannelMismatchError,
@@ -10,13 +11,14 @@ import {
   DisposedError,
   ImageDecodeError,
   InvalidImageError,
+  loadSharp,
   NonFiniteScoreError,
   type ExecutionProvider,
   type NodeDetector,
   type ScoreResult,
 } from '@ganomaly-edge/runtime/node';
 import { CancelledError, MicroBatcher } from './batcher.js';
-import { ByteBudget } from './budget.js';
+import { ByteBudget, Slots } from './budget.js';
 import { errorBody, HttpError } from './errors.js';
 import { silentLog, type LogSink } from './logging.js';
 import { batchBuckets, Counter, Gauge, Histogram, LATENCY_BUCKETS_S, PROMETHEUS_CONTENT_TYPE, Registry } from './metrics.js';
@@ -53,6 +55,8 @@ export interface ServeOptions {
   maxDecodedBytes?: number;
   /** Longest wait for decode room before a 503. Default 10 s (at most timeoutMs). */
   decodeWaitMs?: number;
+  /** Images decoded at once. Default: CPU count − 1 (at least 1), so decoding never starves the event loop. */
+  maxConcurrentDecodes?: number;
   /** Raw-score threshold; default the manifest's. */
   threshold?: number;
   /** Check detector.onnx against the manifest's sha256. Default true. */
@@ -131,6 +135,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     sessionInWorker: o.sessionInWorker,
     logger: { warn: (message) => log({ msg: 'provider skipped', level: 'warn', detail: message }) },
   });
+  // Load sharp now: its first import loads libvips synchronously (hundreds of ms), which would
+  // otherwise stall the event loop (and /healthz) under the first burst of uploads.
+  await loadSharp().catch(() => undefined); // without sharp only raw pixels are served
   const maxBatch = detector.maxBatch; // a fixed-batch graph decides
   const maxQueue = positiveInt(o.maxQueue ?? 8 * maxBatch, 'maxQueue');
   const modelName = detector.manifest.name;
@@ -180,6 +187,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     heatmapSize: o.heatmapSize,
     maxImages: maxQueue,
     budget,
+    decodeSlots: new Slots(positiveInt(o.maxConcurrentDecodes ?? Math.max(1, availableParallelism() - 1), 'maxConcurrentDecodes')),
   };
   interface Held {
     /** Images admitted for this request. */

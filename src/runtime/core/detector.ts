@@ -58,6 +58,8 @@ export interface DetectorOptions {
   logger?: Logger | null;
   /** Most images per ONNX Runtime run. Default 16. */
   maxBatch?: number;
+  /** A model URL that sends nothing for this long is given up (InputLimitError). Default 30 s. */
+  fetchTimeoutMs?: number;
 }
 
 export const DEFAULT_MAX_BATCH = 16;
@@ -93,7 +95,7 @@ export class Detector<Input> {
     const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new TypeError(`maxBatch must be a positive integer; got ${maxBatch}`);
     if (options.threshold !== undefined) checkThreshold(options.threshold, 'threshold');
-    const { manifest, detector } = await loadModel(platform, options.model, options.verifyIntegrity ?? true);
+    const { manifest, detector } = await loadModel(platform, options.model, options.verifyIntegrity ?? true, { fetchTimeoutMs: options.fetchTimeoutMs });
     const logger = options.logger === undefined ? console : options.logger;
     const providers = options.executionProviders ?? platform.defaultProviders;
     const { session, provider } = await createSessionWithFallback(platform, detector, providers, logger);

@@ -117,4 +117,11 @@ export class NonFiniteScoreError extends Error {
  */
 export class InputLimitError extends Error {
   override name = 'InputLimitError';
+  constructor(
+    message: string,
+    /** The input's size in bytes, when it is known to be over the cap. */
+    readonly size?: number,
+  ) {
+    super(message);
+  }
 }
