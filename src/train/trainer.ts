@@ -64,7 +64,9 @@ export interface EpochSummary {
 }
 
 export type TrainEvent =
-  | { kind: 'start'; backend: string; backendReason: string; skipped: { name: string; why: string }[]; split: SplitSizes; stepsPerEpoch: number; resumedFrom: { epoch: number; step: number } | null }
+  | { kind: 'start'; backend: string; backendReason: string; skipped: { name: string; why: string }[]; split: SplitSizes; stepsPerEpoch: number; resumedFrom: { epoch: number; step: number } | null;
+      /** On resume: the configuration in effect (the run's own, restored) and which keys the caller overrode. */
+      restored?: { config: TrainConfig; overridden: string[] } }
   | { kind: 'step'; epoch: number; epochs: number; step: number; steps: number; imagesPerSec: number; losses: StepLosses }
   | { kind: 'validate'; epoch: number }
   | { kind: 'epoch'; summary: EpochSummary }
@@ -73,9 +75,18 @@ export type TrainEvent =
 export interface TrainOptions {
   onProgress?: (e: TrainEvent) => void;
   signal?: AbortSignal;
-  /** Continue from the run folder's checkpoint (config.json in the folder wins over `config` except `epochs`). */
+  /** Continue from the run folder's checkpoint (config.json in the folder wins over `config` except `epochs` and `backend`). */
   resume?: boolean;
+  /**
+   * With resume: restore everything from the run's config.json and change only these (what a user
+   * set explicitly). When given, `config` is used only for `out`.
+   */
+  resumeOverrides?: ResumeOverrides;
 }
+
+/** What may change when a run is resumed; everything else (data, model, split, seed, batch) is the run's. */
+export type ResumeOverrides = Partial<Pick<TrainConfig, 'epochs' | 'backend' | 'lr' | 'beta1' | 'beta2'>> & { weights?: Partial<TrainConfig['weights']> };
+export const RESUME_OVERRIDABLE = ['epochs', 'backend', 'lr', 'beta1', 'beta2', 'weights'] as const;
 
 export interface TrainResult {
   runDir: string;
@@ -143,9 +154,19 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   let resumeState: TrainState | null = null;
   let resumeTensors: Record<string, NamedTensor> | null = null;
   let history: EpochSummary[] = [];
+  let overridden: string[] = [];
   if (opts.resume) {
     if (!(await hasCheckpoint(runDir))) throw new TrainError(`--resume: ${runDir} has no checkpoint to resume from`);
-    cfg = { ...(await readRunConfig(runDir)), epochs: config.epochs, backend: config.backend, out: config.out };
+    const saved = await readRunConfig(runDir);
+    const o = opts.resumeOverrides;
+    if (o) {
+      const { weights, ...rest } = o;
+      cfg = { ...saved, ...Object.fromEntries(Object.entries(rest).filter(([, x]) => x !== undefined)), weights: { ...saved.weights, ...weights }, out: config.out };
+      overridden = [
+        ...Object.entries(rest).filter(([k, x]) => x !== undefined && JSON.stringify(x) !== JSON.stringify(saved[k as keyof TrainConfig])).map(([k]) => k),
+        ...Object.entries(weights ?? {}).filter(([k, x]) => x !== undefined && x !== saved.weights[k as keyof TrainConfig['weights']]).map(([k]) => `weights.${k}`),
+      ];
+    } else cfg = { ...saved, epochs: config.epochs, backend: config.backend, out: config.out };
     const ck = await loadCheckpoint<TrainState>(runDir);
     resumeState = ck.state;
     resumeTensors = ck.tensors;
@@ -185,6 +206,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   opts.onProgress?.({
     kind: 'start', backend: backend.name, backendReason: backend.reason, skipped: backend.skipped, split: data.split, stepsPerEpoch,
     resumedFrom: resumeState ? { epoch: resumeState.epoch, step: resumeState.step } : null,
+    ...(resumeState ? { restored: { config: cfg, overridden } } : {}),
   });
 
   const { isize, nc } = cfg.model;

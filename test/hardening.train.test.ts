@@ -1,0 +1,50 @@
+// `ganomaly train --out RUN --resume` restores the run's own config (issue 13): a 1-epoch run on
+// the cpu backend resumed without options does not train on to the default 15 epochs on
+// --backend auto, and does not rewrite config.json; explicit values change only themselves.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { UsageError } from '../src/cli/args.js';
+import { run } from '../src/cli/train.js';
+import { train } from '../src/train/index.js';
+import { tinyTrainConfig } from './helpers/tiny-run.js';
+
+async function cli(argv: string[]): Promise<{ code: number; out: string }> {
+  let out = '';
+  const log = vi.spyOn(console, 'log').mockImplementation((s) => void (out += `${String(s)}\n`));
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    return { code: await run(argv), out };
+  } finally {
+    log.mockRestore();
+    err.mockRestore();
+  }
+}
+
+const json = async (f: string) => JSON.parse(await readFile(f, 'utf8')) as Record<string, unknown>;
+
+describe('train --resume', () => {
+  it('restores epochs, backend and everything else from the run, says so, and changes only what is given', async () => {
+    const cfg = tinyTrainConfig({ epochs: 1, backend: 'cpu', maxImages: 120, batchSize: 16 });
+    await train(cfg);
+    const configFile = path.join(cfg.out, 'config.json');
+    const before = await json(configFile);
+    expect(before).toMatchObject({ epochs: 1, backend: 'cpu' });
+
+    const r1 = await cli(['--out', cfg.out, '--resume']);
+    expect(r1.code).toBe(0);
+    expect(r1.out).toMatch(/restored the run's config: .*epochs 1, backend cpu, batch 16, .*nothing changed/);
+    expect(r1.out).toMatch(/^backend: cpu/m);
+    expect(await json(configFile)).toEqual(before);
+    expect((await json(path.join(cfg.out, 'history.json')) as unknown as unknown[]).length).toBe(1);
+
+    const r2 = await cli(['--out', cfg.out, '--resume', '--epochs', '2']);
+    expect(r2.code).toBe(0);
+    expect(r2.out).toMatch(/epochs 2, backend cpu, .*changed: epochs$/m);
+    expect(r2.out).toMatch(/^epoch 2: /m);
+    expect(await json(configFile)).toEqual({ ...before, epochs: 2 });
+
+    await expect(cli(['--out', cfg.out, '--resume', '--isize', '32'])).rejects.toThrow(UsageError);
+    await expect(cli(['--out', cfg.out, '--resume', '--batch-size', '8'])).rejects.toThrow(/--resume continues the run with its own --batch-size/);
+  }, 300_000);
+});
