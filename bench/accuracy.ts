@@ -58,7 +58,7 @@ for (const cls of classes) {
     onProgress: (e) => { if (e.kind === 'epoch') process.stderr.write(`class ${cls}: epoch ${e.summary.epoch + 1}/${budget.epochs} ${e.summary.seconds.toFixed(0)} s\n`); },
   });
   const trainSeconds = (Date.now() - ts) / 1000;
-  await exportRun(runDir, { out: modelDir });
+  await exportRun(runDir, { out: modelDir, force: true });
   const { report } = await evaluateModel({ model: modelDir });
   rows.push({
     cls, name: FASHION_MNIST_CLASSES[cls]!, backend: r.backend, trainSeconds, split: report.split,

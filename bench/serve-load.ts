@@ -43,7 +43,7 @@ async function findOrMakeModel(): Promise<string> {
     ...DEFAULT_TRAIN_CONFIG, data: 'fashion-mnist', abnormalClass: '0', out: runDir, epochs: 1, batchSize: 32, maxImages: 200,
     backend: 'wasm', model: { isize: 32, nc: 1, nz: 100, ngf: 64, ndf: 64, scoreKind: 'l2' },
   });
-  await exportRun(runDir, { out: CACHE, name: 'serve-load-ngf64', backend: 'wasm' });
+  await exportRun(runDir, { out: CACHE, name: 'serve-load-ngf64', backend: 'wasm', force: true });
   return CACHE;
 }
 

@@ -13,6 +13,7 @@ import { ExportError } from './errors.js';
 import { buildManifest, manifestCore, sha256Hex } from './manifest.js';
 import { buildDetector, buildDiscriminator, buildE, buildGD, buildGE, DEFAULT_OPSET, GRAPH_IO, MAX_OPSET, MIN_OPSET, validateModelBytes } from './onnx/index.js';
 import { ortVersion } from './ortNode.js';
+import { openExportTarget } from './output.js';
 import { checkParity, PARITY_TOLERANCE } from './parity.js';
 import { readRunFolder } from './runFolder.js';
 
@@ -35,6 +36,8 @@ export interface ExportOptions {
   data?: string;
   /** tfjs backend for the parity check (default wasm). */
   backend?: BackendRequest;
+  /** Replace a non-empty output folder (the whole folder: no file of the old one is kept). Default false. */
+  force?: boolean;
   onProgress?: (stage: string, done?: number, total?: number) => void;
 }
 
@@ -46,6 +49,19 @@ export interface ExportResult {
 type GraphName = 'GE' | 'GD' | 'E' | 'detector';
 
 export async function exportRun(runDir: string, opts: ExportOptions): Promise<ExportResult> {
+  // Checked (and locked) first, so a refused or concurrent export fails before any work.
+  const target = await openExportTarget(opts.out, opts.force ?? false);
+  try {
+    const result = await exportInto(runDir, opts, target.stage, target.dir);
+    await target.commit();
+    return result;
+  } finally {
+    await target.abandon(); // no-op after commit
+  }
+}
+
+/** The export itself: every file goes into `stageDir`, which becomes `outDir` afterwards. */
+async function exportInto(runDir: string, opts: ExportOptions, stageDir: string, outDir: string): Promise<ExportResult> {
   const opset = opts.opset ?? DEFAULT_OPSET;
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
     throw new ExportError(`opset must be an integer from ${MIN_OPSET} to ${MAX_OPSET}; got ${opset}`);
@@ -70,7 +86,6 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
   }
   const val = data.validation;
 
-  const outDir = path.resolve(opts.out);
   const name = opts.name ?? path.basename(outDir);
   const core = manifestCore(name, config, opset);
   const coreHash = sha256Hex(JSON.stringify(core));
@@ -112,10 +127,9 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
   const cal = await calibrate(cfg, graphs.detector, val.images, val.count,
     { quantile: opts.thresholdQuantile, value: opts.threshold }, 64, (d, t) => progress('calibrating', d, t));
 
-  await fs.mkdir(outDir, { recursive: true });
   const files: Manifest['files'] = {};
   const write = async (file: string, bytes: Uint8Array, io: { inputs: readonly string[]; outputs: readonly string[] }) => {
-    await writeFileAtomic(path.join(outDir, file), bytes);
+    await writeFileAtomic(path.join(stageDir, file), bytes);
     files[file] = { sha256: sha256Hex(bytes), bytes: bytes.length, inputs: [...io.inputs], outputs: [...io.outputs] };
   };
   await write('detector.onnx', graphs.detector, GRAPH_IO.detector);
@@ -140,7 +154,7 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
     },
     parity: { images: parity.images, tolerance: parity.tolerance, ...parity.maxAbsDiff },
   });
-  await writeFileAtomic(path.join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeFileAtomic(path.join(stageDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   progress('done');
   return { outDir, manifest };
 }
