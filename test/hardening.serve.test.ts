@@ -30,7 +30,7 @@ async function serve(opts: Partial<ServeOptions> = {}): Promise<RunningServer> {
 }
 
 async function post(url: string, body: Buffer, type = 'image/png'): Promise<{ status: number; json: { error?: { code: string; message: string }; score?: number } }> {
-  const r = await fetch(`${url}/v1/score`, { method: 'POST', body, headers: { 'content-type': type } });
+  const r = await fetch(`${url}/v1/score`, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': type } });
   return { status: r.status, json: (await r.json()) as never };
 }
 
