@@ -33,6 +33,8 @@ Run:
   --resume                 continue the run in --out from its last checkpoint, with the run's
                            own settings (config.json); only --epochs, --backend, --lr, --beta1,
                            --beta2 and --w-* may be given to change them
+  --skip-bad-images        folder data: leave out images that fail to decode (listed) instead
+                           of stopping
   --backend <name>         auto | tensorflow | webgpu | wasm | cpu (default auto:
                            tfjs-node-gpu, tfjs-node, webgpu with a hardware adapter, wasm)
   -h, --help               show this help
@@ -49,6 +51,7 @@ export async function run(argv: string[]): Promise<number> {
     epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, beta1: { type: 'string' },
     beta2: { type: 'string' }, 'w-adv': { type: 'string' }, 'w-con': { type: 'string' }, 'w-enc': { type: 'string' },
     seed: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' },
+    'skip-bad-images': { type: 'boolean' },
   }, false);
   if (v.help) {
     console.log(HELP);
@@ -58,7 +61,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!v.out) throw new UsageError('--out <run dir> is required');
   if (!v.data && !v.resume) throw new UsageError('--data <spec> is required (fashion-mnist, mnist, idx:<dir>, folder:<dir>)');
   if (v.resume) {
-    const fixed = ['data', 'abnormal-class', 'max-images', 'validation-fraction', 'isize', 'channels', 'nz', 'ngf', 'ndf', 'score', 'batch-size', 'seed']
+    const fixed = ['data', 'abnormal-class', 'max-images', 'validation-fraction', 'isize', 'channels', 'nz', 'ngf', 'ndf', 'score', 'batch-size', 'seed', 'skip-bad-images']
       .filter((k) => (v as Record<string, unknown>)[k] !== undefined);
     if (fixed.length) {
       throw new UsageError(`--resume continues the run with its own ${fixed.map((k) => `--${k}`).join(', ')} (from ${v.out}/config.json); drop ${fixed.length === 1 ? 'it' : 'them'}, or start a new run in another --out`);
@@ -99,6 +102,7 @@ export async function run(argv: string[]): Promise<number> {
     backend,
     maxImages: intOption(v['max-images'], 'max-images'),
     validationFraction: frac ?? d.validationFraction,
+    ...(v['skip-bad-images'] ? { skipBadImages: true } : {}),
   };
 
   const controller = new AbortController();
@@ -134,6 +138,7 @@ export async function run(argv: string[]): Promise<number> {
         if (e.kind === 'start') {
           console.log(`backend: ${e.backend} (${e.backendReason})`);
           for (const s of e.skipped) console.log(`  not ${s.name}: ${s.why}`);
+          for (const w of e.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
           const s = e.split;
           console.log(`split (seed ${s.seed}, abnormal '${s.abnormalClass}'): train ${s.trainNormal}, validation ${s.validationNormal}, test ${s.testNormal} normal + ${s.testAbnormal} abnormal; ${e.stepsPerEpoch} steps/epoch`);
           if (e.restored) {

@@ -76,7 +76,7 @@ async function exportInto(runDir: string, opts: ExportOptions, stageDir: string,
   progress('loading validation images');
   const data = await loadDataset(opts.data ?? config.data, {
     isize: cfg.isize, nc: cfg.nc, abnormalClass: config.abnormalClass, maxImages: config.maxImages,
-    seed: config.seed, validationFraction: config.validationFraction,
+    seed: config.seed, validationFraction: config.validationFraction, skipUndecodable: config.skipBadImages,
   });
   const recorded = JSON.parse(await fs.readFile(path.join(run.dir, 'split.json'), 'utf8').catch(() => 'null')) as SplitSizes | null;
   if (recorded && recorded.validationNormal !== data.split.validationNormal) {

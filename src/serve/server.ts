@@ -156,6 +156,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let active = 0;
   let draining = false;
   let onIdle: (() => void) | null = null;
+  /** Responses not yet finished: when shutdown starts they are told to close their connection. */
+  const inFlight = new Set<ServerResponse>();
 
   const batcher = new MicroBatcher<ScoreItem, ScoreResult>({
     maxBatch,
@@ -276,7 +278,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     active++;
     res.setHeader('x-request-id', id);
     if (draining) res.setHeader('connection', 'close');
+    inFlight.add(res);
     res.on('close', () => {
+      inFlight.delete(res);
       if (!res.writableFinished) clientGone.abort(); // its queued images are dropped
       admitted -= held.n;
       if (held.receiving) {
@@ -373,6 +377,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     (closing ??= (async () => {
       draining = true;
       log({ msg: 'draining', active, admitted });
+      // Keep-alive clients learn from the answer itself that this connection ends (no reset).
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       batcher.flush(); // nothing accepted waits for a wait window any more

@@ -35,6 +35,8 @@ export interface TrainConfig {
   backend: BackendRequest;
   maxImages?: number;
   validationFraction: number;
+  /** Folder data: leave out images that fail to decode (listed as warnings) instead of failing. */
+  skipBadImages?: boolean;
 }
 
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'data' | 'out'> = {
@@ -66,7 +68,9 @@ export interface EpochSummary {
 export type TrainEvent =
   | { kind: 'start'; backend: string; backendReason: string; skipped: { name: string; why: string }[]; split: SplitSizes; stepsPerEpoch: number; resumedFrom: { epoch: number; step: number } | null;
       /** On resume: the configuration in effect (the run's own, restored) and which keys the caller overrode. */
-      restored?: { config: TrainConfig; overridden: string[] } }
+      restored?: { config: TrainConfig; overridden: string[] };
+      /** What the data loader noticed (ignored files, skipped images, an empty abnormal class). */
+      warnings?: string[] }
   | { kind: 'step'; epoch: number; epochs: number; step: number; steps: number; imagesPerSec: number; losses: StepLosses }
   | { kind: 'validate'; epoch: number }
   | { kind: 'epoch'; summary: EpochSummary }
@@ -115,6 +119,10 @@ export function validateTrainConfig(c: TrainConfig): void {
   if (c.batchSize < 2) throw new TrainError('batchSize must be at least 2 (BatchNorm needs batch statistics)');
   for (const [k, v] of Object.entries({ lr: c.lr, beta1: c.beta1, beta2: c.beta2, ...c.weights })) {
     if (!Number.isFinite(v) || v < 0) throw new TrainError(`${k} must be a finite non-negative number; got ${v}`);
+  }
+  // Adam's bias correction divides by 1 − beta^t: beta 1 divides by zero, beta > 1 flips signs.
+  for (const [k, v] of Object.entries({ beta1: c.beta1, beta2: c.beta2 })) {
+    if (!(v >= 0 && v < 1)) throw new TrainError(`${k} must be in [0, 1) (Adam divides by 1 − ${k}^t); got ${v}`);
   }
   if (!(c.validationFraction > 0 && c.validationFraction < 1)) throw new TrainError(`validationFraction must be in (0, 1); got ${c.validationFraction}`);
   if (!Number.isInteger(c.seed) || c.seed < 0) throw new TrainError(`seed must be a non-negative integer; got ${c.seed}`);
@@ -185,6 +193,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     maxImages: cfg.maxImages,
     seed: cfg.seed,
     validationFraction: cfg.validationFraction,
+    skipUndecodable: cfg.skipBadImages,
   });
   const { train: trainSet, validation } = data;
   if (trainSet.count < cfg.batchSize) {
@@ -207,6 +216,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     kind: 'start', backend: backend.name, backendReason: backend.reason, skipped: backend.skipped, split: data.split, stepsPerEpoch,
     resumedFrom: resumeState ? { epoch: resumeState.epoch, step: resumeState.step } : null,
     ...(resumeState ? { restored: { config: cfg, overridden } } : {}),
+    warnings: data.warnings,
   });
 
   const { isize, nc } = cfg.model;
