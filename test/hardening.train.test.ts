@@ -48,3 +48,17 @@ describe('train --resume', () => {
     await expect(cli(['--out', cfg.out, '--resume', '--batch-size', '8'])).rejects.toThrow(/--resume continues the run with its own --batch-size/);
   }, 300_000);
 });
+
+describe('training options that used to be misread', () => {
+  it('--epochs 0x10 is refused (not 16); Adam betas of 1 or more are refused with the reason', async () => {
+    const { intOption } = await import('../src/cli/args.js');
+    expect(() => intOption('0x10', 'epochs')).toThrow(/decimal integer/);
+    expect(() => intOption('1e3', 'epochs')).toThrow(UsageError);
+    expect(intOption('16', 'epochs')).toBe(16);
+    const { validateTrainConfig, TrainError } = await import('../src/train/trainer.js');
+    const cfg = tinyTrainConfig();
+    expect(() => validateTrainConfig({ ...cfg, beta1: 1 })).toThrow(TrainError);
+    expect(() => validateTrainConfig({ ...cfg, beta2: 1.5 })).toThrow(/beta2 must be in \[0, 1\)/);
+    expect(() => validateTrainConfig(cfg)).not.toThrow();
+  });
+});
