@@ -59,7 +59,7 @@ interface Child {
   url: string;
   proc: ChildProcess;
   /** Memory after a full GC, reported by the child on SIGUSR2. */
-  afterGc: { rss: number; heap: number }[];
+  afterGc: { rss: number; heap: number; loopDelayMs?: { p50: number; p99: number; max: number } }[];
 }
 
 async function startChild(opts: Partial<ServeOptions>): Promise<Child> {
@@ -74,7 +74,7 @@ async function startChild(opts: Partial<ServeOptions>): Promise<Child> {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         if (line.includes('"url"')) resolve(line);
-        else if (line.startsWith('{')) afterGc.push(JSON.parse(line) as { rss: number; heap: number });
+        else if (line.startsWith('{')) afterGc.push(JSON.parse(line) as Child['afterGc'][number]);
         else if (process.env.SERVE_LOAD_CHILD_STDOUT) process.stderr.write(`child: ${line}\n`);
       }
     });
@@ -288,10 +288,16 @@ async function child(): Promise<void> {
   const stop = () => void s.close().then(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.stdin.on('end', stop).resume();
+  // The server's own event-loop delay (what /healthz waits for, without the load generator's share).
+  const { monitorEventLoopDelay } = await import('node:perf_hooks');
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
   process.on('SIGUSR2', () => {
     (globalThis as { gc?: () => void }).gc?.();
     const m = process.memoryUsage();
-    process.stdout.write(`${JSON.stringify({ rss: m.rss, heap: m.heapUsed })}\n`);
+    const loopDelayMs = { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 };
+    loop.reset();
+    process.stdout.write(`${JSON.stringify({ rss: m.rss, heap: m.heapUsed, loopDelayMs })}\n`);
   });
 }
 
@@ -308,6 +314,29 @@ async function bombLikePng(w: number, h: number): Promise<Buffer> {
 async function peakRssMiB(pid: number): Promise<number> {
   const status = await fs.readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)![1]) / 1024;
+}
+
+/**
+ * /healthz probed from a process of its own, so the upload generator's work in this process does
+ * not delay the probes' own timing; latencies in ms.
+ */
+function healthProbeProcess(url: string): { stop(): Promise<number[]> } {
+  const proc = spawn(process.execPath, [process.argv[1]!, '--probe', url], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const done = new Promise<number[]>((resolve) => proc.on('exit', () => resolve(JSON.parse(out || '[]') as number[])));
+  return {
+    stop() {
+      proc.stdin!.end();
+      return done;
+    },
+  };
+}
+
+async function probeMain(url: string): Promise<void> {
+  const p = healthProbe(url);
+  await new Promise<void>((r) => process.stdin.on('end', r).resume());
+  process.stdout.write(JSON.stringify(await p.stop()));
 }
 
 /** GETs /healthz every `everyMs` until stopped; latencies in ms (a failure or >20 s counts as 20000). */
@@ -361,17 +390,23 @@ async function hostile(): Promise<void> {
   const lines: string[] = [];
   for (const n of [64, 128]) {
     const child = await startChild(base);
-    const probe = healthProbe(child.url);
-    await new Promise((r) => setTimeout(r, 200));
+    const probe = healthProbeProcess(child.url);
+    await new Promise((r) => setTimeout(r, 500));
+    child.proc.kill('SIGUSR2'); // resets the server's event-loop histogram: the flood starts here
+    await new Promise((r) => setTimeout(r, 100));
     const t0 = performance.now();
     const codes = await Promise.all(Array.from({ length: n }, () => postOnce(child.url, big)));
     const seconds = (performance.now() - t0) / 1000;
     const lat = (await probe.stop()).sort((a, b) => a - b);
     const peak = await peakRssMiB(child.proc.pid!);
+    const reports = child.afterGc.length;
+    child.proc.kill('SIGUSR2');
+    while (child.afterGc.length === reports) await new Promise((r) => setTimeout(r, 10));
+    const loop = child.afterGc.at(-1)!.loopDelayMs!;
     await stopChild(child);
-    const r = { uploads: n, pngBytes: big.length, decoded: '4900x4900x4', seconds, peakRssMiB: Math.round(peak), healthz: { n: lat.length, p50: pct(lat, 0.5), p99: pct(lat, 0.99), max: lat.at(-1) }, codes: tallyCodes(codes) };
+    const r = { uploads: n, pngBytes: big.length, decoded: '4900x4900x4', seconds, peakRssMiB: Math.round(peak), healthz: { n: lat.length, p50: pct(lat, 0.5), p99: pct(lat, 0.99), max: lat.at(-1) }, serverEventLoopDelayMs: loop, codes: tallyCodes(codes), loadavg: os.loadavg() };
     results[`flood${n}`] = r;
-    lines.push(`flood ${String(n).padStart(3)} × ${(big.length / 1024).toFixed(0)} KB PNG (4900×4900 RGBA): peak RSS ${r.peakRssMiB} MiB, /healthz p50 ${f(r.healthz.p50)} p99 ${f(r.healthz.p99)} max ${f(r.healthz.max ?? NaN)} ms (${lat.length} probes), ${f(seconds)} s, codes ${JSON.stringify(r.codes)}`);
+    lines.push(`flood ${String(n).padStart(3)} × ${(big.length / 1024).toFixed(0)} KB PNG (4900×4900 RGBA): peak RSS ${r.peakRssMiB} MiB, /healthz p50 ${f(r.healthz.p50)} p99 ${f(r.healthz.p99)} max ${f(r.healthz.max ?? NaN)} ms (${lat.length} probes), server event-loop delay p99 ${f(loop.p99)} max ${f(loop.max)} ms, ${f(seconds)} s, codes ${JSON.stringify(r.codes)}, load ${os.loadavg()[0]!.toFixed(1)}`);
     process.stderr.write(`${lines.at(-1)}\n`);
   }
 
@@ -394,7 +429,7 @@ async function hostile(): Promise<void> {
       slow.push(req);
     }
     await new Promise((r) => setTimeout(r, 1000));
-    const probe = healthProbe(child.url);
+    const probe = healthProbeProcess(child.url);
     const legit: Promise<number | string>[] = [];
     for (let i = 0; i < 47; i++) {
       legit.push(postOnce(child.url, png!));
@@ -420,4 +455,4 @@ async function hostile(): Promise<void> {
   console.log('wrote bench/results/serve-hostile.json');
 }
 
-await (process.argv[2] === '--child' ? child() : process.argv[2] === 'hostile' ? hostile() : main());
+await (process.argv[2] === '--child' ? child() : process.argv[2] === '--probe' ? probeMain(process.argv[3]!) : process.argv[2] === 'hostile' ? hostile() : main());
