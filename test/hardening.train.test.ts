@@ -52,7 +52,7 @@ describe('train --resume', () => {
 describe('training options that used to be misread', () => {
   it('--epochs 0x10 is refused (not 16); Adam betas of 1 or more are refused with the reason', async () => {
     const { intOption } = await import('../src/cli/args.js');
-    expect(() => intOption('0x10', 'epochs')).toThrow(/decimal integer/);
+    expect(() => intOption('0x10', 'epochs')).toThrow(/decimal digits/);
     expect(() => intOption('1e3', 'epochs')).toThrow(UsageError);
     expect(intOption('16', 'epochs')).toBe(16);
     const { validateTrainConfig, TrainError } = await import('../src/train/trainer.js');

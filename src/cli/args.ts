@@ -29,7 +29,7 @@ export function intOption(value: string | undefined, name: string, min = 1): num
   if (value === undefined) return undefined;
   // Decimal digits only: Number() would read '0x10' as 16 and '1e3' as 1000.
   const n = /^\s*\+?\d+\s*$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be a decimal integer ≥ ${min}; got '${value}'`);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min} (decimal digits); got '${value}'`);
   return n;
 }
 
