@@ -137,6 +137,28 @@ describe('serve admission', () => {
     for (const req of slow) req.destroy();
   });
 
+  it('shutdown: a response in flight on a keep-alive connection says Connection: close', async () => {
+    const s = await startServer({ model: model.dir, port: 0, providers: ['cpu'] });
+    const agent = new http.Agent({ keepAlive: true });
+    let finish = () => {};
+    const reply = new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.request(`${s.url}/v1/score`, { method: 'POST', agent, headers: { 'content-type': 'image/png', 'content-length': small.length } }, (res) => {
+        res.resume().on('end', () => resolve(res));
+      });
+      req.on('error', reject);
+      req.write(small.subarray(0, 8));
+      finish = () => req.end(small.subarray(8));
+    });
+    while ((await metric(s.url, 'ganomaly_arriving_images')) < 1) await new Promise((r) => setTimeout(r, 10));
+    const closed = s.close();
+    finish();
+    const res = await reply;
+    expect(res.statusCode).toBe(200);
+    expect(res.headers.connection).toBe('close');
+    await closed;
+    agent.destroy();
+  });
+
   it('415 when the body is not the declared format (GIF, TIFF or SVG sent as image/png)', async () => {
     const s = await serve();
     const raw = { raw: { width: 8, height: 8, channels: 3 as const } };
