@@ -62,3 +62,16 @@ describe('training options that used to be misread', () => {
     expect(() => validateTrainConfig(cfg)).not.toThrow();
   });
 });
+
+describe('writeFileAtomic', () => {
+  it('leaves no temporary file behind when the write fails', async () => {
+    const { mkdtemp, mkdir, readdir, writeFile: wf } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { writeFileAtomic } = await import('../src/train/checkpoint.js');
+    const dir = await mkdtemp(path.join(tmpdir(), 'ganomaly-atomic-'));
+    await mkdir(path.join(dir, 'target'));
+    await wf(path.join(dir, 'target', 'x'), 'occupied'); // rename onto a non-empty folder fails
+    await expect(writeFileAtomic(path.join(dir, 'target'), 'data')).rejects.toThrow();
+    expect((await readdir(dir)).sort()).toEqual(['target']);
+  });
+});

@@ -226,8 +226,10 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     state.optGStep = step.optG.step;
     state.optDStep = step.optD.step;
     const tensors = { ...(await model.readWeights()), ...(await step.optG.readState('optG')), ...(await step.optD.readState('optD')) };
-    await saveCheckpoint(runDir, `e${state.epoch}s${state.step}`, tensors, state);
+    // History first: a crash between the two leaves extra history entries, which resume drops
+    // (it keeps the epochs before the checkpoint's), never a checkpoint without its history.
     await writeFileAtomic(path.join(runDir, 'history.json'), JSON.stringify(history, null, 2));
+    await saveCheckpoint(runDir, `e${state.epoch}s${state.step}`, tensors, state);
     opts.onProgress?.({ kind: 'checkpoint', epoch: state.epoch, step: state.step });
   };
 
