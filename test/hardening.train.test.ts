@@ -75,3 +75,20 @@ describe('writeFileAtomic', () => {
     expect((await readdir(dir)).sort()).toEqual(['target']);
   });
 });
+
+describe('IDX gzip bomb', () => {
+  it('decompression stops at the cap with a DataError', async () => {
+    const { mkdtemp, writeFile: wf } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { gzipSync } = await import('node:zlib');
+    const { readIdxFile } = await import('../src/train/data/idx.js');
+    const { DataError } = await import('../src/train/data/index.js');
+    const dir = await mkdtemp(path.join(tmpdir(), 'ganomaly-idx-'));
+    const header = Buffer.from([0, 0, 8, 3, 0, 0, 0x27, 0x10, 0, 0, 0, 28, 0, 0, 0, 28]); // 10000 × 28 × 28
+    const file = path.join(dir, 'train-images-idx3-ubyte.gz');
+    await wf(file, gzipSync(Buffer.concat([header, Buffer.alloc(8 << 20)]))); // 8 MB of zeros: ~8 KB gzipped
+    const e = await readIdxFile(file, 1 << 20).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(DataError);
+    expect((e as Error).message).toMatch(/decompresses to more than 1048576 bytes/);
+  });
+});
