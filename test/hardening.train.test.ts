@@ -92,3 +92,16 @@ describe('IDX gzip bomb', () => {
     expect((e as Error).message).toMatch(/decompresses to more than 1048576 bytes/);
   });
 });
+
+describe('training images over the pixel limit', () => {
+  it('a 25.5 MP image in a training folder is a decode failure with the reason, not a 100 MB decode', async () => {
+    const { mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const sharp = (await import('sharp')).default;
+    const { decodeImageFile } = await import('../src/train/data/index.js');
+    const dir = await mkdtemp(path.join(tmpdir(), 'ganomaly-bigtrain-'));
+    const file = path.join(dir, 'huge.png');
+    await sharp({ create: { width: 5100, height: 5000, channels: 3, background: { r: 5, g: 5, b: 5 } } }).png().toFile(file);
+    await expect(decodeImageFile(file)).rejects.toThrow(/larger than the 25 megapixels training decodes/);
+  });
+});
