@@ -48,6 +48,10 @@ describe('export into an existing folder', () => {
     await exportRun(cfg.out, { out, backend: 'cpu', discriminator: true });
     await fs.writeFile(path.join(out, 'README.md'), 'describes the old model');
     expect((await fs.readdir(out)).sort()).toContain('D.onnx');
+    // D.onnx is parity-checked like the other graphs (the README says every graph is).
+    const withD = JSON.parse(await fs.readFile(path.join(out, 'manifest.json'), 'utf8')) as { parity: Record<string, number> };
+    expect(withD.parity['D.prob']).toBeLessThanOrEqual(1e-4);
+    expect(withD.parity['D.features']).toBeLessThanOrEqual(1e-4);
     const { manifest } = await exportRun(cfg.out, { out, backend: 'cpu', force: true });
     expect((await fs.readdir(out)).sort()).toEqual(['E.onnx', 'GD.onnx', 'GE.onnx', 'detector.onnx', 'manifest.json']);
     expect(Object.keys(manifest.files).sort()).toEqual(['E.onnx', 'GD.onnx', 'GE.onnx', 'detector.onnx']);

@@ -121,7 +121,9 @@ async function exportInto(runDir: string, opts: ExportOptions, stageDir: string,
   const backend = await selectBackend(opts.backend ?? 'wasm');
   const per = cfg.isize * cfg.isize * cfg.nc;
   const nParity = Math.min(opts.parityImages ?? 16, val.count);
-  const parity = await checkParity(cfg, run.weights, graphs, val.images.subarray(0, nParity * per), nParity, opts.parityTolerance ?? PARITY_TOLERANCE);
+  // D.onnx (when asked for) is built here so that it is parity-checked like every other graph.
+  const dGraph = opts.discriminator ? buildDiscriminator(cfg, run.weights, buildOpts('discriminator D: x -> prob, features')) : undefined;
+  const parity = await checkParity(cfg, run.weights, { ...graphs, ...(dGraph ? { D: dGraph } : {}) }, val.images.subarray(0, nParity * per), nParity, opts.parityTolerance ?? PARITY_TOLERANCE);
 
   progress('calibrating', 0, val.count);
   const cal = await calibrate(cfg, graphs.detector, val.images, val.count,
@@ -136,7 +138,7 @@ async function exportInto(runDir: string, opts: ExportOptions, stageDir: string,
   await write('GE.onnx', graphs.GE, GRAPH_IO.GE);
   await write('GD.onnx', graphs.GD, GRAPH_IO.GD);
   await write('E.onnx', graphs.E, GRAPH_IO.E);
-  if (opts.discriminator) await write('D.onnx', buildDiscriminator(cfg, run.weights, buildOpts('discriminator D: x -> prob, features')), GRAPH_IO.discriminator);
+  if (dGraph) await write('D.onnx', dGraph, GRAPH_IO.discriminator);
 
   const manifest = buildManifest({
     core, config,

@@ -16,11 +16,11 @@ export interface ParityReport {
   maxAbsDiff: Record<string, number>;
 }
 
-/** `images` is NHWC in [-1, 1], `n` images. Graph bytes keyed GE, GD, E, detector. */
+/** `images` is NHWC in [-1, 1], `n` images. Graph bytes keyed GE, GD, E, detector, and D when it is exported. */
 export async function checkParity(
   cfg: ModelConfig,
   weights: WeightMap,
-  graphs: Record<'GE' | 'GD' | 'E' | 'detector', Uint8Array>,
+  graphs: Record<'GE' | 'GD' | 'E' | 'detector', Uint8Array> & { D?: Uint8Array },
   images: Float32Array,
   n: number,
   tolerance = PARITY_TOLERANCE,
@@ -34,7 +34,12 @@ export async function checkParity(
       const { z, xHat, zHat } = model.generate(x, false);
       const score = latentDistance(z, zHat, cfg.scoreKind);
       const map = x.sub(xHat).abs().mean(3);
+      const d = graphs.D ? model.discriminate(x, false) : undefined;
+      const dRef: Record<string, Float32Array> = d
+        ? { prob: d.logits.sigmoid().dataSync() as Float32Array, features: nhwcToNchw(d.features.dataSync() as Float32Array, n, d.features.shape[1]!, d.features.shape[2]!, d.features.shape[3]!) }
+        : {};
       return {
+        ...dRef,
         z: z.dataSync() as Float32Array,
         x_hat: nhwcToNchw(xHat.dataSync() as Float32Array, n, isize, isize, nc),
         z_hat: zHat.dataSync() as Float32Array,
@@ -59,6 +64,16 @@ export async function checkParity(
     for (const k of ['score', 'z', 'z_hat', 'x_hat', 'anomaly_map']) diffs[`detector.${k}`] = maxAbsDiff(d[k]!, ref[k]!);
   } finally {
     await Promise.all(sessions.map((s) => s.release()));
+  }
+  if (graphs.D) {
+    const ds = await createCpuSession(graphs.D);
+    try {
+      const out = await runFloat(ds, 'x', xNchw, imgDims);
+      diffs['D.prob'] = maxAbsDiff(out.prob!, ref.prob!);
+      diffs['D.features'] = maxAbsDiff(out.features!, ref.features!);
+    } finally {
+      await ds.release();
+    }
   }
   const bad = Object.entries(diffs).filter(([, v]) => !(v <= tolerance));
   if (bad.length) {
