@@ -8,7 +8,10 @@
 //
 // Budgets: quick (2000 images, 1 epoch, ngf 32: minutes on 2 cores), default (6000 images,
 // 3 epochs, ngf 64: about two hours for all 10 classes on 2 cores), full (all 70000 images,
-// 15 epochs, ngf 64: the reference setting, for GPU machines).
+// 15 epochs, ngf 64: the reference setting, for GPU machines), tiny (300 images, 1 epoch, ngf 8:
+// no accuracy to speak of; shows in a minute or two that ten classes run in one process with flat
+// memory). After each class the live tfjs tensors, tfjs bytes, wasm heap and RSS are printed.
+import * as tf from '@tensorflow/tfjs';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +25,15 @@ const BUDGETS = {
   quick: { maxImages: 2000, epochs: 1, ngf: 32 },
   default: { maxImages: 6000, epochs: 3, ngf: 64 },
   full: { maxImages: undefined, epochs: 15, ngf: 64 },
+  tiny: { maxImages: 300, epochs: 1, ngf: 8 },
 } as const;
+
+/** Live tfjs tensors and bytes, the wasm heap (never shrinks) and RSS, after a class. */
+function memory() {
+  const m = tf.memory();
+  const wasm = tf.getBackend() === 'wasm' ? (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length : undefined;
+  return { tensors: m.numTensors, tfjsBytes: m.numBytes, wasmHeapBytes: wasm, rssBytes: process.memoryUsage.rss() };
+}
 
 const { values: a } = parseArgs({
   options: {
@@ -41,7 +52,7 @@ const classes = a.classes!.split(',').map(Number);
 const work = mkdtempSync(path.join(os.tmpdir(), 'ganomaly-accuracy-'));
 const out = a.out ?? `bench/results/accuracy-${budgetName}.json`;
 
-interface Row { cls: number; name: string; aucLatent: number; aucBaseline: number; apLatent: number; apBaseline: number; trainSeconds: number; split: unknown; backend: string; aucFp16: number; aucInt8: number }
+interface Row { cls: number; name: string; aucLatent: number; aucBaseline: number; apLatent: number; apBaseline: number; trainSeconds: number; split: unknown; backend: string; aucFp16: number; aucInt8: number; memoryAfter: ReturnType<typeof memory> }
 const rows: Row[] = [];
 const t0 = Date.now();
 for (const cls of classes) {
@@ -58,7 +69,7 @@ for (const cls of classes) {
     onProgress: (e) => { if (e.kind === 'epoch') process.stderr.write(`class ${cls}: epoch ${e.summary.epoch + 1}/${budget.epochs} ${e.summary.seconds.toFixed(0)} s\n`); },
   });
   const trainSeconds = (Date.now() - ts) / 1000;
-  await exportRun(runDir, { out: modelDir });
+  await exportRun(runDir, { out: modelDir, force: true });
   const { report } = await evaluateModel({ model: modelDir });
   // The FP16/INT8 variants export writes, on the same split.
   const variants = {
@@ -70,15 +81,21 @@ for (const cls of classes) {
     aucLatent: report.ganomaly.rocAuc, aucBaseline: report.baseline.rocAuc,
     apLatent: report.ganomaly.averagePrecision, apBaseline: report.baseline.averagePrecision,
     aucFp16: variants.fp16.rocAuc, aucInt8: variants.int8.rocAuc,
+    memoryAfter: memory(),
   });
+  const mem = rows.at(-1)!.memoryAfter;
+  const mib = (b: number | undefined) => (b === undefined ? '-' : (b / 2 ** 20).toFixed(1));
+  process.stderr.write(`memory after class ${cls}: ${mem.tensors} tensors, ${mib(mem.tfjsBytes)} MiB tfjs, wasm heap ${mib(mem.wasmHeapBytes)} MiB, RSS ${mib(mem.rssBytes)} MiB\n`);
   process.stderr.write(`class ${cls} (${FASHION_MNIST_CLASSES[cls]}): AUC latent ${report.ganomaly.rocAuc.toFixed(4)}, baseline ${report.baseline.rocAuc.toFixed(4)}\n`);
 }
 const mean = (k: 'aucLatent' | 'aucBaseline' | 'apLatent' | 'apBaseline') => rows.reduce((s, r) => s + r[k], 0) / rows.length;
 
 console.log(`\nFashion-MNIST, one class abnormal, seed ${seed}, budget '${budgetName}' (${JSON.stringify(budget)}), ${((Date.now() - t0) / 60000).toFixed(1)} min`);
-console.log(`${'abnormal class'.padEnd(16)} ${'AUC latent'.padStart(10)} ${'AUC pixel'.padStart(10)} ${'AP latent'.padStart(10)} ${'AP pixel'.padStart(10)} ${'AUC fp16'.padStart(9)} ${'AUC int8'.padStart(9)} ${'train s'.padStart(8)}`);
+console.log(`${'abnormal class'.padEnd(16)} ${'AUC latent'.padStart(10)} ${'AUC pixel'.padStart(10)} ${'AP latent'.padStart(10)} ${'AP pixel'.padStart(10)} ${'AUC fp16'.padStart(9)} ${'AUC int8'.padStart(9)} ${'train s'.padStart(8)} ${'tensors'.padStart(8)} ${'wasm MiB'.padStart(9)} ${'RSS MiB'.padStart(8)}`);
 for (const r of rows) {
-  console.log(`${`${r.cls} ${r.name}`.padEnd(16)} ${r.aucLatent.toFixed(4).padStart(10)} ${r.aucBaseline.toFixed(4).padStart(10)} ${r.apLatent.toFixed(4).padStart(10)} ${r.apBaseline.toFixed(4).padStart(10)} ${r.aucFp16.toFixed(4).padStart(9)} ${r.aucInt8.toFixed(4).padStart(9)} ${r.trainSeconds.toFixed(0).padStart(8)}`);
+  const m = r.memoryAfter;
+  console.log(`${`${r.cls} ${r.name}`.padEnd(16)} ${r.aucLatent.toFixed(4).padStart(10)} ${r.aucBaseline.toFixed(4).padStart(10)} ${r.apLatent.toFixed(4).padStart(10)} ${r.apBaseline.toFixed(4).padStart(10)} ${r.aucFp16.toFixed(4).padStart(9)} ${r.aucInt8.toFixed(4).padStart(9)} ${r.trainSeconds.toFixed(0).padStart(8)} ` +
+    `${String(m.tensors).padStart(8)} ${(m.wasmHeapBytes === undefined ? '-' : (m.wasmHeapBytes / 2 ** 20).toFixed(1)).padStart(9)} ${(m.rssBytes / 2 ** 20).toFixed(0).padStart(8)}`);
 }
 console.log(`${'mean'.padEnd(16)} ${mean('aucLatent').toFixed(4).padStart(10)} ${mean('aucBaseline').toFixed(4).padStart(10)} ${mean('apLatent').toFixed(4).padStart(10)} ${mean('apBaseline').toFixed(4).padStart(10)}`);
 mkdirSync(path.dirname(out), { recursive: true });

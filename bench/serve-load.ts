@@ -9,6 +9,10 @@
 // training run (32×32×1, nz 100, ngf 64: the realistic size), cached in bench/tmp/.
 // The session runs in a worker thread (serve's default) except in the runs named "main", which
 // use --session-in-main-thread; the overload runs once each way.
+// Hostile scenarios (issue 13), run alone with `node .tmp/serve-load.mjs hostile`: 64 and 128
+// concurrent uploads of a ~100 KB PNG that decodes to 4900×4900 RGBA, and 260 slow senders
+// (1 byte/s) next to 47 legitimate requests; server defaults throughout. Peak RSS is the child's
+// VmHWM; /healthz is probed every 20 ms. Writes bench/results/serve-hostile.json.
 // Environment: SERVE_LOAD_SESSION='{"intraOpNumThreads":1}' passes ORT session options to the
 // server; SERVE_LOAD_CLOSED_ONLY=1 skips the overload phase (and writes no results file).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -39,7 +43,7 @@ async function findOrMakeModel(): Promise<string> {
     ...DEFAULT_TRAIN_CONFIG, data: 'fashion-mnist', abnormalClass: '0', out: runDir, epochs: 1, batchSize: 32, maxImages: 200,
     backend: 'wasm', model: { isize: 32, nc: 1, nz: 100, ngf: 64, ndf: 64, scoreKind: 'l2' },
   });
-  await exportRun(runDir, { out: CACHE, name: 'serve-load-ngf64', backend: 'wasm' });
+  await exportRun(runDir, { out: CACHE, name: 'serve-load-ngf64', backend: 'wasm', force: true });
   return CACHE;
 }
 
@@ -55,11 +59,11 @@ interface Child {
   url: string;
   proc: ChildProcess;
   /** Memory after a full GC, reported by the child on SIGUSR2. */
-  afterGc: { rss: number; heap: number }[];
+  afterGc: { rss: number; heap: number; loopDelayMs?: { p50: number; p99: number; max: number } }[];
 }
 
 async function startChild(opts: Partial<ServeOptions>): Promise<Child> {
-  const proc = spawn(process.execPath, ['--expose-gc', process.argv[1]!, '--child', JSON.stringify(opts)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, ['--expose-gc', ...(process.env.SERVE_LOAD_NODE_ARGS?.split(' ').filter(Boolean) ?? []), process.argv[1]!, '--child', JSON.stringify(opts)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const afterGc: Child['afterGc'] = [];
   const first = await new Promise<string>((resolve, reject) => {
     let buf = '';
@@ -70,7 +74,8 @@ async function startChild(opts: Partial<ServeOptions>): Promise<Child> {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         if (line.includes('"url"')) resolve(line);
-        else afterGc.push(JSON.parse(line) as { rss: number; heap: number });
+        else if (line.startsWith('{')) afterGc.push(JSON.parse(line) as Child['afterGc'][number]);
+        else if (process.env.SERVE_LOAD_CHILD_STDOUT) process.stderr.write(`child: ${line}\n`);
       }
     });
     proc.on('exit', (code) => reject(new Error(`server child exited with ${code}`)));
@@ -283,11 +288,171 @@ async function child(): Promise<void> {
   const stop = () => void s.close().then(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.stdin.on('end', stop).resume();
+  // The server's own event-loop delay (what /healthz waits for, without the load generator's share).
+  const { monitorEventLoopDelay } = await import('node:perf_hooks');
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
   process.on('SIGUSR2', () => {
     (globalThis as { gc?: () => void }).gc?.();
     const m = process.memoryUsage();
-    process.stdout.write(`${JSON.stringify({ rss: m.rss, heap: m.heapUsed })}\n`);
+    const loopDelayMs = { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 };
+    loop.reset();
+    process.stdout.write(`${JSON.stringify({ rss: m.rss, heap: m.heapUsed, loopDelayMs })}\n`);
   });
 }
 
-await (process.argv[2] === '--child' ? child() : main());
+/** A PNG of a few hundred KB at most that decodes to w×h RGBA: smooth bands compress well. */
+async function bombLikePng(w: number, h: number): Promise<Buffer> {
+  const row = Buffer.alloc(w * 4);
+  for (let x = 0; x < w; x++) row.writeUInt32BE((((x >> 10) + 1) * 2654435761) >>> 0, x * 4);
+  const raw = Buffer.alloc(w * h * 4);
+  for (let y = 0; y < h; y++) row.copy(raw, y * w * 4);
+  return sharp(raw, { raw: { width: w, height: h, channels: 4 } }).png({ compressionLevel: 9 }).toBuffer();
+}
+
+/** Peak resident set of a process (VmHWM), in MiB. */
+async function peakRssMiB(pid: number): Promise<number> {
+  const status = await fs.readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)![1]) / 1024;
+}
+
+/**
+ * /healthz probed from a process of its own, so the upload generator's work in this process does
+ * not delay the probes' own timing; latencies in ms.
+ */
+function healthProbeProcess(url: string): { stop(): Promise<number[]> } {
+  const proc = spawn(process.execPath, [process.argv[1]!, '--probe', url], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const done = new Promise<number[]>((resolve) => proc.on('exit', () => resolve(JSON.parse(out || '[]') as number[])));
+  return {
+    stop() {
+      proc.stdin!.end();
+      return done;
+    },
+  };
+}
+
+async function probeMain(url: string): Promise<void> {
+  const p = healthProbe(url);
+  await new Promise<void>((r) => process.stdin.on('end', r).resume());
+  process.stdout.write(JSON.stringify(await p.stop()));
+}
+
+/** GETs /healthz every `everyMs` until stopped; latencies in ms (a failure or >20 s counts as 20000). */
+function healthProbe(url: string, everyMs = 20): { stop(): Promise<number[]> } {
+  const lat: number[] = [];
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  let running = true;
+  const pending: Promise<void>[] = [];
+  const one = () => new Promise<void>((resolve) => {
+    const t0 = performance.now();
+    const req = http.get(`${url}/healthz`, { agent, timeout: 20_000 }, (res) => res.resume().on('end', () => (lat.push(performance.now() - t0), resolve())));
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => (lat.push(20_000), resolve()));
+  });
+  const timer = setInterval(() => { if (running) pending.push(one()); }, everyMs);
+  return {
+    async stop() {
+      running = false;
+      clearInterval(timer);
+      await Promise.all(pending);
+      agent.destroy();
+      return lat;
+    },
+  };
+}
+
+function tallyCodes(codes: (number | string)[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of codes) out[String(c)] = (out[String(c)] ?? 0) + 1;
+  return out;
+}
+
+/** One POST on its own connection; resolves to the status, or the error code (a reset, a hang past 120 s). */
+function postOnce(url: string, body: Buffer): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = http.request(`${url}/v1/score`, { method: 'POST', agent: false, timeout: 120_000, headers: { 'content-type': 'image/png', 'content-length': body.length } }, (res) => {
+      res.resume().on('end', () => resolve(res.statusCode!));
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('hang'), { code: 'HANG' })));
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    req.end(body);
+  });
+}
+
+async function hostile(): Promise<void> {
+  const modelDir = await findOrMakeModel();
+  const base: Partial<ServeOptions> = { model: modelDir, providers: ['cpu'] };
+  const big = await bombLikePng(4900, 4900);
+  const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  const results: Record<string, unknown> = {};
+  const lines: string[] = [];
+  for (const n of [64, 128]) {
+    const child = await startChild(base);
+    const probe = healthProbeProcess(child.url);
+    await new Promise((r) => setTimeout(r, 500));
+    child.proc.kill('SIGUSR2'); // resets the server's event-loop histogram: the flood starts here
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = performance.now();
+    const codes = await Promise.all(Array.from({ length: n }, () => postOnce(child.url, big)));
+    const seconds = (performance.now() - t0) / 1000;
+    const lat = (await probe.stop()).sort((a, b) => a - b);
+    const peak = await peakRssMiB(child.proc.pid!);
+    const reports = child.afterGc.length;
+    child.proc.kill('SIGUSR2');
+    while (child.afterGc.length === reports) await new Promise((r) => setTimeout(r, 10));
+    const loop = child.afterGc.at(-1)!.loopDelayMs!;
+    await stopChild(child);
+    const r = { uploads: n, pngBytes: big.length, decoded: '4900x4900x4', seconds, peakRssMiB: Math.round(peak), healthz: { n: lat.length, p50: pct(lat, 0.5), p99: pct(lat, 0.99), max: lat.at(-1) }, serverEventLoopDelayMs: loop, codes: tallyCodes(codes), loadavg: os.loadavg() };
+    results[`flood${n}`] = r;
+    lines.push(`flood ${String(n).padStart(3)} × ${(big.length / 1024).toFixed(0)} KB PNG (4900×4900 RGBA): peak RSS ${r.peakRssMiB} MiB, /healthz p50 ${f(r.healthz.p50)} p99 ${f(r.healthz.p99)} max ${f(r.healthz.max ?? NaN)} ms (${lat.length} probes), server event-loop delay p99 ${f(loop.p99)} max ${f(loop.max)} ms, ${f(seconds)} s, codes ${JSON.stringify(r.codes)}, load ${os.loadavg()[0]!.toFixed(1)}`);
+    process.stderr.write(`${lines.at(-1)}\n`);
+  }
+
+  // Slow senders: 260 connections each declaring a 4 KB body and sending 1 byte/s, then 47
+  // legitimate requests (a normal-size PNG) spread over 10 s while they hold their connections.
+  {
+    const child = await startChild(base);
+    const manifest = JSON.parse(await fs.readFile(path.join(modelDir, 'manifest.json'), 'utf8')) as { model: { isize: number; nc: number } };
+    const [png] = await payloads(manifest.model.isize, manifest.model.nc, 1);
+    const slow: http.ClientRequest[] = [];
+    const slowCodes: (number | string)[] = [];
+    const timers: NodeJS.Timeout[] = [];
+    for (let i = 0; i < 260; i++) {
+      const req = http.request(`${child.url}/v1/score`, { method: 'POST', agent: false, headers: { 'content-type': 'image/png', 'content-length': 4096 } }, (res) => {
+        res.resume().on('end', () => slowCodes.push(res.statusCode!));
+      });
+      req.on('error', () => undefined);
+      req.write(png!.subarray(0, 1));
+      timers.push(setInterval(() => req.write(Buffer.from([0])), 1000));
+      slow.push(req);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const probe = healthProbeProcess(child.url);
+    const legit: Promise<number | string>[] = [];
+    for (let i = 0; i < 47; i++) {
+      legit.push(postOnce(child.url, png!));
+      await new Promise((r) => setTimeout(r, 10_000 / 47));
+    }
+    const codes = await Promise.all(legit);
+    const lat = (await probe.stop()).sort((a, b) => a - b);
+    timers.forEach(clearInterval);
+    slow.forEach((r) => r.destroy());
+    const peak = await peakRssMiB(child.proc.pid!);
+    await stopChild(child);
+    const ok = codes.filter((c) => c === 200).length;
+    const r = { slowSenders: 260, legitimate: 47, ok, success: ok / 47, codes: tallyCodes(codes), slowAnsweredMeanwhile: tallyCodes(slowCodes), healthz: { p50: pct(lat, 0.5), p99: pct(lat, 0.99) }, peakRssMiB: Math.round(peak) };
+    results.slowUpload = r;
+    lines.push(`slow upload: 260 senders at 1 byte/s + 47 legitimate: ${ok}/47 succeeded (${f(100 * r.success, 0)} %), codes ${JSON.stringify(r.codes)}, /healthz p99 ${f(r.healthz.p99)} ms, peak RSS ${r.peakRssMiB} MiB`);
+    process.stderr.write(`${lines.at(-1)}\n`);
+  }
+  console.log(`server defaults, ${os.cpus().length} CPUs (shared machine: timings are indicative, memory is the measure)`);
+  console.log(lines.join('\n'));
+  await fs.mkdir('bench/results', { recursive: true });
+  const out = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadavg: os.loadavg(), model: path.basename(modelDir), ...results };
+  await fs.writeFile('bench/results/serve-hostile.json', `${JSON.stringify(out, null, 2)}\n`);
+  console.log('wrote bench/results/serve-hostile.json');
+}
+
+await (process.argv[2] === '--child' ? child() : process.argv[2] === '--probe' ? probeMain(process.argv[3]!) : process.argv[2] === 'hostile' ? hostile() : main());

@@ -16,15 +16,18 @@ function installed(pkg: string): boolean {
   }
 }
 const hasTfNode = installed('@tensorflow/tfjs-node') || installed('@tensorflow/tfjs-node-gpu');
+// Probed once, at collection time, so each case either runs or is reported as skipped.
+const webgpuProbe = await probeNodeWebGpu();
 
 describe('selectBackend', () => {
-  it('auto walks tensorflow → webgpu → wasm and reports why each was skipped', async () => {
-    const webgpu = await probeNodeWebGpu();
+  it.runIf(hasTfNode || webgpuProbe.ok)('auto picks tensorflow or webgpu when one is available here', async () => {
     const sel = await selectBackend('auto');
-    if (hasTfNode || webgpu.ok) {
-      expect(['tensorflow', 'webgpu']).toContain(sel.name); // a faster backend exists here
-      return;
-    }
+    expect(['tensorflow', 'webgpu']).toContain(sel.name); // a faster backend exists here
+  });
+
+  it.skipIf(hasTfNode || webgpuProbe.ok)('auto walks tensorflow → webgpu → wasm and reports why each was skipped', async () => {
+    const webgpu = webgpuProbe;
+    const sel = await selectBackend('auto');
     expect(sel.name).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
     expect(sel.threads).toBeGreaterThanOrEqual(1);
@@ -32,12 +35,11 @@ describe('selectBackend', () => {
     expect(sel.skipped).toEqual([
       { name: '@tensorflow/tfjs-node-gpu', why: expect.stringMatching(/^not installed \(opt-in: npm install @tensorflow\/tfjs-node-gpu@4\.22\.0 .*CUDA 11\.2 and cuDNN 8\.1\)\)$/) },
       { name: '@tensorflow/tfjs-node', why: expect.stringMatching(/^not installed \(opt-in: npm install @tensorflow\/tfjs-node@4\.22\.0 /) },
-      { name: 'webgpu', why: webgpu.why },
+      { name: 'webgpu', why: (webgpu as { why: string }).why },
     ]);
   });
 
-  it('rejects an unavailable explicit request with a BackendError that says why', async () => {
-    if (hasTfNode) return;
+  it.skipIf(hasTfNode)('rejects an unavailable explicit request with a BackendError that says why', async () => {
     const err = await selectBackend('tensorflow').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackendError);
     expect((err as BackendError).name).toBe('BackendError');

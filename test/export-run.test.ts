@@ -159,7 +159,9 @@ describe('parity against tfjs for isize 32/64 and nc 1/3 (random weights, infere
         const imgs = Float32Array.from({ length: n * isize * isize * nc }, (_, i) => Math.cos(i * 0.013) * 0.9);
         const r = await checkParity(mc, w, graphs, imgs, n, nodeOrt);
         for (const v of Object.values(r.maxAbsDiff)) expect(v).toBeLessThanOrEqual(1e-4);
-        expect(nhwcToNchw(imgs, n, isize, isize, nc).length).toBe(imgs.length);
+        // The layout the graphs were fed: the same values as tfjs' own NHWC → NCHW transpose.
+        const nchw = tf.tidy(() => tf.tensor4d(imgs, [n, isize, isize, nc]).transpose([0, 3, 1, 2]).dataSync());
+        expect(Array.from(nhwcToNchw(imgs, n, isize, isize, nc))).toEqual(Array.from(nchw));
       }, 60_000);
     }
   }

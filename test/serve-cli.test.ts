@@ -103,7 +103,7 @@ describe('ganomaly serve (process)', () => {
       req.write(png.subarray(0, 10));
       finishUpload = () => req.end(png.subarray(10));
     });
-    await until(/^ganomaly_admitted_images 1$/m);
+    await until(/^ganomaly_arriving_images 1$/m);
     const queued = fetch(`${url}/v1/score`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' } });
     await until(/^ganomaly_queue_depth 1$/m);
     child.kill('SIGTERM');

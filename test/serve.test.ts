@@ -78,7 +78,7 @@ async function blocker(url: string, png: Buffer): Promise<{ finish(): Promise<nu
     req.write(png.subarray(0, 10));
     send = () => req.end(png.subarray(10));
   });
-  await until(url, 'ganomaly_admitted_images', 1);
+  await until(url, 'ganomaly_arriving_images', 1); // arriving, not admitted: admission waits for the whole body
   return { finish: () => (send(), done) };
 }
 
@@ -357,8 +357,8 @@ describe('batching, backpressure, deadlines, shutdown', () => {
   });
 
   it('503 with Retry-After at once when the queue is full; the admitted requests still complete', async () => {
-    const s = await serve({ maxBatch: 8, maxWaitMs: 60_000, maxQueue: 2 });
-    const hold = await blocker(s.url, pngs[20]!);
+    const s = await serve({ maxBatch: 8, maxWaitMs: 60_000, maxQueue: 1 });
+    const hold = await blocker(s.url, pngs[20]!); // still uploading: holds no slot
     const queued = post(`${s.url}/v1/score`, pngs[1]!, 'image/png');
     await until(s.url, 'ganomaly_queue_depth', 1);
     const r = await post(`${s.url}/v1/score`, pngs[2]!, 'image/png');
@@ -366,7 +366,7 @@ describe('batching, backpressure, deadlines, shutdown', () => {
     const mp = multipart([{ name: 'a', type: 'image/png', data: pngs[3]! }]);
     expect((await post(`${s.url}/v1/score:batch`, mp.body, mp.type)).status).toBe(503);
     const text = (await request(`${s.url}/metrics`, { method: 'GET' })).body.toString();
-    expect(metric(text, 'ganomaly_admitted_images')).toBe(2);
+    expect(metric(text, 'ganomaly_admitted_images')).toBe(1);
     const closed = s.close(); // flushes the window
     expect((await queued).status).toBe(200);
     expect(await hold.finish()).toBe(200);
@@ -402,7 +402,8 @@ describe('batching, backpressure, deadlines, shutdown', () => {
     expect([r.status, r.json().error.code]).toEqual([504, 'scoring_timeout']);
     const text = (await request(`${s.url}/metrics`, { method: 'GET' })).body.toString();
     expect(metric(text, 'ganomaly_queue_depth')).toBe(0);
-    expect(metric(text, 'ganomaly_admitted_images')).toBe(1); // the blocker only
+    expect(metric(text, 'ganomaly_admitted_images')).toBe(0); // the blocker is still arriving
+    expect(metric(text, 'ganomaly_arriving_images')).toBe(1);
     expect(await hold.finish()).toBe(200);
   });
 
@@ -428,7 +429,7 @@ describe('batching, backpressure, deadlines, shutdown', () => {
     await until(s.url, 'ganomaly_queue_depth', 1);
     req.destroy();
     await until(s.url, 'ganomaly_queue_depth', 0);
-    await until(s.url, 'ganomaly_admitted_images', 1);
+    await until(s.url, 'ganomaly_admitted_images', 0);
     expect(logs.find((l) => l.msg === 'request' && l.status === 499)).toMatchObject({ route: '/v1/score' });
     expect(await hold.finish()).toBe(200);
     const text = (await request(`${s.url}/metrics`, { method: 'GET' })).body.toString();

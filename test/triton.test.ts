@@ -178,3 +178,21 @@ describe('ganomaly triton', () => {
     expect(await run(['--help'])).toBe(0);
   });
 });
+
+describe('triton: the manifest is validated like the runtime does (issue 13)', () => {
+  it('refuses schemaVersion 99 and a string in input.shape instead of writing them into config.pbtxt', async () => {
+    const { mkdtemp, readFile: read, writeFile: write, copyFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const m = await makeModelFolder();
+    for (const edit of [(x: Record<string, any>) => (x.schemaVersion = 99), (x: Record<string, any>) => (x.input.shape = ['N', 1, '32 } evil {', 32])]) { // eslint-disable-line @typescript-eslint/no-explicit-any
+      const dir = await mkdtemp(join(tmpdir(), 'ganomaly-triton-bad-'));
+      const manifest = JSON.parse(await read(join(m.dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+      edit(manifest);
+      await write(join(dir, 'manifest.json'), JSON.stringify(manifest));
+      await copyFile(join(m.dir, 'detector.onnx'), join(dir, 'detector.onnx'));
+      const out = await mkdtemp(join(tmpdir(), 'ganomaly-triton-out-'));
+      await expect(writeTritonRepository(dir, out)).rejects.toThrow(ExportError);
+      await expect(writeTritonRepository(dir, out)).rejects.toThrow(/schemaVersion 99|input\.shape/);
+    }
+  });
+});

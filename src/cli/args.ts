@@ -27,8 +27,9 @@ export function parseCommandArgs<const O extends OptionSpec>(
 
 export function intOption(value: string | undefined, name: string, min = 1): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}; got '${value}'`);
+  // Decimal digits only: Number() would read '0x10' as 16 and '1e3' as 1000.
+  const n = /^\s*\+?\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min} (decimal digits); got '${value}'`);
   return n;
 }
 

@@ -23,13 +23,17 @@ Options:
   --discriminator             also write D.onnx
   --data <spec>               data spec, if the run's data moved (must give the same split)
   --backend <name>            tfjs backend for the parity check (default wasm)
+  --force                     replace a non-empty --out folder (all of it: nothing of the old
+                              model is kept). Files are written to a temporary sibling folder
+                              and swapped in at the end; a second export into the same folder
+                              at the same time fails
   -h, --help                  show this help`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v, positionals } = parseCommandArgs(argv, {
     out: { type: 'string' }, name: { type: 'string' }, opset: { type: 'string' },
     'threshold-quantile': { type: 'string' }, threshold: { type: 'string' }, 'parity-images': { type: 'string' },
-    discriminator: { type: 'boolean' }, data: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' },
+    discriminator: { type: 'boolean' }, data: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, force: { type: 'boolean' },
   });
   if (v.help) {
     console.log(HELP);
@@ -50,6 +54,7 @@ export async function run(argv: string[]): Promise<number> {
     parityImages: intOption(v['parity-images'], 'parity-images'), discriminator: v.discriminator, data: v.data,
     backend: v.backend as BackendRequest | undefined,
     precisions: precisionListOption(v.precision),
+    force: v.force,
     onProgress(stage, done, total) {
       if (stage === 'calibrating' && total) bar.update(done ?? 0, total);
       else if (stage !== 'done') process.stderr.write(`${stage}…\n`);

@@ -7,10 +7,12 @@ import {
   createDetector,
   ImageDecodeError,
   InvalidImageError,
+  loadSharp,
   renderHeatmapPng,
   type NodeDetector,
   type ScoreResult,
 } from '@ganomaly-edge/runtime/node';
+import { parseByteSize } from '../serve/body.js';
 import { intOption, numberOption, parseCommandArgs, progressLine, UsageError, precisionOption } from './args.js';
 
 const HELP = `Usage: ganomaly score --model <model dir> <image|dir>... [options]
@@ -26,6 +28,8 @@ Options:
   --providers <list>        execution providers to try in order (default cuda,cpu)
   --threshold <x>           raw-score threshold (default: the manifest's)
   --batch-size <n>          images per ONNX Runtime run (default 16)
+  --max-decoded <size>      most decoded pixel bytes held at once, e.g. 256mb (default 256mb):
+                            images are read in runs that fit (sizes come from their headers)
   --json                    one JSON object per line instead of a table
   --heatmap <dir>           write <name>.heatmap.png per image (anomaly map, colour-mapped)
   --side-by-side            heatmaps show input | reconstruction | map
@@ -51,6 +55,9 @@ async function walk(dir: string, root: string, out: ImageFile[]): Promise<void> 
     const p = join(dir, e.name);
     if (e.isDirectory()) await walk(p, root, out);
     else if (e.isFile() && IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) out.push({ path: p, name: relative(root, p) });
+    else if (e.isSymbolicLink() && IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) {
+      process.stderr.write(`ganomaly: skipping symbolic link ${p} (links inside a folder are not followed; pass the file itself)\n`);
+    }
   }
 }
 
@@ -93,6 +100,41 @@ async function scoreChunk(detector: NodeDetector, chunk: ImageFile[], outputs: (
   return out;
 }
 
+/** Bytes an image file decodes to, from its header (sharp metadata; nothing decoded). 0 when unreadable: the scoring reports why. */
+async function decodedBytes(path: string): Promise<number> {
+  try {
+    if (!(await stat(path)).isFile()) return 0; // a FIFO or device: the decoder refuses it without opening it
+    const sharp = await loadSharp();
+    const m = await sharp(path, { limitInputPixels: false }).metadata();
+    return (m.width ?? 0) * (m.height ?? 0) * (m.channels ?? 4) * (m.depth === 'ushort' ? 2 : 1);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Splits files into runs of at most `batchSize` whose decoded pixels fit `budget` bytes together
+ * (an image bigger than the budget runs alone), so small files that decode to huge images cannot
+ * be decoded batch-size wide.
+ */
+export async function planRuns(files: ImageFile[], batchSize: number, budget: number): Promise<ImageFile[][]> {
+  const runs: ImageFile[][] = [];
+  let run: ImageFile[] = [];
+  let bytes = 0;
+  for (const f of files) {
+    const b = await decodedBytes(f.path);
+    if (run.length > 0 && (run.length >= batchSize || bytes + b > budget)) {
+      runs.push(run);
+      run = [];
+      bytes = 0;
+    }
+    run.push(f);
+    bytes += b;
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
+
 function heatmapName(file: ImageFile, used: Set<string>): string {
   const stem = file.name.slice(0, file.name.length - extname(file.name).length).replace(/[\\/]/g, '__');
   let name = `${stem}.heatmap.png`;
@@ -119,6 +161,7 @@ export async function run(argv: string[]): Promise<number> {
     providers: { type: 'string' },
     threshold: { type: 'string' },
     'batch-size': { type: 'string' },
+    'max-decoded': { type: 'string' },
     json: { type: 'boolean' },
     heatmap: { type: 'string' },
     'side-by-side': { type: 'boolean' },
@@ -135,6 +178,14 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError('give at least one image or folder to score');
   const batchSize = intOption(v['batch-size'], 'batch-size') ?? 16;
   const heatmapSize = intOption(v['heatmap-size'], 'heatmap-size') ?? 256;
+  let maxDecoded = 256 * 1024 * 1024;
+  if (v['max-decoded'] !== undefined) {
+    try {
+      maxDecoded = parseByteSize(v['max-decoded']);
+    } catch (e) {
+      throw new UsageError(`--max-decoded: ${(e as Error).message}`);
+    }
+  }
   const threshold = numberOption(v.threshold, 'threshold');
   const providers = v.providers?.split(',').map((p) => p.trim()).filter(Boolean);
   if (providers && providers.length === 0) throw new UsageError('--providers needs at least one name, e.g. --providers cpu');
@@ -161,8 +212,9 @@ export async function run(argv: string[]): Promise<number> {
     let anomalies = 0;
     let errors = 0;
     const start = performance.now();
-    for (let i = 0; i < files.length; i += batchSize) {
-      const outcomes = await scoreChunk(detector, files.slice(i, i + batchSize), outputs);
+    let done = 0;
+    for (const chunk of await planRuns(files, batchSize, maxDecoded)) {
+      const outcomes = await scoreChunk(detector, chunk, outputs);
       for (const o of outcomes) {
         if ('error' in o) errors++;
         else {
@@ -177,7 +229,8 @@ export async function run(argv: string[]): Promise<number> {
         }
         process.stdout.write(`${formatRow(o, pathWidth, json)}\n`);
       }
-      bar?.update(Math.min(i + batchSize, files.length), files.length);
+      done += chunk.length;
+      bar?.update(done, files.length);
     }
     bar?.end();
     if (!v.quiet) {

@@ -27,6 +27,11 @@ Options:
   --max-queue <n>         most images admitted at once; beyond it 503 (default 8 × max-batch)
   --max-body <size>       largest request body, e.g. 10mb, 512kb (default 10mb)
   --max-pixels <n>        largest decoded image in pixels (default ${SERVE_DEFAULTS.limitInputPixels})
+  --max-decoded <size>    decoded pixel bytes held at once over all requests, read from each
+                          image's header before decoding; an image over it gets 413, the others
+                          wait their turn (default 256mb)
+  --decode-wait-ms <ms>   longest wait for decode room, then 503 (default ${SERVE_DEFAULTS.decodeWaitMs})
+  --decode-concurrency <n> images decoded at once (default: CPU count − 1, at least 1)
   --timeout-ms <ms>       decode + score deadline per request, then 504 (default ${SERVE_DEFAULTS.timeoutMs})
   --body-timeout-ms <ms>  deadline to receive a request body, then 408 (default ${SERVE_DEFAULTS.bodyTimeoutMs})
   --threshold <x>         raw-score threshold (default: the manifest's)
@@ -45,6 +50,7 @@ export async function run(argv: string[]): Promise<number> {
       model: { type: 'string', short: 'm' }, port: { type: 'string' }, host: { type: 'string' }, providers: { type: 'string' },
       'max-batch': { type: 'string' }, 'max-wait-ms': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-body': { type: 'string' },
       'max-pixels': { type: 'string' }, 'timeout-ms': { type: 'string' }, 'body-timeout-ms': { type: 'string' },
+      'max-decoded': { type: 'string' }, 'decode-wait-ms': { type: 'string' }, 'decode-concurrency': { type: 'string' },
       threshold: { type: 'string' }, threads: { type: 'string' }, 'skip-integrity': { type: 'boolean' }, precision: { type: 'string' },
       'session-in-main-thread': { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
     },
@@ -65,6 +71,12 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError(`--max-body: ${(e as Error).message}`);
   }
+  let maxDecodedBytes: number | undefined;
+  try {
+    maxDecodedBytes = v['max-decoded'] === undefined ? undefined : parseByteSize(v['max-decoded']);
+  } catch (e) {
+    throw new UsageError(`--max-decoded: ${(e as Error).message}`);
+  }
   const threads = intOption(v.threads, 'threads');
   const write = jsonLines(process.stdout);
 
@@ -78,6 +90,9 @@ export async function run(argv: string[]): Promise<number> {
     maxQueue: intOption(v['max-queue'], 'max-queue'),
     maxBodyBytes,
     limitInputPixels: intOption(v['max-pixels'], 'max-pixels'),
+    maxDecodedBytes,
+    decodeWaitMs: intOption(v['decode-wait-ms'], 'decode-wait-ms'),
+    maxConcurrentDecodes: intOption(v['decode-concurrency'], 'decode-concurrency'),
     timeoutMs: intOption(v['timeout-ms'], 'timeout-ms'),
     bodyTimeoutMs: intOption(v['body-timeout-ms'], 'body-timeout-ms'),
     threshold: numberOption(v.threshold, 'threshold'),

@@ -1,5 +1,5 @@
 // `ganomaly train`: parses options into a TrainConfig and prints progress; the work is train().
-import { DEFAULT_TRAIN_CONFIG, train, type TrainConfig } from '../train/trainer.js';
+import { DEFAULT_TRAIN_CONFIG, train, type ResumeOverrides, type TrainConfig } from '../train/trainer.js';
 import type { BackendRequest } from '../train/backend/index.js';
 import { intOption, numberOption, parseCommandArgs, progressLine, UsageError } from './args.js';
 
@@ -30,7 +30,11 @@ Optimisation:
   --seed <n>               fixes split, init and batch order (default 0)
 Run:
   --out <dir>              run folder (required)
-  --resume                 continue the run in --out from its last checkpoint
+  --resume                 continue the run in --out from its last checkpoint, with the run's
+                           own settings (config.json); only --epochs, --backend, --lr, --beta1,
+                           --beta2 and --w-* may be given to change them
+  --skip-bad-images        folder data: leave out images that fail to decode (listed) instead
+                           of stopping
   --backend <name>         auto | tensorflow | webgpu | wasm | cpu (default auto:
                            tfjs-node-gpu, tfjs-node, webgpu with a hardware adapter, wasm)
   -h, --help               show this help
@@ -47,6 +51,7 @@ export async function run(argv: string[]): Promise<number> {
     epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, beta1: { type: 'string' },
     beta2: { type: 'string' }, 'w-adv': { type: 'string' }, 'w-con': { type: 'string' }, 'w-enc': { type: 'string' },
     seed: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' },
+    'skip-bad-images': { type: 'boolean' },
   }, false);
   if (v.help) {
     console.log(HELP);
@@ -55,6 +60,13 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   if (!v.out) throw new UsageError('--out <run dir> is required');
   if (!v.data && !v.resume) throw new UsageError('--data <spec> is required (fashion-mnist, mnist, idx:<dir>, folder:<dir>)');
+  if (v.resume) {
+    const fixed = ['data', 'abnormal-class', 'max-images', 'validation-fraction', 'isize', 'channels', 'nz', 'ngf', 'ndf', 'score', 'batch-size', 'seed', 'skip-bad-images']
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined);
+    if (fixed.length) {
+      throw new UsageError(`--resume continues the run with its own ${fixed.map((k) => `--${k}`).join(', ')} (from ${v.out}/config.json); drop ${fixed.length === 1 ? 'it' : 'them'}, or start a new run in another --out`);
+    }
+  }
   const backend = (v.backend ?? 'auto') as BackendRequest;
   if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}; got '${backend}'`);
   const channels = intOption(v.channels, 'channels') ?? DEFAULT_TRAIN_CONFIG.model.nc;
@@ -90,6 +102,7 @@ export async function run(argv: string[]): Promise<number> {
     backend,
     maxImages: intOption(v['max-images'], 'max-images'),
     validationFraction: frac ?? d.validationFraction,
+    ...(v['skip-bad-images'] ? { skipBadImages: true } : {}),
   };
 
   const controller = new AbortController();
@@ -101,15 +114,43 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGINT', onSigint);
   let bar = progressLine('epoch 1');
   try {
+    // On resume only what was given explicitly changes; the rest is the run's own config.
+    const overrides: ResumeOverrides | undefined = v.resume
+      ? {
+          epochs: v.epochs === undefined ? undefined : config.epochs,
+          backend: v.backend === undefined ? undefined : config.backend,
+          lr: v.lr === undefined ? undefined : config.lr,
+          beta1: v.beta1 === undefined ? undefined : config.beta1,
+          beta2: v.beta2 === undefined ? undefined : config.beta2,
+          weights: {
+            ...(v['w-adv'] === undefined ? {} : { adv: config.weights.adv }),
+            ...(v['w-con'] === undefined ? {} : { con: config.weights.con }),
+            ...(v['w-enc'] === undefined ? {} : { enc: config.weights.enc }),
+          },
+        }
+      : undefined;
+    let effective = config;
     const result = await train(config, {
       resume: v.resume,
+      resumeOverrides: overrides,
       signal: controller.signal,
       onProgress(e) {
         if (e.kind === 'start') {
           console.log(`backend: ${e.backend} (${e.backendReason})`);
           for (const s of e.skipped) console.log(`  not ${s.name}: ${s.why}`);
+          for (const w of e.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
           const s = e.split;
           console.log(`split (seed ${s.seed}, abnormal '${s.abnormalClass}'): train ${s.trainNormal}, validation ${s.validationNormal}, test ${s.testNormal} normal + ${s.testAbnormal} abnormal; ${e.stepsPerEpoch} steps/epoch`);
+          if (e.restored) {
+            const c = e.restored.config;
+            effective = c;
+            const m = c.model;
+            console.log(
+              `restored the run's config: data ${c.data}${c.abnormalClass !== undefined ? ` (abnormal ${c.abnormalClass})` : ''}, epochs ${c.epochs}, backend ${c.backend}, batch ${c.batchSize}, ` +
+                `lr ${c.lr}, betas ${c.beta1}/${c.beta2}, weights ${c.weights.adv}/${c.weights.con}/${c.weights.enc}, isize ${m.isize}, nc ${m.nc}, nz ${m.nz}, ngf ${m.ngf}, ndf ${m.ndf}, score ${m.scoreKind}, seed ${c.seed}` +
+                `${c.maxImages !== undefined ? `, max images ${c.maxImages}` : ''}; ${e.restored.overridden.length ? `changed: ${e.restored.overridden.join(', ')}` : 'nothing changed'}`,
+            );
+          }
           if (e.resumedFrom) console.log(`resuming at epoch ${e.resumedFrom.epoch + 1}, step ${e.resumedFrom.step}`);
           bar = progressLine(`epoch ${(e.resumedFrom?.epoch ?? 0) + 1}`);
         } else if (e.kind === 'step') {
@@ -130,7 +171,7 @@ export async function run(argv: string[]): Promise<number> {
     });
     bar.end();
     console.log(result.stopped
-      ? `stopped; checkpoint written. Continue with: ganomaly train --out ${config.out} --resume --epochs ${config.epochs}`
+      ? `stopped; checkpoint written. Continue with: ganomaly train --out ${config.out} --resume (epochs ${effective.epochs})`
       : `done: ${result.runDir} (export with: ganomaly export ${config.out} --out models/<name>)`);
     return 0;
   } finally {

@@ -14,6 +14,7 @@ import { sha256Hex } from './hash.js';
 import { buildManifest, manifestCore } from './manifest.js';
 import { buildDetector, buildDiscriminator, buildE, buildGD, buildGE, DEFAULT_OPSET, GRAPH_IO, MAX_OPSET, MIN_OPSET, validateModelBytes } from './onnx/index.js';
 import { nodeOrt, ortVersion } from './ortNode.js';
+import { openExportTarget } from './output.js';
 import { checkParity, PARITY_TOLERANCE } from './parity.js';
 import { readRunFolder } from './runFolder.js';
 import { buildVariants, writeVariants } from './variants.js';
@@ -42,6 +43,8 @@ export interface ExportOptions {
   precisions?: readonly Precision[];
   /** tfjs backend for the parity check (default wasm). */
   backend?: BackendRequest;
+  /** Replace a non-empty output folder (the whole folder: no file of the old one is kept). Default false. */
+  force?: boolean;
   onProgress?: (stage: string, done?: number, total?: number) => void;
 }
 
@@ -53,6 +56,19 @@ export interface ExportResult {
 type GraphName = 'GE' | 'GD' | 'E' | 'detector';
 
 export async function exportRun(runDir: string, opts: ExportOptions): Promise<ExportResult> {
+  // Checked (and locked) first, so a refused or concurrent export fails before any work.
+  const target = await openExportTarget(opts.out, opts.force ?? false);
+  try {
+    const result = await exportInto(runDir, opts, target.stage, target.dir);
+    await target.commit();
+    return result;
+  } finally {
+    await target.abandon(); // no-op after commit
+  }
+}
+
+/** The export itself: every file goes into `stageDir`, which becomes `outDir` afterwards. */
+async function exportInto(runDir: string, opts: ExportOptions, stageDir: string, outDir: string): Promise<ExportResult> {
   const opset = opts.opset ?? DEFAULT_OPSET;
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
     throw new ExportError(`opset must be an integer from ${MIN_OPSET} to ${MAX_OPSET}; got ${opset}`);
@@ -67,7 +83,7 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
   progress('loading validation images');
   const data = await loadDataset(opts.data ?? config.data, {
     isize: cfg.isize, nc: cfg.nc, abnormalClass: config.abnormalClass, maxImages: config.maxImages,
-    seed: config.seed, validationFraction: config.validationFraction,
+    seed: config.seed, validationFraction: config.validationFraction, skipUndecodable: config.skipBadImages,
   });
   const recorded = JSON.parse(await fs.readFile(path.join(run.dir, 'split.json'), 'utf8').catch(() => 'null')) as SplitSizes | null;
   if (recorded && recorded.validationNormal !== data.split.validationNormal) {
@@ -77,7 +93,6 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
   }
   const val = data.validation;
 
-  const outDir = path.resolve(opts.out);
   const name = opts.name ?? path.basename(outDir);
   const core = manifestCore(name, config, opset);
   const coreHash = sha256Hex(JSON.stringify(core));
@@ -113,26 +128,27 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
   const backend = await selectBackend(opts.backend ?? 'wasm');
   const per = cfg.isize * cfg.isize * cfg.nc;
   const nParity = Math.min(opts.parityImages ?? 16, val.count);
-  const parity = await checkParity(cfg, run.weights, graphs, val.images.subarray(0, nParity * per), nParity, nodeOrt, opts.parityTolerance ?? PARITY_TOLERANCE);
+  // D.onnx (when asked for) is built here so that it is parity-checked like every other graph.
+  const dGraph = opts.discriminator ? buildDiscriminator(cfg, run.weights, buildOpts('discriminator D: x -> prob, features')) : undefined;
+  const parity = await checkParity(cfg, run.weights, { ...graphs, ...(dGraph ? { D: dGraph } : {}) }, val.images.subarray(0, nParity * per), nParity, nodeOrt, opts.parityTolerance ?? PARITY_TOLERANCE);
 
   progress('calibrating', 0, val.count);
   const rule = { quantile: opts.thresholdQuantile, value: opts.threshold };
   const cal = await calibrate(cfg, graphs.detector, val.images, val.count, rule, nodeOrt, 64, (d, t) => progress('calibrating', d, t));
   const built = await buildVariants(cfg, graphs.detector, val, opts.precisions ?? PRECISIONS, rule, nodeOrt, nParity, (s) => progress(s));
 
-  await fs.mkdir(outDir, { recursive: true });
   const files: Manifest['files'] = {};
   const write = async (file: string, bytes: Uint8Array, io: { inputs: readonly string[]; outputs: readonly string[] }) => {
-    await writeFileAtomic(path.join(outDir, file), bytes);
+    await writeFileAtomic(path.join(stageDir, file), bytes);
     files[file] = { sha256: sha256Hex(bytes), bytes: bytes.length, inputs: [...io.inputs], outputs: [...io.outputs] };
   };
   await write('detector.onnx', graphs.detector, GRAPH_IO.detector);
   await write('GE.onnx', graphs.GE, GRAPH_IO.GE);
   await write('GD.onnx', graphs.GD, GRAPH_IO.GD);
   await write('E.onnx', graphs.E, GRAPH_IO.E);
-  const reduced = await writeVariants(outDir, built);
+  const reduced = await writeVariants(stageDir, built);
   Object.assign(files, reduced.files);
-  if (opts.discriminator) await write('D.onnx', buildDiscriminator(cfg, run.weights, buildOpts('discriminator D: x -> prob, features')), GRAPH_IO.discriminator);
+  if (dGraph) await write('D.onnx', dGraph, GRAPH_IO.discriminator);
 
   const manifest = buildManifest({
     core, config,
@@ -151,7 +167,7 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
     parity: { images: parity.images, tolerance: parity.tolerance, ...parity.maxAbsDiff },
     variants: reduced.variants,
   });
-  await writeFileAtomic(path.join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeFileAtomic(path.join(stageDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   progress('done');
   return { outDir, manifest };
 }

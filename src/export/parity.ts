@@ -16,11 +16,11 @@ export interface ParityReport {
   maxAbsDiff: Record<string, number>;
 }
 
-/** `images` is NHWC in [-1, 1], `n` images. Graph bytes keyed GE, GD, E, detector. */
+/** `images` is NHWC in [-1, 1], `n` images. Graph bytes keyed GE, GD, E, detector, and D when it is exported. */
 export async function checkParity(
   cfg: ModelConfig,
   weights: WeightMap,
-  graphs: Record<'GE' | 'GD' | 'E' | 'detector', Uint8Array>,
+  graphs: Record<'GE' | 'GD' | 'E' | 'detector', Uint8Array> & { D?: Uint8Array },
   images: Float32Array,
   n: number,
   runner: OrtRunner,
@@ -33,7 +33,11 @@ export async function checkParity(
     const t = tf.tidy(() => {
       const x = tf.tensor4d(images, [n, isize, isize, nc]);
       const { z, xHat, zHat } = model.generate(x, false);
-      return { z, xHat, zHat, score: latentDistance(z, zHat, cfg.scoreKind), map: x.sub(xHat).abs().mean(3) };
+      const d = graphs.D ? model.discriminate(x, false) : undefined;
+      return {
+        z, xHat, zHat, score: latentDistance(z, zHat, cfg.scoreKind), map: x.sub(xHat).abs().mean(3),
+        ...(d ? { prob: d.logits.sigmoid(), features: d.features } : {}),
+      };
     });
     // Read asynchronously: backends without synchronous reads (webgpu in a page) work too.
     try {
@@ -44,8 +48,13 @@ export async function checkParity(
         score: (await t.score.data()) as Float32Array,
         anomaly_map: (await t.map.data()) as Float32Array,
       };
+      if (t.prob && t.features) {
+        const [, fh, fw, fc] = t.features.shape as [number, number, number, number];
+        ref.prob = (await t.prob.data()) as Float32Array;
+        ref.features = nhwcToNchw((await t.features.data()) as Float32Array, n, fh, fw, fc);
+      }
     } finally {
-      tf.dispose(Object.values(t));
+      tf.dispose(Object.values(t).filter((x): x is tf.Tensor => x !== undefined));
     }
   } finally {
     model.dispose();
@@ -64,6 +73,16 @@ export async function checkParity(
     for (const k of ['score', 'z', 'z_hat', 'x_hat', 'anomaly_map']) diffs[`detector.${k}`] = maxAbsDiff(d[k]!, ref[k]!);
   } finally {
     await Promise.all(sessions.map((s) => s.release()));
+  }
+  if (graphs.D) {
+    const ds = await runner.create(graphs.D);
+    try {
+      const out = await runner.run(ds, 'x', xNchw, imgDims);
+      diffs['D.prob'] = maxAbsDiff(out.prob!, ref.prob!);
+      diffs['D.features'] = maxAbsDiff(out.features!, ref.features!);
+    } finally {
+      await ds.release();
+    }
   }
   const bad = Object.entries(diffs).filter(([, v]) => !(v <= tolerance));
   if (bad.length) {

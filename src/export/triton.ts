@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { parseManifest } from '@ganomaly-edge/runtime/node';
 import type { Manifest } from '../types.js';
 import { ExportError } from './errors.js';
 
@@ -123,12 +124,10 @@ export async function writeTritonRepository(modelDir: string, outDir: string, op
   });
   let manifest: Manifest;
   try {
-    manifest = JSON.parse(manifestText) as Manifest;
+    // The runtime's own checks: schemaVersion, shapes (no string pasted raw into config.pbtxt), files.
+    manifest = parseManifest(manifestText, `manifest.json in ${modelDir}`);
   } catch (e) {
-    throw new ExportError(`manifest.json in ${modelDir} is not JSON: ${(e as Error).message}`);
-  }
-  if (typeof manifest !== 'object' || manifest === null || !manifest.input || !manifest.files || !manifest.model) {
-    throw new ExportError(`manifest.json in ${modelDir} lacks input, files or model`);
+    throw new ExportError((e as Error).message);
   }
   const config = tritonConfig(manifest, opts);
   if (!/^[A-Za-z0-9_.-]+$/.test(config.name) || /^\.+$/.test(config.name)) {

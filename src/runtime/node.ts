@@ -8,7 +8,7 @@ export * from './core/index.js';
 export type { NodeImageInput } from './node/decode.js';
 export type { OrtLogLevel } from './node/platform.js';
 export { renderHeatmapPng, type HeatmapPngOptions } from './node/heatmap.js';
-export { decodeNodeImage } from './node/decode.js';
+export { decodeNodeImage, loadSharp } from './node/decode.js';
 export { DEFAULT_LIMIT_INPUT_PIXELS, NODE_DEFAULT_PROVIDERS };
 
 export interface NodeDetectorOptions extends DetectorOptions {

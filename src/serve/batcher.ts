@@ -3,8 +3,9 @@
 // few milliseconds shares one ONNX Runtime run, a bounded view of the queue, per-item
 // cancellation (timeouts), and a hook that sees every batch (for metrics).
 //
-// One batch runs at a time: onnxruntime-node runs on the main thread (it defers the call with
-// setImmediate), so a second concurrent run would only queue behind the first.
+// One batch runs at a time: the session runs in a worker thread by default (serve's
+// sessionInWorker; in the main thread with --session-in-main-thread), one run at a time either
+// way, so a second concurrent run would only queue behind the first.
 
 export class CancelledError extends Error {
   override name = 'CancelledError';

@@ -2,7 +2,7 @@
 // headers) into decoded pixels before it joins a batch: a bad image fails its own request with a
 // 400, never the batch it would have shared.
 import type { RawPixels } from '@ganomaly-edge/runtime/node';
-import { decodeNodeImage } from '@ganomaly-edge/runtime/node';
+import { decodeNodeImage, loadSharp } from '@ganomaly-edge/runtime/node';
 import { HttpError } from './errors.js';
 
 export const ENCODED_TYPES: ReadonlySet<string> = new Set(['image/png', 'image/jpeg', 'image/jpg', 'image/webp']);
@@ -63,4 +63,45 @@ export async function toPixels(
     }
     throw new HttpError(400, 'undecodable_image', message);
   }
+}
+
+/** What sharp's metadata().format must say for each declared type (an SVG sent as image/png is refused). */
+const FORMAT_OF: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpeg', 'image/jpg': 'jpeg', 'image/webp': 'webp' };
+
+/**
+ * The bytes `data` will take once decoded, from its header alone (sharp's metadata(), no pixel
+ * decoding), so the server can admit by decoded size before decoding. Refuses, with the same
+ * HttpErrors as toPixels, what toPixels would refuse: pixel-limit bombs, bad raw headers, and
+ * bodies whose real format differs from the declared type.
+ */
+export async function decodedSize(
+  data: Buffer,
+  type: string,
+  headers: Record<string, string | string[] | undefined>,
+  limitInputPixels: number,
+): Promise<number> {
+  if (data.length === 0) throw new HttpError(400, 'empty_body', 'the image is empty');
+  if (type === RAW_TYPE) return data.length; // checked in full by toPixels; already in memory
+  const expected = FORMAT_OF[type];
+  if (!expected) throw unsupportedType(type, 'the image');
+  const sharp = await loadSharp();
+  let meta: { format?: string; width?: number; height?: number; channels?: number; depth?: string };
+  try {
+    meta = await sharp(data, { limitInputPixels }).metadata();
+  } catch (e) {
+    if (/pixel limit/i.test(e instanceof Error ? e.message : String(e))) {
+      throw new HttpError(400, 'image_too_large', `image exceeds the limit of ${limitInputPixels} pixels (server option --max-pixels)`);
+    }
+    throw new HttpError(400, 'undecodable_image', `cannot read the image header: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (meta.format !== expected) {
+    throw new HttpError(415, 'unsupported_media_type', `the body is declared as ${type} but is ${meta.format ?? 'not a recognised image'}; send image/png, image/jpeg or image/webp`);
+  }
+  const { width = 0, height = 0 } = meta;
+  if (width < 1 || height < 1) throw new HttpError(400, 'undecodable_image', 'the image header has no size');
+  if (width * height > limitInputPixels) {
+    throw new HttpError(400, 'image_too_large', `${width}x${height} pixels exceeds the limit of ${limitInputPixels} (server option --max-pixels)`);
+  }
+  const bytesPerSample = meta.depth === 'ushort' || meta.depth === 'short' ? 2 : meta.depth === 'float' || meta.depth === 'uint' || meta.depth === 'int' ? 4 : 1;
+  return width * height * (meta.channels ?? 4) * bytesPerSample;
 }

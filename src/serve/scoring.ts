@@ -5,7 +5,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { renderHeatmapPng, type RawPixels, type ScoreResult } from '@ganomaly-edge/runtime/node';
 import { checkDeclaredLength, parseMediaType, parseMultipart, readBody } from './body.js';
 import { HttpError } from './errors.js';
-import { isSupportedImageType, toPixels, unsupportedType } from './inputs.js';
+import type { ByteBudget, Slots } from './budget.js';
+import { decodedSize, isSupportedImageType, toPixels, unsupportedType } from './inputs.js';
 
 export interface ScoreItem {
   pixels: RawPixels;
@@ -23,6 +24,10 @@ export interface ScoringContext {
   heatmapSize: number;
   /** Most images one request may carry (the queue bound). */
   maxImages: number;
+  /** Decoded bytes in flight (decoding, waiting for a run, being scored). */
+  budget: ByteBudget;
+  /** Decodes running at once (sharp on libuv's pool); the rest of the machine stays for the event loop and the session. */
+  decodeSlots: Slots;
 }
 
 /** Per-request facts the access log and metrics report. */
@@ -41,6 +46,8 @@ export interface RequestScope {
   t0: number;
   /** Reserves room for n more images for this request; throws 503 when the queue is full. */
   admit(n: number): void;
+  /** The body starts / stops arriving: it counts as company on its way for the batcher, not as admitted. */
+  arriving(on: boolean): void;
   /** Aborts when the response closes before it was sent (the client went away). */
   clientGone: AbortSignal;
   /** Queues one decoded image of this request for a shared run. */
@@ -50,9 +57,33 @@ export interface RequestScope {
 async function receive(req: IncomingMessage, res: ServerResponse, ctx: ScoringContext, scope: RequestScope): Promise<Buffer> {
   checkDeclaredLength(req, ctx.maxBodyBytes);
   if (scope.expectContinue) res.writeContinue();
-  const body = await readBody(req, { maxBytes: ctx.maxBodyBytes, timeoutMs: ctx.bodyTimeoutMs });
-  scope.info.bytesIn = body.length;
-  return body;
+  // Admission happens once the body is complete: a slow sender holds a connection, never a slot.
+  scope.arriving(true);
+  try {
+    const body = await readBody(req, { maxBytes: ctx.maxBodyBytes, timeoutMs: ctx.bodyTimeoutMs });
+    scope.info.bytesIn = body.length;
+    return body;
+  } finally {
+    scope.arriving(false);
+  }
+}
+
+/**
+ * One image from bytes to score under the decode budget: its decoded size is read from the header,
+ * reserved (waiting its turn), and given back once its run is over — whatever happens.
+ */
+async function scoreImage(
+  ctx: ScoringContext, scope: RequestScope, data: Buffer, type: string, headers: Record<string, string | string[] | undefined>,
+  map: boolean, signal: AbortSignal, size?: number,
+): Promise<ScoreResult> {
+  const bytes = size ?? (await decodedSize(data, type, headers, ctx.limitInputPixels));
+  const release = await ctx.budget.acquire(bytes, signal);
+  try {
+    const pixels = await ctx.decodeSlots.run(() => toPixels(data, type, headers, ctx.limitInputPixels));
+    return await scope.submit({ pixels, map }, signal);
+  } finally {
+    release();
+  }
 }
 
 /**
@@ -106,15 +137,12 @@ export async function scoreOne(req: IncomingMessage, res: ServerResponse, ctx: S
   const { url, info, t0 } = scope;
   const type = parseMediaType(req.headers['content-type']).type;
   if (!isSupportedImageType(type)) throw unsupportedType(type, 'the request');
+  const body = await receive(req, res, ctx, scope);
   scope.admit(1);
   info.images = 1;
-  const body = await receive(req, res, ctx, scope);
   const png = acceptsPngOnly(req.headers.accept);
   const heatmap = png || wantsHeatmap(url);
-  const result = await withDeadline(ctx.timeoutMs, scope.clientGone, async (signal) => {
-    const pixels = await toPixels(body, type, req.headers, ctx.limitInputPixels);
-    return scope.submit({ pixels, map: heatmap }, signal);
-  });
+  const result = await withDeadline(ctx.timeoutMs, scope.clientGone, (signal) => scoreImage(ctx, scope, body, type, req.headers, heatmap, signal));
   const image = heatmap ? await renderHeatmapPng(result, { size: ctx.heatmapSize }) : undefined;
   const latencyMs = since(t0);
   if (png && image) {
@@ -146,22 +174,24 @@ export async function scoreBatch(req: IncomingMessage, res: ServerResponse, ctx:
   if (media.type !== 'multipart/form-data') {
     throw new HttpError(415, 'unsupported_media_type', `a batch takes multipart/form-data with one image per part; got '${media.type || '(none)'}'`);
   }
-  scope.admit(1);
   const body = await receive(req, res, ctx, scope);
   const parts = parseMultipart(body, media.params.boundary, ctx.maxImages);
   if (parts.length === 0) throw new HttpError(400, 'no_images', 'the multipart body has no parts');
-  scope.admit(parts.length - 1);
+  scope.admit(parts.length);
   info.images = parts.length;
   parts.forEach((p, i) => {
     if (!isSupportedImageType(p.contentType.type)) throw inPart(unsupportedType(p.contentType.type, 'the part'), i, p.name ?? p.filename);
   });
   const heatmap = wantsHeatmap(url);
+  const firstFailure = <T>(settled: PromiseSettledResult<T>[]): T[] => {
+    const bad = settled.findIndex((d) => d.status === 'rejected');
+    if (bad >= 0) throw inPart((settled[bad] as PromiseRejectedResult).reason, bad, parts[bad]!.name ?? parts[bad]!.filename);
+    return settled.map((d) => (d as PromiseFulfilledResult<T>).value);
+  };
   const results = await withDeadline(ctx.timeoutMs, scope.clientGone, async (signal) => {
-    const decoded = await Promise.allSettled(parts.map((p) => toPixels(p.data, p.contentType.type, p.headers, ctx.limitInputPixels)));
-    const bad = decoded.findIndex((d) => d.status === 'rejected');
-    if (bad >= 0) throw inPart((decoded[bad] as PromiseRejectedResult).reason, bad, parts[bad]!.name ?? parts[bad]!.filename);
-    const pixels = decoded.map((d) => (d as PromiseFulfilledResult<RawPixels>).value);
-    return Promise.all(pixels.map((p) => scope.submit({ pixels: p, map: heatmap }, signal)));
+    // Headers first (cheap): a bad part fails the request before any part is decoded.
+    const sizes = firstFailure(await Promise.allSettled(parts.map((p) => decodedSize(p.data, p.contentType.type, p.headers, ctx.limitInputPixels))));
+    return firstFailure(await Promise.allSettled(parts.map((p, i) => scoreImage(ctx, scope, p.data, p.contentType.type, p.headers, heatmap, signal, sizes[i]))));
   });
   const out = await Promise.all(
     results.map(async (r, i) => ({

@@ -3,6 +3,7 @@
 // shutdown live here; the scoring endpoints are in scoring.ts.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { availableParallelism } from 'node:os';
 import type { AddressInfo, Socket } from 'node:net';
 import {
   ChannelMismatchError,
@@ -10,12 +11,15 @@ import {
   DisposedError,
   ImageDecodeError,
   InvalidImageError,
+  loadSharp,
+  NonFiniteScoreError,
   type ExecutionProvider,
   type NodeDetector,
   type ScoreResult,
 } from '@ganomaly-edge/runtime/node';
 import type { Precision } from '../types.js';
 import { CancelledError, MicroBatcher } from './batcher.js';
+import { ByteBudget, Slots } from './budget.js';
 import { errorBody, HttpError } from './errors.js';
 import { silentLog, type LogSink } from './logging.js';
 import { batchBuckets, Counter, Gauge, Histogram, LATENCY_BUCKETS_S, PROMETHEUS_CONTENT_TYPE, Registry } from './metrics.js';
@@ -44,6 +48,16 @@ export interface ServeOptions {
   timeoutMs?: number;
   /** Largest decoded image (width × height); bigger images (decompression bombs) get 400. Default 25 megapixels. */
   limitInputPixels?: number;
+  /**
+   * Most bytes of decoded pixels held at once, over all requests (read from each image's header
+   * before it is decoded). Images wait for room, in arrival order, up to decodeWaitMs (then 503);
+   * one image bigger than this gets 413. Default 256 MiB.
+   */
+  maxDecodedBytes?: number;
+  /** Longest wait for decode room before a 503. Default 10 s (at most timeoutMs). */
+  decodeWaitMs?: number;
+  /** Images decoded at once. Default: CPU count − 1 (at least 1), so decoding never starves the event loop. */
+  maxConcurrentDecodes?: number;
   /** Raw-score threshold; default the manifest's. */
   threshold?: number;
   /** Check detector.onnx against the manifest's sha256. Default true. */
@@ -81,6 +95,8 @@ export const SERVE_DEFAULTS = {
   bodyTimeoutMs: 30_000,
   timeoutMs: 30_000,
   limitInputPixels: 25_000_000,
+  maxDecodedBytes: 256 * 1024 * 1024,
+  decodeWaitMs: 10_000,
   heatmapSize: 256,
   sessionInWorker: true,
 } as const;
@@ -104,6 +120,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   positiveInt(o.bodyTimeoutMs, 'bodyTimeoutMs');
   positiveInt(o.timeoutMs, 'timeoutMs');
   positiveInt(o.limitInputPixels, 'limitInputPixels');
+  positiveInt(o.maxDecodedBytes, 'maxDecodedBytes');
+  positiveInt(o.decodeWaitMs, 'decodeWaitMs');
   positiveInt(o.heatmapSize, 'heatmapSize');
   positiveInt(o.port, 'port', 0);
   if (!(o.maxWaitMs >= 0 && Number.isFinite(o.maxWaitMs))) throw new RangeError(`maxWaitMs must be a number ≥ 0; got ${o.maxWaitMs}`);
@@ -121,9 +139,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     sessionInWorker: o.sessionInWorker,
     logger: { warn: (message) => log({ msg: 'provider skipped', level: 'warn', detail: message }) },
   });
+  // Load sharp now: its first import loads libvips synchronously (hundreds of ms), which would
+  // otherwise stall the event loop (and /healthz) under the first burst of uploads.
+  await loadSharp().catch(() => undefined); // without sharp only raw pixels are served
   const maxBatch = detector.maxBatch; // a fixed-batch graph decides
   const maxQueue = positiveInt(o.maxQueue ?? 8 * maxBatch, 'maxQueue');
   const modelName = detector.manifest.name;
+  const budget = new ByteBudget(o.maxDecodedBytes, Math.min(o.decodeWaitMs, o.timeoutMs));
 
   const registry = new Registry();
   const requests = registry.add(new Counter('ganomaly_http_requests_total', 'HTTP requests answered, by route and status code.'));
@@ -138,6 +160,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let active = 0;
   let draining = false;
   let onIdle: (() => void) | null = null;
+  /** Responses not yet finished: when shutdown starts they are told to close their connection. */
+  const inFlight = new Set<ServerResponse>();
 
   const batcher = new MicroBatcher<ScoreItem, ScoreResult>({
     maxBatch,
@@ -154,6 +178,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   registry.add(new Gauge('ganomaly_queue_depth', 'Images waiting for an ONNX Runtime run.', () => [{ value: batcher.depth }]));
   registry.add(new Gauge('ganomaly_admitted_images', `Images admitted and not yet answered (503 past ${maxQueue}).`, () => [{ value: admitted }]));
   registry.add(new Gauge('ganomaly_arriving_images', 'Admitted images still being received or decoded.', () => [{ value: upstream }]));
+  registry.add(new Gauge('ganomaly_decoded_bytes', `Bytes of decoded pixels reserved (budget ${o.maxDecodedBytes}).`, () => [{ value: budget.inUse }]));
+  registry.add(new Gauge('ganomaly_decode_waiting_images', 'Images waiting for room in the decode budget.', () => [{ value: budget.waiting }]));
   registry.add(new Gauge('ganomaly_model_info', 'The loaded model, its precision and its execution provider.', () => [{ labels: { model: modelName, provider: detector.provider, precision: detector.precision }, value: 1 }]));
   registry.add(new Gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', () => [{ value: process.memoryUsage.rss() }]));
   registry.add(new Gauge('nodejs_heap_used_bytes', 'V8 heap in use, in bytes.', () => [{ value: process.memoryUsage().heapUsed }]));
@@ -166,12 +192,18 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     limitInputPixels: o.limitInputPixels,
     heatmapSize: o.heatmapSize,
     maxImages: maxQueue,
+    budget,
+    decodeSlots: new Slots(positiveInt(o.maxConcurrentDecodes ?? Math.max(1, availableParallelism() - 1), 'maxConcurrentDecodes')),
   };
   interface Held {
     /** Images admitted for this request. */
     n: number;
     /** Of those, images handed to the batcher. */
     submitted: number;
+    /** The body is arriving (counted in upstream, not admitted). */
+    receiving: boolean;
+    /** The body began arriving before shutdown began: it is still served. */
+    beforeDrain: boolean;
   }
 
   async function submit(held: Held, item: ScoreItem, signal: AbortSignal): Promise<ScoreResult> {
@@ -188,7 +220,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   function admitter(held: Held) {
     return (n: number) => {
       // A request admitted before shutdown began may still grow (a batch, once parsed).
-      if (draining && held.n === 0) throw new HttpError(503, 'shutting_down', 'the server is shutting down', { 'retry-after': '1' });
+      if (draining && held.n === 0 && !held.beforeDrain) throw new HttpError(503, 'shutting_down', 'the server is shutting down', { 'retry-after': '1' });
       if (admitted + n > maxQueue) {
         throw new HttpError(503, 'queue_full', `the server is at capacity (${maxQueue} images admitted); retry later`, { 'retry-after': '1' });
       }
@@ -198,11 +230,27 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     };
   }
 
+  /** A body starts arriving (company on its way for the batcher) or stops. */
+  function arriving(held: Held) {
+    return (on: boolean) => {
+      if (on === held.receiving) return;
+      held.receiving = on;
+      if (on) {
+        held.beforeDrain = !draining;
+        upstream++;
+      } else {
+        upstream--;
+        batcher.poke();
+      }
+    };
+  }
+
   function sendError(res: ServerResponse, e: unknown, info: { code?: string; message?: string }): void {
     let err: HttpError;
     if (e instanceof HttpError) err = e;
     else if (e instanceof DisposedError) err = new HttpError(503, 'shutting_down', 'the server is shutting down');
     else if (isItemError(e)) err = new HttpError(400, 'undecodable_image', (e as Error).message);
+    else if (e instanceof NonFiniteScoreError) err = new HttpError(500, 'non_finite_score', e.message);
     else err = new HttpError(500, 'internal', e instanceof Error ? e.message : String(e));
     info.code = err.code;
     if (err.status >= 500 && err.code === 'internal') info.message = err.message;
@@ -228,15 +276,22 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const rawId = req.headers['x-request-id'];
     const id = typeof rawId === 'string' && /^[\w.:-]{1,128}$/.test(rawId) ? rawId : randomUUID();
     const info: RequestInfo & { code?: string; message?: string } = { images: 0, bytesIn: 0 };
-    const held: Held = { n: 0, submitted: 0 };
+    const held: Held = { n: 0, submitted: 0, receiving: false, beforeDrain: false };
     const clientGone = new AbortController();
     let route = 'other';
     active++;
     res.setHeader('x-request-id', id);
     if (draining) res.setHeader('connection', 'close');
+    inFlight.add(res);
     res.on('close', () => {
+      inFlight.delete(res);
       if (!res.writableFinished) clientGone.abort(); // its queued images are dropped
       admitted -= held.n;
+      if (held.receiving) {
+        held.receiving = false;
+        upstream--;
+        batcher.poke();
+      }
       if (held.submitted < held.n) {
         upstream -= held.n - held.submitted; // never reached the batcher (bad image, 413, …)
         batcher.poke();
@@ -280,7 +335,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         case '/v1/score':
         case '/v1/score:batch':
           return await (path === '/v1/score' ? scoreOne : scoreBatch)(req, res, ctx, {
-            url, expectContinue, info, t0, clientGone: clientGone.signal, admit: admitter(held), submit: (item, signal) => submit(held, item, signal),
+            url, expectContinue, info, t0, clientGone: clientGone.signal, admit: admitter(held), arriving: arriving(held), submit: (item, signal) => submit(held, item, signal),
           });
       }
     } catch (e) {
@@ -326,6 +381,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     (closing ??= (async () => {
       draining = true;
       log({ msg: 'draining', active, admitted });
+      // Keep-alive clients learn from the answer itself that this connection ends (no reset).
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       batcher.flush(); // nothing accepted waits for a wait window any more

@@ -18,8 +18,9 @@ export class Adam {
 
   constructor(private readonly params: tf.Variable[], private readonly opts: AdamOptions) {
     this.eps = opts.eps ?? 1e-8;
-    this.m = params.map((p) => tf.variable(tf.zerosLike(p), false));
-    this.v = params.map((p) => tf.variable(tf.zerosLike(p), false));
+    // tf.variable keeps its own reference to the initial value's data: the temporary must be freed.
+    this.m = params.map((p) => ownedVariable(tf.zerosLike(p)));
+    this.v = params.map((p) => ownedVariable(tf.zerosLike(p)));
   }
 
   /** grads[i] belongs to params[i]. The caller keeps ownership of grads. */
@@ -54,7 +55,9 @@ export class Adam {
     const load = (vars: tf.Variable[], kind: string) => vars.forEach((t, i) => {
       const s = state[`${prefix}.${kind}.${i}`];
       if (!s || s.data.length !== t.size) throw new Error(`optimizer state lacks ${prefix}.${kind}.${i} or has the wrong size`);
-      t.assign(tf.tensor(s.data, t.shape));
+      const value = tf.tensor(s.data, t.shape);
+      t.assign(value);
+      value.dispose();
     });
     load(this.m, 'm');
     load(this.v, 'v');
@@ -64,4 +67,11 @@ export class Adam {
   dispose(): void {
     for (const t of [...this.m, ...this.v]) t.dispose();
   }
+}
+
+/** A non-trainable variable initialised from `value`, which is disposed (the variable holds its data). */
+function ownedVariable(value: tf.Tensor): tf.Variable {
+  const v = tf.variable(value, false);
+  value.dispose();
+  return v;
 }

@@ -24,8 +24,18 @@ export interface CheckpointIndex<S> {
 
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
-  await fs.writeFile(tmp, data);
-  await fs.rename(tmp, file);
+  try {
+    await fs.writeFile(tmp, data);
+    await fs.rename(tmp, file);
+  } catch (e) {
+    // A full disk (or any failure) must not leave a half-written temporary behind.
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      throw Object.assign(new Error(`no space left on the device while writing ${file}; free some space and retry (nothing was replaced)`), { code });
+    }
+    throw e;
+  }
 }
 
 /** Writes tensors + state; the index is renamed into place last, after the blob it points to exists. */

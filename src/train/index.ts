@@ -1,6 +1,6 @@
 // Public training API: `import { train } from 'ganomaly-edge/train'`.
 export { train, scoreSet, readRunConfig, validateTrainConfig, DEFAULT_TRAIN_CONFIG, TrainError } from './trainer.js';
-export type { TrainConfig, TrainOptions, TrainResult, TrainEvent, EpochSummary } from './trainer.js';
+export type { TrainConfig, TrainOptions, TrainResult, TrainEvent, EpochSummary, ResumeOverrides } from './trainer.js';
 export { GanomalyModel, latentDistance } from './model.js';
 export { GanomalyStep, type StepLosses } from './step.js';
 export * from './architecture.js';

@@ -9,6 +9,7 @@ import type { ImageSet } from './data/imageSet.js';
 import { createRng, deriveSeed } from './data/rng.js';
 import { latentDistance, type GanomalyModel } from './model.js';
 import type { GanomalyStep, StepLosses } from './step.js';
+import type { TrainConfig } from './trainer.js';
 
 export class TrainError extends Error {
   override name = 'TrainError';
@@ -28,7 +29,11 @@ export interface EpochSummary {
 }
 
 export type TrainEvent =
-  | { kind: 'start'; backend: string; backendReason: string; skipped: { name: string; why: string }[]; split: SplitSizes; stepsPerEpoch: number; resumedFrom: { epoch: number; step: number } | null }
+  | { kind: 'start'; backend: string; backendReason: string; skipped: { name: string; why: string }[]; split: SplitSizes; stepsPerEpoch: number; resumedFrom: { epoch: number; step: number } | null;
+      /** On resume: the configuration in effect (the run's own, restored) and which keys the caller overrode. */
+      restored?: { config: TrainConfig; overridden: string[] };
+      /** What the data loader noticed (ignored files, skipped images, an empty abnormal class). */
+      warnings?: string[] }
   | { kind: 'step'; epoch: number; epochs: number; step: number; steps: number; imagesPerSec: number; losses: StepLosses }
   | { kind: 'validate'; epoch: number }
   | { kind: 'epoch'; summary: EpochSummary }

@@ -61,7 +61,9 @@ export class GanomalyModel {
         if (t.shape.join() !== p.shape.join()) {
           throw new Error(`weight '${p.name}' has shape [${t.shape}] but the model needs [${p.shape}]`);
         }
-        m.vars.set(p.name, tf.variable(tf.tensor(t.data, p.shape), !isMovingStat(p.name)));
+        const value = tf.tensor(t.data, p.shape);
+        m.vars.set(p.name, tf.variable(value, !isMovingStat(p.name)));
+        value.dispose(); // the variable holds its own reference to the data
       }
     }
     return m;
@@ -201,7 +203,9 @@ export class GanomalyModel {
     for (const [name, v] of this.vars) {
       const t = weights[name];
       if (!t || t.data.length !== v.size) throw new Error(`weights lack '${name}' or have the wrong size`);
-      v.assign(tf.tensor(t.data, v.shape));
+      const value = tf.tensor(t.data, v.shape);
+      v.assign(value);
+      value.dispose();
     }
   }
 

@@ -33,6 +33,8 @@ export interface TrainConfig {
   backend: BackendRequest;
   maxImages?: number;
   validationFraction: number;
+  /** Folder data: leave out images that fail to decode (listed as warnings) instead of failing. */
+  skipBadImages?: boolean;
 }
 
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'data' | 'out'> = {
@@ -53,9 +55,18 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'data' | 'out'> = {
 export interface TrainOptions {
   onProgress?: (e: TrainEvent) => void;
   signal?: AbortSignal;
-  /** Continue from the run folder's checkpoint (config.json in the folder wins over `config` except `epochs`). */
+  /** Continue from the run folder's checkpoint (config.json in the folder wins over `config` except `epochs` and `backend`). */
   resume?: boolean;
+  /**
+   * With resume: restore everything from the run's config.json and change only these (what a user
+   * set explicitly). When given, `config` is used only for `out`.
+   */
+  resumeOverrides?: ResumeOverrides;
 }
+
+/** What may change when a run is resumed; everything else (data, model, split, seed, batch) is the run's. */
+export type ResumeOverrides = Partial<Pick<TrainConfig, 'epochs' | 'backend' | 'lr' | 'beta1' | 'beta2'>> & { weights?: Partial<TrainConfig['weights']> };
+export const RESUME_OVERRIDABLE = ['epochs', 'backend', 'lr', 'beta1', 'beta2', 'weights'] as const;
 
 export interface TrainResult {
   runDir: string;
@@ -74,6 +85,10 @@ export function validateTrainConfig(c: TrainConfig): void {
   if (c.batchSize < 2) throw new TrainError('batchSize must be at least 2 (BatchNorm needs batch statistics)');
   for (const [k, v] of Object.entries({ lr: c.lr, beta1: c.beta1, beta2: c.beta2, ...c.weights })) {
     if (!Number.isFinite(v) || v < 0) throw new TrainError(`${k} must be a finite non-negative number; got ${v}`);
+  }
+  // Adam's bias correction divides by 1 − beta^t: beta 1 divides by zero, beta > 1 flips signs.
+  for (const [k, v] of Object.entries({ beta1: c.beta1, beta2: c.beta2 })) {
+    if (!(v >= 0 && v < 1)) throw new TrainError(`${k} must be in [0, 1) (Adam divides by 1 − ${k}^t); got ${v}`);
   }
   if (!(c.validationFraction > 0 && c.validationFraction < 1)) throw new TrainError(`validationFraction must be in (0, 1); got ${c.validationFraction}`);
   if (!Number.isInteger(c.seed) || c.seed < 0) throw new TrainError(`seed must be a non-negative integer; got ${c.seed}`);
@@ -94,9 +109,19 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   let resumeState: TrainState | null = null;
   let resumeTensors: Record<string, NamedTensor> | null = null;
   let history: EpochSummary[] = [];
+  let overridden: string[] = [];
   if (opts.resume) {
     if (!(await hasCheckpoint(runDir))) throw new TrainError(`--resume: ${runDir} has no checkpoint to resume from`);
-    cfg = { ...(await readRunConfig(runDir)), epochs: config.epochs, backend: config.backend, out: config.out };
+    const saved = await readRunConfig(runDir);
+    const o = opts.resumeOverrides;
+    if (o) {
+      const { weights, ...rest } = o;
+      cfg = { ...saved, ...Object.fromEntries(Object.entries(rest).filter(([, x]) => x !== undefined)), weights: { ...saved.weights, ...weights }, out: config.out };
+      overridden = [
+        ...Object.entries(rest).filter(([k, x]) => x !== undefined && JSON.stringify(x) !== JSON.stringify(saved[k as keyof TrainConfig])).map(([k]) => k),
+        ...Object.entries(weights ?? {}).filter(([k, x]) => x !== undefined && x !== saved.weights[k as keyof TrainConfig['weights']]).map(([k]) => `weights.${k}`),
+      ];
+    } else cfg = { ...saved, epochs: config.epochs, backend: config.backend, out: config.out };
     const ck = await loadCheckpoint<TrainState>(runDir);
     resumeState = ck.state;
     resumeTensors = ck.tensors;
@@ -115,6 +140,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     maxImages: cfg.maxImages,
     seed: cfg.seed,
     validationFraction: cfg.validationFraction,
+    skipUndecodable: cfg.skipBadImages,
   });
   const { train: trainSet, validation } = data;
   if (trainSet.count < cfg.batchSize) {
@@ -136,6 +162,8 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   opts.onProgress?.({
     kind: 'start', backend: backend.name, backendReason: backend.reason, skipped: backend.skipped, split: data.split, stepsPerEpoch,
     resumedFrom: resumeState ? { epoch: resumeState.epoch, step: resumeState.step } : null,
+    ...(resumeState ? { restored: { config: cfg, overridden } } : {}),
+    warnings: data.warnings,
   });
 
   let state: TrainState = resumeState ?? { epoch: 0, step: 0, optGStep: 0, optDStep: 0, partial: { sums: zeroSums(), steps: 0, dReinits: 0, seconds: 0 } };
@@ -143,8 +171,10 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     state.optGStep = step.optG.step;
     state.optDStep = step.optD.step;
     const tensors = { ...(await model.readWeights()), ...(await step.optG.readState('optG')), ...(await step.optD.readState('optD')) };
-    await saveCheckpoint(runDir, `e${state.epoch}s${state.step}`, tensors, state);
+    // History first: a crash between the two leaves extra history entries, which resume drops
+    // (it keeps the epochs before the checkpoint's), never a checkpoint without its history.
     await writeFileAtomic(path.join(runDir, 'history.json'), JSON.stringify(history, null, 2));
+    await saveCheckpoint(runDir, `e${state.epoch}s${state.step}`, tensors, state);
     opts.onProgress?.({ kind: 'checkpoint', epoch: state.epoch, step: state.step });
   };
 

@@ -2,7 +2,7 @@
 // calibrated scores. The Node and browser entries only supply a RuntimePlatform.
 import type { Manifest, Precision } from '../../types.js';
 import { Batcher } from './batcher.js';
-import { DisposedError, ModelLoadError } from './errors.js';
+import { DisposedError, ModelLoadError, NonFiniteScoreError, errorMessage } from './errors.js';
 import { inputSize, toPixels, writeInput } from './images.js';
 import { loadModel, type ModelSource } from './model-source.js';
 import type { ExecutionProvider, FloatTensor, InferenceHandle, Logger, RuntimePlatform } from './platform.js';
@@ -64,6 +64,8 @@ export interface DetectorOptions {
    * precision a model package's `{ manifest, detector, precision }` names.
    */
   precision?: Precision;
+  /** A model URL that sends nothing for this long is given up (InputLimitError). Default 30 s. */
+  fetchTimeoutMs?: number;
 }
 
 export const DEFAULT_MAX_BATCH = 16;
@@ -101,7 +103,7 @@ export class Detector<Input> {
     const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new TypeError(`maxBatch must be a positive integer; got ${maxBatch}`);
     if (options.threshold !== undefined) checkThreshold(options.threshold, 'threshold');
-    const { manifest, detector, precision, file } = await loadModel(platform, options.model, options.verifyIntegrity ?? true, options.precision);
+    const { manifest, detector, precision, file } = await loadModel(platform, options.model, options.verifyIntegrity ?? true, { fetchTimeoutMs: options.fetchTimeoutMs }, options.precision);
     const logger = options.logger === undefined ? console : options.logger;
     const providers = options.executionProviders ?? platform.defaultProviders;
     const { session, provider } = await createSessionWithFallback(platform, detector, providers, logger);
@@ -112,6 +114,12 @@ export class Detector<Input> {
     if (missing.length > 0) {
       await session.release();
       throw new ModelLoadError(`${file} lacks ${missing.join(' and ')} (it has inputs ${session.inputNames.join(', ')}; outputs ${session.outputNames.join(', ')})`);
+    }
+    try {
+      await probeSession(session, manifest);
+    } catch (e) {
+      await session.release();
+      throw e;
     }
     const threshold = options.threshold ?? manifest.threshold.value;
     return new Detector<Input>(platform, session, manifest, provider, threshold, maxBatch, precision);
@@ -176,6 +184,9 @@ export class Detector<Input> {
 
   private toResult(o: Record<string, FloatTensor>, threshold: number): ScoreResult {
     const score = o.score!.data[0]!;
+    if (!Number.isFinite(score)) {
+      throw new NonFiniteScoreError(`the model produced a non-finite score (${score}); its graph or preprocessing (mean/std) is broken — re-export the model`);
+    }
     const r: ScoreResult = {
       score,
       normalized: normalizeScore(score, this.manifest.calibration),
@@ -187,6 +198,33 @@ export class Detector<Input> {
     if (o.x_hat) r.reconstruction = imageTensor(o.x_hat);
     if (o.anomaly_map) r.anomalyMap = imageTensor(o.anomaly_map);
     return r;
+  }
+}
+
+/**
+ * Runs the graph once on a zero batch of the manifest's input shape, so a graph that cannot run
+ * what the manifest describes (a 32×32 graph under a manifest saying 64) fails here, at load,
+ * with a ModelLoadError, instead of on every score.
+ */
+async function probeSession(session: InferenceHandle, manifest: Manifest): Promise<void> {
+  const [n, c, h, w] = manifest.input.shape as [number | string, number, number, number];
+  const batch = typeof n === 'number' ? n : 1;
+  const dims = [batch, c, h, w];
+  const fetch = ['score', ...(session.outputNames.includes('x_hat') ? ['x_hat'] : [])];
+  let out: Record<string, FloatTensor>;
+  try {
+    out = await session.run(manifest.input.name, { data: new Float32Array(batch * c * h * w), dims }, fetch);
+  } catch (e) {
+    const first = errorMessage(e).split('\n')[0]!.slice(0, 300);
+    throw new ModelLoadError(`detector.onnx cannot run the manifest's input shape [${dims.join(', ')}] (${first}); the graph and manifest.json do not belong together — re-export the model`);
+  }
+  const score = out.score!;
+  if (score.data.length !== batch) {
+    throw new ModelLoadError(`detector.onnx returns ${score.data.length} score(s) for a batch of ${batch} (dims [${score.dims.join(', ')}]); expected one per image`);
+  }
+  const xHat = out.x_hat;
+  if (xHat && xHat.dims.join() !== dims.join()) {
+    throw new ModelLoadError(`detector.onnx reconstructs [${xHat.dims.join(', ')}] from an input of [${dims.join(', ')}]; the graph and manifest.json do not belong together — re-export the model`);
   }
 }
 

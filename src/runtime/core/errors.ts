@@ -105,3 +105,23 @@ export function isModuleNotFound(e: unknown): boolean {
   if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return true;
   return /cannot find (module|package)|failed to resolve module/i.test(errorMessage(e));
 }
+
+/** The model produced a score that is NaN or infinite: a broken model or preprocessing, never a result. */
+export class NonFiniteScoreError extends Error {
+  override name = 'NonFiniteScoreError';
+}
+
+/**
+ * A model file or image would be read past a size cap, is not a regular file (FIFO, device), or
+ * its URL did not answer in time.
+ */
+export class InputLimitError extends Error {
+  override name = 'InputLimitError';
+  constructor(
+    message: string,
+    /** The input's size in bytes, when it is known to be over the cap. */
+    readonly size?: number,
+  ) {
+    super(message);
+  }
+}

@@ -5,12 +5,14 @@ export {
   ChannelMismatchError,
   DisposedError,
   ImageDecodeError,
+  InputLimitError,
   IntegrityError,
   InvalidImageError,
   ManifestError,
   MissingDependencyError,
   ModelLoadError,
   ModelNotFoundError,
+  NonFiniteScoreError,
   ProviderError,
 } from './errors.js';
 export { parseManifest, selectPrecision, SUPPORTED_SCHEMA_VERSIONS, DETECTOR_FILE, DETECTOR_OUTPUTS, REDUCED_PRECISIONS } from './manifest.js';

@@ -138,7 +138,25 @@ function checkPreprocessing(m: Json, p: Problems): void {
       p.add(`preprocessing.std must be positive; got ${JSON.stringify(v)}`);
     }
   }
+  checkPreprocessingRange(pre, p);
 }
+
+/** Pixels 0 and 255 must map to finite float32 model inputs (a std of 1e-300 makes them ±Inf, scores NaN). */
+function checkPreprocessingRange(pre: Json, p: Problems): void {
+  const { mean, std } = pre;
+  if (!Array.isArray(mean) || !Array.isArray(std) || mean.length !== std.length) return;
+  for (let i = 0; i < std.length; i++) {
+    const m = mean[i], s = std[i];
+    if (!isFiniteNumber(m) || !isFiniteNumber(s) || s <= 0) continue;
+    const extremes = [(0 - m) / s, (1 - m) / s].map((x) => Math.fround(x));
+    if (!extremes.every((x) => Number.isFinite(x) && Math.abs(x) <= MAX_INPUT_MAGNITUDE)) {
+      p.add(`preprocessing mean ${m} / std ${s} (channel ${i}) maps pixels outside ±${MAX_INPUT_MAGNITUDE} (to ${extremes.join(', ')}); the scores would not be finite`);
+    }
+  }
+}
+
+/** Largest |model input| preprocessing may produce; real models stay within a few units. */
+const MAX_INPUT_MAGNITUDE = 1e6;
 
 function checkScoring(m: Json, p: Problems): void {
   const cal = p.object(m, 'calibration', 'calibration');

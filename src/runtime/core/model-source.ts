@@ -1,7 +1,7 @@
 // Loads manifest.json and detector.onnx from a folder, a URL or memory, and checks the graph's
 // size and sha256 against the manifest before ONNX Runtime sees it.
 import type { Manifest, Precision } from '../../types.js';
-import { IntegrityError, ModelNotFoundError, errorMessage } from './errors.js';
+import { InputLimitError, IntegrityError, ModelNotFoundError, errorMessage } from './errors.js';
 import { parseManifest, selectPrecision } from './manifest.js';
 import type { ModelFiles, RuntimePlatform } from './platform.js';
 
@@ -27,6 +27,18 @@ export interface ModelBytes {
   detector: Uint8Array | ArrayBuffer;
 }
 
+/** manifest.json is a few KB; anything past this is refused before it is parsed. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** detector.onnx when its size is not checked against the manifest (verifyIntegrity: false). */
+export const MAX_DETECTOR_BYTES = 2 * 1024 * 1024 * 1024;
+/** A model URL that sends nothing for this long (headers or body) is given up. */
+export const DEFAULT_FETCH_TIMEOUT_MS = 30_000;
+
+export interface LoadLimits {
+  /** Longest silence while fetching a model URL. Default 30 s. */
+  fetchTimeoutMs?: number;
+}
+
 export interface LoadedModel {
   /** The manifest, with calibration and threshold of the loaded precision. */
   manifest: Manifest;
@@ -44,28 +56,56 @@ function resolvePrecision(asked: Precision | undefined, given: Precision | undef
   return asked ?? given ?? 'fp32';
 }
 
-export async function loadModel(platform: RuntimePlatform, source: ModelSource, verifyIntegrity: boolean, precision?: Precision): Promise<LoadedModel> {
+export async function loadModel(
+  platform: RuntimePlatform,
+  source: ModelSource,
+  verifyIntegrity: boolean,
+  limits: LoadLimits = {},
+  precision?: Precision,
+): Promise<LoadedModel> {
+  const timeoutMs = limits.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
+  let file = '';
+  /** The detector's cap: exactly the manifest's size when it is checked, so a bigger file stops there. */
+  const detectorCap = (m: Manifest) => (verifyIntegrity ? m.files[file]!.bytes : MAX_DETECTOR_BYTES);
+  const readDetector = async (read: (cap: number) => Promise<Uint8Array>, m: Manifest, where: string) => {
+    try {
+      return await read(detectorCap(m));
+    } catch (e) {
+      if (verifyIntegrity && e instanceof InputLimitError && e.size !== undefined) {
+        const expected = m.files[file]!.bytes;
+        throw new IntegrityError(file, `${expected} bytes`, `${e.size} bytes`,
+          `${where}: ${file} has ${e.size} bytes (or more) but the manifest says ${expected} (truncated or replaced file); reading stopped there; re-export or re-download the model (or pass verifyIntegrity: false to skip this check)`);
+      }
+      throw e;
+    }
+  };
   let manifest: Manifest;
   let detector: Uint8Array;
   let location: string;
-  let file: string;
   let chosen: Precision;
   if (typeof source === 'string' || source instanceof URL) {
-    const files = platform.openModel(source);
+    const files = platform.openModel(source, { timeoutMs });
     location = files.location;
     chosen = resolvePrecision(precision, undefined);
     const origin = `${location}: manifest.json`;
-    ({ file, manifest } = selectPrecision(parseManifest(new TextDecoder().decode(await files.read('manifest.json')), origin), chosen, origin));
-    detector = await files.read(file);
+    const parsed = parseManifest(new TextDecoder().decode(await files.read('manifest.json', MAX_MANIFEST_BYTES)), origin);
+    ({ file, manifest } = selectPrecision(parsed, chosen, origin));
+    const m = manifest;
+    detector = await readDetector((cap) => files.read(file, cap), m, location);
   } else if (typeof source === 'object' && source !== null && 'manifest' in source && 'detector' in source) {
     const m = source.manifest;
     const d = source.detector;
     location = d instanceof URL ? d.href : 'in-memory model';
     chosen = resolvePrecision(precision, 'precision' in source ? (source as ModelUrls).precision : undefined);
     const origin = m instanceof URL ? m.href : 'manifest';
-    const parsed = m instanceof URL ? parseManifest(new TextDecoder().decode(await readUrl(platform, m)), origin) : parseManifest(m, origin);
+    const parsed = m instanceof URL
+      ? parseManifest(new TextDecoder().decode(await readUrl(platform, m, MAX_MANIFEST_BYTES, timeoutMs)), origin)
+      : parseManifest(m, origin);
     ({ file, manifest } = selectPrecision(parsed, chosen, origin));
-    detector = d instanceof URL ? await readUrl(platform, d) : d instanceof Uint8Array ? d : new Uint8Array(d);
+    const sel = manifest;
+    detector = d instanceof URL
+      ? await readDetector((cap) => readUrl(platform, d, cap, timeoutMs), sel, d.href)
+      : d instanceof Uint8Array ? d : new Uint8Array(d);
   } else {
     throw new TypeError('model must be a folder path, a URL, { manifest, detector } URLs, or { manifest, detector } bytes');
   }
@@ -95,27 +135,83 @@ async function verify(platform: RuntimePlatform, manifest: Manifest, bytes: Uint
  * One model file by its own URL. A file: URL goes through the platform's folder reader (Node);
  * anything else is fetched, so bundler-hashed names and inlined data: URLs work too.
  */
-function readUrl(platform: RuntimePlatform, url: URL): Promise<Uint8Array> {
+function readUrl(platform: RuntimePlatform, url: URL, maxBytes: number, timeoutMs: number): Promise<Uint8Array> {
   if (url.protocol === 'file:') {
     const name = decodeURIComponent(url.pathname.slice(url.pathname.lastIndexOf('/') + 1));
-    return platform.openModel(new URL('./', url)).read(name);
+    return platform.openModel(new URL('./', url)).read(name, maxBytes);
   }
-  return fetchBytes(url);
+  return fetchBytes(url, maxBytes, timeoutMs);
 }
 
-async function fetchBytes(fileUrl: URL): Promise<Uint8Array> {
-  let res: Response;
+/**
+ * Fetches at most `maxBytes`, giving up when nothing arrives for `timeoutMs` (a server that never
+ * answers, or stalls mid-body). A body past the cap (a server streaming forever) is cut off there.
+ */
+export async function fetchBytes(fileUrl: URL, maxBytes = MAX_DETECTOR_BYTES, timeoutMs = DEFAULT_FETCH_TIMEOUT_MS): Promise<Uint8Array> {
+  const ac = new AbortController();
+  let timedOut = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort();
+    }, timeoutMs);
+  };
+  const late = () => new InputLimitError(`${fileUrl.href} sent nothing for ${timeoutMs} ms; giving up`);
+  arm();
   try {
-    res = await fetch(fileUrl);
-  } catch (e) {
-    throw new ModelNotFoundError(`could not fetch ${fileUrl.href}: ${errorMessage(e)}`);
+    let res: Response;
+    try {
+      res = await fetch(fileUrl, { signal: ac.signal });
+    } catch (e) {
+      if (timedOut) throw late();
+      throw new ModelNotFoundError(`could not fetch ${fileUrl.href}: ${errorMessage(e)}`);
+    }
+    if (!res.ok) {
+      ac.abort();
+      throw new ModelNotFoundError(`could not fetch ${fileUrl.href}: HTTP ${res.status} ${res.statusText}`);
+    }
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    const tooBig = (size: number) => new InputLimitError(`${fileUrl.href} has ${size} bytes or more, more than the limit of ${maxBytes}`, size);
+    if (declared > maxBytes) {
+      ac.abort();
+      throw tooBig(declared);
+    }
+    if (!res.body) return new Uint8Array(await res.arrayBuffer());
+    const reader = res.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    try {
+      for (;;) {
+        arm();
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.length;
+        if (size > maxBytes) {
+          ac.abort();
+          throw tooBig(size);
+        }
+        chunks.push(value);
+      }
+    } catch (e) {
+      if (timedOut) throw late();
+      throw e instanceof InputLimitError ? e : new ModelNotFoundError(`could not fetch ${fileUrl.href}: ${errorMessage(e)}`);
+    }
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  } finally {
+    clearTimeout(timer);
   }
-  if (!res.ok) throw new ModelNotFoundError(`could not fetch ${fileUrl.href}: HTTP ${res.status} ${res.statusText}`);
-  return new Uint8Array(await res.arrayBuffer());
 }
 
 /** A model folder behind http(s), read with fetch (browsers, and Node for URLs). */
-export function fetchModelFiles(ref: string | URL, base?: string): ModelFiles {
+export function fetchModelFiles(ref: string | URL, base?: string, timeoutMs = DEFAULT_FETCH_TIMEOUT_MS): ModelFiles {
   let url: URL;
   try {
     url = new URL(ref, base);
@@ -128,6 +224,11 @@ export function fetchModelFiles(ref: string | URL, base?: string): ModelFiles {
   const folder = url;
   return {
     location: folder.href,
-    read: (name) => fetchBytes(new URL(name, folder)),
+    read: (name, maxBytes) => {
+      // Keep the folder's query string (presigned URLs carry their signature there).
+      const file = new URL(name, folder);
+      file.search = folder.search;
+      return fetchBytes(file, maxBytes, timeoutMs);
+    },
   };
 }

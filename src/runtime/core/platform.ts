@@ -24,8 +24,12 @@ export interface InferenceHandle {
 export interface ModelFiles {
   /** Where the files come from, for messages. */
   readonly location: string;
-  /** Resolves to the file's bytes; rejects with ModelNotFoundError when it does not exist. */
-  read(name: string): Promise<Uint8Array>;
+  /**
+   * Resolves to the file's bytes; rejects with ModelNotFoundError when it does not exist, and with
+   * InputLimitError when it is bigger than `maxBytes`, is not a regular file, or (a URL) does not
+   * arrive in time.
+   */
+  read(name: string, maxBytes?: number): Promise<Uint8Array>;
 }
 
 export interface RuntimePlatform {
@@ -35,7 +39,7 @@ export interface RuntimePlatform {
   /** Creates a session on exactly one provider; rejects if that provider cannot be used. */
   createSession(model: Uint8Array, provider: ExecutionProvider): Promise<InferenceHandle>;
   /** Opens a model folder given as a path or URL. */
-  openModel(ref: string | URL): ModelFiles;
+  openModel(ref: string | URL, options?: { timeoutMs?: number }): ModelFiles;
   sha256(bytes: Uint8Array): Promise<string>;
   /**
    * Turns a platform-specific image input (file path, encoded bytes, ImageBitmap, …) into 8-bit

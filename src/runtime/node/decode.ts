@@ -1,8 +1,11 @@
 // Node image decoding with sharp: file paths and encoded bytes (PNG, JPEG, WebP, GIF, TIFF, AVIF…)
 // become 8-bit pixels at native size; resizing is left to the shared pixel code.
-import { readFile } from 'node:fs/promises';
 import type { RawImage } from '../../pixels.js';
 import { ImageDecodeError, MissingDependencyError, errorMessage, isModuleNotFound } from '../core/errors.js';
+import { readRegularFile } from './read.js';
+
+/** Largest image file read from a path (encoded bytes; the pixel limit bounds what it decodes to). */
+export const MAX_IMAGE_FILE_BYTES = 256 * 1024 * 1024;
 
 /** What the Node runtime scores: a file path, encoded image bytes, or raw pixels. */
 export type NodeImageInput = string | Uint8Array | ArrayBuffer | RawImage;
@@ -35,7 +38,7 @@ export async function decodeNodeImage(input: unknown, limitInputPixels: number):
   if (typeof input === 'string') {
     what = input;
     try {
-      bytes = await readFile(input);
+      bytes = await readRegularFile(input, MAX_IMAGE_FILE_BYTES);
     } catch (e) {
       throw new ImageDecodeError(`cannot read image file ${input}: ${errorMessage(e)}`);
     }

@@ -1,13 +1,14 @@
 // The Node platform: onnxruntime-node sessions, model folders on disk (or http URLs), node:crypto.
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ModelNotFoundError, errorMessage } from '../core/errors.js';
-import { fetchModelFiles } from '../core/model-source.js';
+import { InputLimitError, ModelNotFoundError, errorMessage } from '../core/errors.js';
+import { fetchModelFiles, MAX_DETECTOR_BYTES } from '../core/model-source.js';
 import { createOrtHandle } from '../core/ort-adapter.js';
 import type { ModelFiles, RuntimePlatform } from '../core/platform.js';
 import { decodeNodeImage } from './decode.js';
+import { readRegularFile } from './read.js';
 import { loadOrtNode, type OrtNodeModule } from './ort-node.js';
 import { createWorkerSession } from './worker-session.js';
 
@@ -38,11 +39,12 @@ function folderFiles(ref: string): ModelFiles {
   };
   return {
     location: folder,
-    async read(name) {
+    async read(name, maxBytes = MAX_DETECTOR_BYTES) {
       await (checked ??= checkFolder());
       try {
-        return await readFile(join(folder, name));
+        return await readRegularFile(join(folder, name), maxBytes, `${name} in model folder ${folder}`);
       } catch (e) {
+        if (e instanceof InputLimitError) throw e;
         throw new ModelNotFoundError(`cannot read ${name} in model folder ${folder}: ${errorMessage(e)}`);
       }
     },
@@ -70,9 +72,9 @@ export function nodePlatform(opts: NodePlatformOptions): RuntimePlatform {
       setOrtLogLevel(ort, opts.ortLogLevel);
       return createOrtHandle(ort, model, provider, opts.sessionOptions);
     },
-    openModel(ref) {
-      if (ref instanceof URL) return ref.protocol === 'file:' ? folderFiles(fileURLToPath(ref)) : fetchModelFiles(ref);
-      if (/^https?:\/\//i.test(ref)) return fetchModelFiles(ref);
+    openModel(ref, options) {
+      if (ref instanceof URL) return ref.protocol === 'file:' ? folderFiles(fileURLToPath(ref)) : fetchModelFiles(ref, undefined, options?.timeoutMs);
+      if (/^https?:\/\//i.test(ref)) return fetchModelFiles(ref, undefined, options?.timeoutMs);
       if (/^file:\/\//i.test(ref)) return folderFiles(fileURLToPath(ref));
       return folderFiles(ref);
     },

@@ -69,7 +69,7 @@ export function webPlatform(loadOrt: OrtWebLoader, build: OrtWebBuild, opts: Web
       creating = next.catch(() => undefined);
       return next as Promise<InferenceHandle>;
     },
-    openModel: (ref) => fetchModelFiles(ref, globalThis.location?.href),
+    openModel: (ref, options) => fetchModelFiles(ref, globalThis.location?.href, options?.timeoutMs),
     sha256,
     decodeImage: decodeWebImage,
   };

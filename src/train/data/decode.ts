@@ -8,9 +8,21 @@ import type { RawImage } from '../../pixels.js';
  * (1–4). EXIF orientation is applied because browsers apply it when they decode for the web
  * runtime. failOn 'error' rejects truncated or corrupt files rather than returning grey pixels.
  */
+/** Largest training image (width × height), as `serve` accepts: several decode at once, and each is resized to isize anyway. */
+export const TRAIN_LIMIT_INPUT_PIXELS = 25_000_000;
+
 export async function decodeImageFile(file: string): Promise<RawImage> {
-  const { data, info } = await sharp(file, { failOn: 'error', autoOrient: true })
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true });
+  let out: { data: Buffer; info: { width: number; height: number; channels: number } };
+  try {
+    out = await sharp(file, { failOn: 'error', autoOrient: true, limitInputPixels: TRAIN_LIMIT_INPUT_PIXELS })
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    if (/pixel limit/i.test((e as Error).message)) {
+      throw new Error(`larger than the ${TRAIN_LIMIT_INPUT_PIXELS / 1e6} megapixels training decodes; downscale it first`);
+    }
+    throw e;
+  }
+  const { data, info } = out;
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: info.channels };
 }

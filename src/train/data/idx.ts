@@ -54,8 +54,14 @@ export function parseIdx(buf: Uint8Array, file: string): IdxArray {
   return { dims, data: buf.subarray(headerBytes) };
 }
 
-/** Reads an IDX file, gunzipping it when it starts with the gzip magic (whatever its name). */
-export async function readIdxFile(file: string): Promise<IdxArray> {
+/** Largest IDX file after decompression (the largest public IDX sets are a few hundred MB). */
+export const MAX_IDX_BYTES = 2 ** 30;
+
+/**
+ * Reads an IDX file, gunzipping it when it starts with the gzip magic (whatever its name).
+ * Decompression stops at `maxBytes`: a gzip bomb is refused there, not after filling memory.
+ */
+export async function readIdxFile(file: string, maxBytes = MAX_IDX_BYTES): Promise<IdxArray> {
   let buf: Uint8Array;
   try {
     buf = await readFile(file);
@@ -64,8 +70,11 @@ export async function readIdxFile(file: string): Promise<IdxArray> {
   }
   if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
     try {
-      buf = await gunzipAsync(buf);
+      buf = await gunzipAsync(buf, { maxOutputLength: maxBytes });
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new DataError(`${file}: decompresses to more than ${maxBytes} bytes; refusing it (a gzip bomb, or not an IDX file)`);
+      }
       throw new DataError(`${file}: gzip data is corrupt or truncated (${(e as Error).message})`);
     }
   }
