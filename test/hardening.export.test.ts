@@ -53,8 +53,8 @@ describe('export into an existing folder', () => {
     expect(withD.parity['D.prob']).toBeLessThanOrEqual(1e-4);
     expect(withD.parity['D.features']).toBeLessThanOrEqual(1e-4);
     const { manifest } = await exportRun(cfg.out, { out, backend: 'cpu', force: true });
-    expect((await fs.readdir(out)).sort()).toEqual(['E.onnx', 'GD.onnx', 'GE.onnx', 'detector.onnx', 'manifest.json']);
-    expect(Object.keys(manifest.files).sort()).toEqual(['E.onnx', 'GD.onnx', 'GE.onnx', 'detector.onnx']);
+    expect((await fs.readdir(out)).sort()).toEqual(['E.onnx', 'GD.onnx', 'GE.onnx', 'detector.fp16.onnx', 'detector.int8.onnx', 'detector.onnx', 'manifest.json']);
+    expect(Object.keys(manifest.files).sort()).toEqual(['E.onnx', 'GD.onnx', 'GE.onnx', 'detector.fp16.onnx', 'detector.int8.onnx', 'detector.onnx']);
     expect(await fs.readdir(parent)).toEqual(['m']);
   }, 240_000);
 
