@@ -55,6 +55,18 @@ describe('browser training: units', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('resume from checkpoint bytes: 1 epoch + resume to 2 equals 2 epochs straight (losses and weights)', async () => {
+    const straight: number[] = [];
+    const full = await trainInBrowser({ images: FRAMES, config: CONFIG, backend: 'cpu', onProgress: (e) => { if (e.kind === 'step') straight.push(e.losses.errG); } });
+    const resumed: number[] = [];
+    let afterOne: Uint8Array | undefined;
+    await trainInBrowser({ images: FRAMES, config: { ...CONFIG, epochs: 1 }, backend: 'cpu', onCheckpoint: (b) => { afterOne = b; }, onProgress: (e) => { if (e.kind === 'step') resumed.push(e.losses.errG); } });
+    const rest = await trainInBrowser({ images: FRAMES, config: { epochs: 2 }, resume: afterOne, backend: 'cpu', onProgress: (e) => { if (e.kind === 'step') resumed.push(e.losses.errG); } });
+    expect(resumed).toEqual(straight);
+    for (const [k, t] of Object.entries(full.weights)) expect(Array.from(rest.weights[k]!.data), k).toEqual(Array.from(t.data));
+    expect(() => unpackCheckpoint(full.checkpoint)).not.toThrow();
+  });
+
   it('refuses too few frames and bad configs with clear errors', async () => {
     await expect(trainInBrowser({ images: FRAMES.slice(0, 1), config: CONFIG, backend: 'cpu' })).rejects.toThrow(/at least 2 frames/);
     await expect(trainInBrowser({ images: FRAMES.slice(0, 4), config: CONFIG, backend: 'cpu' })).rejects.toThrow(/fewer than one batch/);
@@ -133,6 +145,13 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)('browser training in headless Chrom
     });
     console.log(`browser vs Node losses over ${r.steps.length} steps: max |diff| ${worst.toExponential(2)}; page trained in ${r.seconds.toFixed(1)} s`);
   }, 120_000);
+
+  it('keeps checkpoint bytes in IndexedDB and reads them back unchanged', async () => {
+    const r = await page.evaluate(() => (window as any).fixture.idbRoundTrip()) as { bytes: number; same: boolean; gone: boolean };
+    expect(r.bytes).toBeGreaterThan(1000);
+    expect(r.same).toBe(true);
+    expect(r.gone).toBe(true);
+  });
 
   it('exports in the page; Node\'s runtime loads the folder and scores like the page (≤1e-4); checker passes', async () => {
     const r = await page.evaluate((frames) => (window as any).fixture.exportAndScore(frames), FRAMES.map(asJson)) as {
