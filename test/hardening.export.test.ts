@@ -74,6 +74,19 @@ describe('export into an existing folder', () => {
     expect(await fs.readdir(parent)).toEqual(['m']);
   }, 240_000);
 
+  it('triton checks the manifest core hash stamped into detector.onnx (an edited manifest is refused)', async () => {
+    const { writeTritonRepository } = await import('../src/export/triton.js');
+    const parent = await tmp();
+    const out = path.join(parent, 'm');
+    await exportRun(cfg.out, { out, backend: 'cpu' });
+    await writeTritonRepository(out, path.join(parent, 'triton-ok'));
+    const file = path.join(out, 'manifest.json');
+    const m = JSON.parse(await fs.readFile(file, 'utf8')) as { preprocessing: { std: number[] } };
+    m.preprocessing.std = [0.25];
+    await fs.writeFile(file, JSON.stringify(m));
+    await expect(writeTritonRepository(out, path.join(parent, 'triton-bad'))).rejects.toThrow(/changed after export/);
+  }, 240_000);
+
   it('a lock left by a dead process is taken over', async () => {
     const parent = await tmp();
     await fs.writeFile(path.join(parent, '.m.export-lock'), '999999999\n');

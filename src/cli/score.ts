@@ -117,22 +117,21 @@ async function decodedBytes(path: string): Promise<number> {
  * (an image bigger than the budget runs alone), so small files that decode to huge images cannot
  * be decoded batch-size wide.
  */
-export async function planRuns(files: ImageFile[], batchSize: number, budget: number): Promise<ImageFile[][]> {
-  const runs: ImageFile[][] = [];
+export async function* planRuns(files: ImageFile[], batchSize: number, budget: number): AsyncGenerator<ImageFile[]> {
+  // Lazily, run by run: a big folder starts scoring at once instead of after reading every header.
   let run: ImageFile[] = [];
   let bytes = 0;
   for (const f of files) {
     const b = await decodedBytes(f.path);
     if (run.length > 0 && (run.length >= batchSize || bytes + b > budget)) {
-      runs.push(run);
+      yield run;
       run = [];
       bytes = 0;
     }
     run.push(f);
     bytes += b;
   }
-  if (run.length > 0) runs.push(run);
-  return runs;
+  if (run.length > 0) yield run;
 }
 
 function heatmapName(file: ImageFile, used: Set<string>): string {
@@ -213,7 +212,7 @@ export async function run(argv: string[]): Promise<number> {
     let errors = 0;
     const start = performance.now();
     let done = 0;
-    for (const chunk of await planRuns(files, batchSize, maxDecoded)) {
+    for await (const chunk of planRuns(files, batchSize, maxDecoded)) {
       const outcomes = await scoreChunk(detector, chunk, outputs);
       for (const o of outcomes) {
         if ('error' in o) errors++;

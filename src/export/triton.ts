@@ -13,6 +13,8 @@ import path from 'node:path';
 import { parseManifest } from '@ganomaly-edge/runtime/node';
 import type { Manifest } from '../types.js';
 import { ExportError } from './errors.js';
+import { manifestCoreHash } from './manifest.js';
+import { decodeModel } from './onnx/index.js';
 
 export interface TritonOptions {
   /** Triton model name and folder name. Default: the manifest's name, made safe. */
@@ -139,6 +141,11 @@ export async function writeTritonRepository(modelDir: string, outDir: string, op
   const expected = manifest.files['detector.onnx']!.sha256;
   const actual = createHash('sha256').update(onnx).digest('hex');
   if (actual !== expected) throw new ExportError(`detector.onnx sha256 ${actual} differs from the manifest's ${expected}: re-export the model`);
+  // The graph carries the hash of the manifest it was exported with; an edited manifest differs.
+  const stamped = decodeModel(onnx).metadataProps.find((p) => p.key === 'ganomaly.manifest_core_sha256')?.value;
+  if (stamped !== undefined && stamped !== manifestCoreHash(manifest)) {
+    throw new ExportError(`manifest.json in ${modelDir} was changed after export (its core hash differs from the one detector.onnx carries: input, preprocessing, score, model, name or opset); re-export the model`);
+  }
   const dir = path.join(path.resolve(outDir), config.name);
   await fs.mkdir(path.join(dir, '1'), { recursive: true });
   await fs.writeFile(path.join(dir, '1', 'model.onnx'), onnx);
