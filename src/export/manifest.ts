@@ -63,13 +63,3 @@ export function buildManifest(args: {
     ...(args.variants && Object.keys(args.variants).length > 0 ? { variants: args.variants } : {}),
   };
 }
-
-/**
- * The core hash a manifest implies (schemaVersion, name, input, preprocessing, score, model, opset,
- * in manifestCore's order), to compare with the 'ganomaly.manifest_core_sha256' stamped into the
- * graphs at export: a manifest edited after export (preprocessing, shapes) no longer matches.
- */
-export function manifestCoreHash(m: Manifest): string {
-  const { schemaVersion, name, input, preprocessing, score, model, opset } = m;
-  return sha256Hex(JSON.stringify({ schemaVersion, name, input, preprocessing, score, model, opset }));
-}

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { parseManifest } from '@ganomaly-edge/runtime/node';
 import type { Manifest } from '../types.js';
 import { ExportError } from './errors.js';
-import { manifestCoreHash } from './manifest.js';
+import { manifestCoreHash } from './hash.js';
 import { decodeModel } from './onnx/index.js';
 
 export interface TritonOptions {
