@@ -3,12 +3,9 @@
 // validation slice is kept for calibration at export; checkpoints are bytes the page can keep in
 // IndexedDB (see idb.ts) or hand back to resume.
 import type { LossWeights, ModelConfig, SplitSizes, WeightMap } from '../types.js';
-import { DEFAULT_MODEL_CONFIG, validateModelConfig } from '../train/architecture.js';
+import { DEFAULT_MODEL_CONFIG } from '../train/architecture.js';
 import type { ImageSet } from '../train/data/imageSet.js';
-import { deriveSeed } from '../train/data/rng.js';
-import { runEpochs, TrainError, zeroSums, type EpochSummary, type TrainEvent, type TrainState } from '../train/loop.js';
-import { GanomalyModel } from '../train/model.js';
-import { GanomalyStep } from '../train/step.js';
+import { checkpointTensors, createRun, initialState, runEpochs, TrainError, validateTrainConfig, type EpochSummary, type TrainEvent, type TrainState } from '../train/loop.js';
 import { selectBrowserBackend, type BrowserBackend, type BrowserBackendRequest } from './backend.js';
 import { packCheckpoint, unpackCheckpoint } from './checkpoint-bytes.js';
 import { framesToSets, type FrameInput } from './frames.js';
@@ -84,19 +81,6 @@ function mergeConfig(c: TrainInBrowserOptions['config'] = {}): BrowserTrainConfi
   };
 }
 
-function checkConfig(c: BrowserTrainConfig): void {
-  validateModelConfig(c.model);
-  for (const [k, v] of Object.entries({ epochs: c.epochs, batchSize: c.batchSize })) {
-    if (!Number.isInteger(v) || v < 1) throw new TrainError(`${k} must be a positive integer; got ${v}`);
-  }
-  if (c.batchSize < 2) throw new TrainError('batchSize must be at least 2 (BatchNorm needs batch statistics)');
-  if (!(c.validationFraction > 0 && c.validationFraction < 1)) throw new TrainError(`validationFraction must be in (0, 1); got ${c.validationFraction}`);
-  if (!Number.isInteger(c.seed) || c.seed < 0) throw new TrainError(`seed must be a non-negative integer; got ${c.seed}`);
-  for (const [k, v] of Object.entries({ lr: c.lr, beta1: c.beta1, beta2: c.beta2, ...c.weights })) {
-    if (!Number.isFinite(v) || v < 0) throw new TrainError(`${k} must be a finite non-negative number; got ${v}`);
-  }
-}
-
 /** A browser task boundary (MessageChannel: not throttled like setTimeout); setTimeout elsewhere. */
 function yieldToPage(): Promise<void> {
   if (typeof MessageChannel === 'undefined') return new Promise((r) => setTimeout(r, 0));
@@ -118,7 +102,7 @@ export async function trainInBrowser(opts: TrainInBrowserOptions): Promise<Brows
     // The checkpoint's own run settings win; only the epoch count may grow.
     cfg = { ...resumed.config, epochs: opts.config?.epochs ?? resumed.config.epochs };
   }
-  checkConfig(cfg);
+  validateTrainConfig(cfg);
   if (!Array.isArray(opts.images)) throw new TypeError('trainInBrowser needs { images: [...] }');
   const backend = await selectBrowserBackend(opts.backend ?? 'auto', { wasmPaths: opts.wasmPaths });
   const { isize, nc } = cfg.model;
@@ -129,19 +113,11 @@ export async function trainInBrowser(opts: TrainInBrowserOptions): Promise<Brows
   opts.onProgress?.({ kind: 'preprocessed', train: sets.train.count, validation: sets.validation.count });
   const split: SplitSizes = { seed: cfg.seed, abnormalClass: '', trainNormal: sets.train.count, validationNormal: sets.validation.count, testNormal: 0, testAbnormal: 0 };
 
-  const model = resumed ? GanomalyModel.fromWeights(cfg.model, resumed.tensors) : GanomalyModel.create(cfg.model, deriveSeed(cfg.seed, 1));
-  const step = new GanomalyStep(model, cfg.weights, cfg, deriveSeed(cfg.seed, 2));
-  if (resumed) {
-    step.optG.setState('optG', resumed.tensors, resumed.state.optGStep);
-    step.optD.setState('optD', resumed.tensors, resumed.state.optDStep);
-  }
+  const { model, step } = createRun(cfg, resumed ?? undefined);
   const history: EpochSummary[] = [];
-  let state: TrainState = resumed?.state ?? { epoch: 0, step: 0, optGStep: 0, optDStep: 0, partial: { sums: zeroSums(), steps: 0, dReinits: 0, seconds: 0 } };
+  let state: TrainState = resumed?.state ?? initialState();
   const snapshot = async (): Promise<Uint8Array> => {
-    state.optGStep = step.optG.step;
-    state.optDStep = step.optD.step;
-    const tensors = { ...(await model.readWeights()), ...(await step.optG.readState('optG')), ...(await step.optD.readState('optD')) };
-    return packCheckpoint({ state, config: cfg, tensors });
+    return packCheckpoint({ state, config: cfg, tensors: await checkpointTensors(model, step, state) });
   };
   opts.onProgress?.({
     kind: 'start', backend: backend.name, backendReason: backend.reason, skipped: backend.skipped, split,

@@ -3,12 +3,13 @@
 // so both run the same steps in the same order and reach the same losses from the same seed.
 import * as tf from '@tensorflow/tfjs';
 import { scoreStats } from '../stats.js';
-import type { ModelConfig, ScoreStats, SplitSizes } from '../types.js';
+import { validateModelConfig } from './architecture.js';
+import type { ModelConfig, NamedTensor, ScoreStats, SplitSizes } from '../types.js';
 import { gatherBatch } from './data/batches.js';
 import type { ImageSet } from './data/imageSet.js';
 import { createRng, deriveSeed } from './data/rng.js';
-import { latentDistance, type GanomalyModel } from './model.js';
-import type { GanomalyStep, StepLosses } from './step.js';
+import { GanomalyModel, latentDistance } from './model.js';
+import { GanomalyStep, type StepLosses } from './step.js';
 import type { TrainConfig } from './trainer.js';
 
 export class TrainError extends Error {
@@ -41,6 +42,25 @@ export type TrainEvent =
 
 
 
+/** The run settings the loop depends on, checked once before training (Node and browser alike). */
+export function validateTrainConfig(
+  c: Pick<TrainConfig, 'model' | 'epochs' | 'batchSize' | 'lr' | 'beta1' | 'beta2' | 'weights' | 'validationFraction' | 'seed'>,
+): void {
+  validateModelConfig(c.model);
+  const posInt = { epochs: c.epochs, batchSize: c.batchSize };
+  for (const [k, v] of Object.entries(posInt)) if (!Number.isInteger(v) || v < 1) throw new TrainError(`${k} must be a positive integer; got ${v}`);
+  if (c.batchSize < 2) throw new TrainError('batchSize must be at least 2 (BatchNorm needs batch statistics)');
+  for (const [k, v] of Object.entries({ lr: c.lr, beta1: c.beta1, beta2: c.beta2, ...c.weights })) {
+    if (!Number.isFinite(v) || v < 0) throw new TrainError(`${k} must be a finite non-negative number; got ${v}`);
+  }
+  // Adam's bias correction divides by 1 − beta^t: beta 1 divides by zero, beta > 1 flips signs.
+  for (const [k, v] of Object.entries({ beta1: c.beta1, beta2: c.beta2 })) {
+    if (!(v >= 0 && v < 1)) throw new TrainError(`${k} must be in [0, 1) (Adam divides by 1 − ${k}^t); got ${v}`);
+  }
+  if (!(c.validationFraction > 0 && c.validationFraction < 1)) throw new TrainError(`validationFraction must be in (0, 1); got ${c.validationFraction}`);
+  if (!Number.isInteger(c.seed) || c.seed < 0) throw new TrainError(`seed must be a non-negative integer; got ${c.seed}`);
+}
+
 /** Where a run is: epoch in progress, steps done in it, optimiser steps, the epoch's running sums. */
 export interface TrainState {
   /** Epoch in progress (0-based) and the number of its steps already done. */
@@ -52,7 +72,13 @@ export interface TrainState {
 }
 
 export const LOSS_NAMES: LossName[] = ['errG', 'errGAdv', 'errGCon', 'errGEnc', 'errD', 'errDReal', 'errDFake'];
-export const zeroSums = () => Object.fromEntries(LOSS_NAMES.map((k) => [k, 0])) as Record<LossName, number>;
+/** An epoch's running sums before its first step. */
+const emptyPartial = (): TrainState['partial'] => ({ sums: zeroSums(), steps: 0, dReinits: 0, seconds: 0 });
+
+/** A run before its first step. */
+export const initialState = (): TrainState => ({ epoch: 0, step: 0, optGStep: 0, optDStep: 0, partial: emptyPartial() });
+
+const zeroSums = () => Object.fromEntries(LOSS_NAMES.map((k) => [k, 0])) as Record<LossName, number>;
 
 /** Scores a set in inference mode; returns per-image latent scores and the mean reconstruction L1. */
 export async function scoreSet(model: GanomalyModel, set: ImageSet, batchSize: number): Promise<{ scores: Float32Array; reconL1: number }> {
@@ -72,6 +98,30 @@ export async function scoreSet(model: GanomalyModel, set: ImageSet, batchSize: n
     tf.dispose([s, r]);
   }
   return { scores, reconL1: l1 / Math.max(1, set.count * per) };
+}
+
+/**
+ * The model and optimiser step of a run, fresh from the seed or restored from checkpoint tensors.
+ * One place for the seed derivations, so every trainer starts from the same weights.
+ */
+export function createRun(
+  cfg: Pick<TrainConfig, 'model' | 'weights' | 'lr' | 'beta1' | 'beta2' | 'seed'>,
+  resume?: { tensors: Record<string, NamedTensor>; state: TrainState },
+): { model: GanomalyModel; step: GanomalyStep } {
+  const model = resume ? GanomalyModel.fromWeights(cfg.model, resume.tensors) : GanomalyModel.create(cfg.model, deriveSeed(cfg.seed, 1));
+  const step = new GanomalyStep(model, cfg.weights, cfg, deriveSeed(cfg.seed, 2));
+  if (resume) {
+    step.optG.setState('optG', resume.tensors, resume.state.optGStep);
+    step.optD.setState('optD', resume.tensors, resume.state.optDStep);
+  }
+  return { model, step };
+}
+
+/** What a checkpoint holds: weights and both optimisers' moments; records the optimiser steps in `state`. */
+export async function checkpointTensors(model: GanomalyModel, step: GanomalyStep, state: TrainState): Promise<Record<string, NamedTensor>> {
+  state.optGStep = step.optG.step;
+  state.optDStep = step.optD.step;
+  return { ...(await model.readWeights()), ...(await step.optG.readState('optG')), ...(await step.optD.readState('optD')) };
 }
 
 export interface LoopContext {
@@ -142,7 +192,7 @@ export async function runEpochs(ctx: LoopContext): Promise<{ stopped: boolean; s
       validation: { ...scoreStats(val.scores), reconL1: val.reconL1 },
     };
     history.push(summary);
-    state = { ...state, epoch: state.epoch + 1, step: 0, partial: { sums: zeroSums(), steps: 0, dReinits: 0, seconds: 0 } };
+    state = { ...state, epoch: state.epoch + 1, step: 0, partial: emptyPartial() };
     await ctx.save(state);
     ctx.onProgress?.({ kind: 'epoch', summary });
   }

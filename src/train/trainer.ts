@@ -3,16 +3,13 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { LossWeights, ModelConfig, NamedTensor } from '../types.js';
-import { DEFAULT_MODEL_CONFIG, validateModelConfig } from './architecture.js';
+import { DEFAULT_MODEL_CONFIG } from './architecture.js';
 import { selectBackend, type BackendRequest } from './backend/index.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
 import { loadDataset } from './data/index.js';
-import { deriveSeed } from './data/rng.js';
-import { GanomalyModel } from './model.js';
-import { GanomalyStep } from './step.js';
-import { runEpochs, TrainError, zeroSums, type EpochSummary, type TrainEvent, type TrainState } from './loop.js';
+import { checkpointTensors, createRun, initialState, runEpochs, TrainError, validateTrainConfig, type EpochSummary, type TrainEvent, type TrainState } from './loop.js';
 
-export { scoreSet, TrainError, LOSS_NAMES, type EpochSummary, type LossName, type TrainEvent } from './loop.js';
+export { scoreSet, TrainError, validateTrainConfig, LOSS_NAMES, type EpochSummary, type LossName, type TrainEvent } from './loop.js';
 
 
 export interface TrainConfig {
@@ -78,21 +75,6 @@ export interface TrainResult {
 
 
 
-export function validateTrainConfig(c: TrainConfig): void {
-  validateModelConfig(c.model);
-  const posInt = { epochs: c.epochs, batchSize: c.batchSize };
-  for (const [k, v] of Object.entries(posInt)) if (!Number.isInteger(v) || v < 1) throw new TrainError(`${k} must be a positive integer; got ${v}`);
-  if (c.batchSize < 2) throw new TrainError('batchSize must be at least 2 (BatchNorm needs batch statistics)');
-  for (const [k, v] of Object.entries({ lr: c.lr, beta1: c.beta1, beta2: c.beta2, ...c.weights })) {
-    if (!Number.isFinite(v) || v < 0) throw new TrainError(`${k} must be a finite non-negative number; got ${v}`);
-  }
-  // Adam's bias correction divides by 1 − beta^t: beta 1 divides by zero, beta > 1 flips signs.
-  for (const [k, v] of Object.entries({ beta1: c.beta1, beta2: c.beta2 })) {
-    if (!(v >= 0 && v < 1)) throw new TrainError(`${k} must be in [0, 1) (Adam divides by 1 − ${k}^t); got ${v}`);
-  }
-  if (!(c.validationFraction > 0 && c.validationFraction < 1)) throw new TrainError(`validationFraction must be in (0, 1); got ${c.validationFraction}`);
-  if (!Number.isInteger(c.seed) || c.seed < 0) throw new TrainError(`seed must be a non-negative integer; got ${c.seed}`);
-}
 
 export async function readRunConfig(runDir: string): Promise<TrainConfig> {
   try {
@@ -153,12 +135,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   await writeFileAtomic(path.join(runDir, 'config.json'), JSON.stringify(cfg, null, 2));
   await writeFileAtomic(path.join(runDir, 'split.json'), JSON.stringify({ ...data.split, classNames: data.classNames }, null, 2));
 
-  const model = resumeTensors ? GanomalyModel.fromWeights(cfg.model, resumeTensors) : GanomalyModel.create(cfg.model, deriveSeed(cfg.seed, 1));
-  const step = new GanomalyStep(model, cfg.weights, cfg, deriveSeed(cfg.seed, 2));
-  if (resumeState && resumeTensors) {
-    step.optG.setState('optG', resumeTensors, resumeState.optGStep);
-    step.optD.setState('optD', resumeTensors, resumeState.optDStep);
-  }
+  const { model, step } = createRun(cfg, resumeState && resumeTensors ? { tensors: resumeTensors, state: resumeState } : undefined);
   opts.onProgress?.({
     kind: 'start', backend: backend.name, backendReason: backend.reason, skipped: backend.skipped, split: data.split, stepsPerEpoch,
     resumedFrom: resumeState ? { epoch: resumeState.epoch, step: resumeState.step } : null,
@@ -166,11 +143,9 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     warnings: data.warnings,
   });
 
-  let state: TrainState = resumeState ?? { epoch: 0, step: 0, optGStep: 0, optDStep: 0, partial: { sums: zeroSums(), steps: 0, dReinits: 0, seconds: 0 } };
+  let state: TrainState = resumeState ?? initialState();
   const save = async () => {
-    state.optGStep = step.optG.step;
-    state.optDStep = step.optD.step;
-    const tensors = { ...(await model.readWeights()), ...(await step.optG.readState('optG')), ...(await step.optD.readState('optD')) };
+    const tensors = await checkpointTensors(model, step, state);
     // History first: a crash between the two leaves extra history entries, which resume drops
     // (it keeps the epochs before the checkpoint's), never a checkpoint without its history.
     await writeFileAtomic(path.join(runDir, 'history.json'), JSON.stringify(history, null, 2));
