@@ -8,9 +8,9 @@ import { ORT_CONFIG_ENTRIES } from '../runtime/core/ort-adapter.js';
 import type { TrainConfig } from '../train/trainer.js';
 import { PRECISIONS, type Manifest, type Precision } from '../types.js';
 import { calibrate } from '../export/calibrate.js';
-import { ExportError } from '../export/errors.js';
 import { buildManifest, manifestCore } from '../export/manifest.js';
-import { buildDetector, buildE, buildGD, buildGE, DEFAULT_OPSET, GRAPH_IO, validateModelBytes } from '../export/onnx/index.js';
+import { buildGraphs } from '../export/graphs.js';
+import { DEFAULT_OPSET, GRAPH_IO } from '../export/onnx/index.js';
 import { ortRunner } from '../export/ort-runner.js';
 import { checkParity, PARITY_TOLERANCE } from '../export/parity.js';
 import { buildVariants } from '../export/variant-build.js';
@@ -72,32 +72,9 @@ export async function exportInBrowser(result: BrowserTrainResult, opts: ExportIn
   };
   const name = opts.name ?? 'browser-model';
   const core = manifestCore(name, config, opset);
-  const buildOpts = async (what: string) => ({
-    opset,
-    producerVersion: BROWSER_EXPORT_VERSION,
-    docString: `GANomaly ${what}; isize ${cfg.isize}, nc ${cfg.nc}, nz ${cfg.nz}, ngf ${cfg.ngf}. Trained in a browser. See manifest.json.`,
-    metadata: {
-      'ganomaly.manifest_core_sha256': await sha256(JSON.stringify(core)),
-      'ganomaly.schema_version': String(core.schemaVersion),
-      'ganomaly.score_kind': cfg.scoreKind,
-      'ganomaly.preprocessing': JSON.stringify(core.preprocessing),
-    },
-  });
   progress('building graphs');
   const w = result.weights;
-  const graphs = {
-    GE: buildGE(cfg, w, await buildOpts('encoder GE: x -> z')),
-    GD: buildGD(cfg, w, await buildOpts('decoder GD: z -> x_hat')),
-    E: buildE(cfg, w, await buildOpts('encoder E: x_hat -> z_hat')),
-    detector: buildDetector(cfg, w, await buildOpts('detector: x -> score, z, z_hat, x_hat, anomaly_map')),
-  };
-  for (const [k, bytes] of Object.entries(graphs)) {
-    try {
-      validateModelBytes(bytes);
-    } catch (e) {
-      throw new ExportError(`${k}.onnx failed structural validation: ${(e as Error).message}`);
-    }
-  }
+  const graphs = buildGraphs(cfg, w, { core, coreHash: await sha256(JSON.stringify(core)), producerVersion: BROWSER_EXPORT_VERSION, note: 'Trained in a browser.' });
   const val = result.validation;
   const per = cfg.isize * cfg.isize * cfg.nc;
   const nParity = Math.min(opts.parityImages ?? 16, val.count);

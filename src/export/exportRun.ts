@@ -12,7 +12,8 @@ import { calibrate } from './calibrate.js';
 import { ExportError } from './errors.js';
 import { sha256Hex } from './hash.js';
 import { buildManifest, manifestCore } from './manifest.js';
-import { buildDetector, buildDiscriminator, buildE, buildGD, buildGE, DEFAULT_OPSET, GRAPH_IO, MAX_OPSET, MIN_OPSET, validateModelBytes } from './onnx/index.js';
+import { buildGraphs, graphOptions } from './graphs.js';
+import { buildDiscriminator, DEFAULT_OPSET, GRAPH_IO, MAX_OPSET, MIN_OPSET } from './onnx/index.js';
 import { nodeOrt, ortVersion } from './ortNode.js';
 import { openExportTarget } from './output.js';
 import { checkParity, PARITY_TOLERANCE } from './parity.js';
@@ -52,8 +53,6 @@ export interface ExportResult {
   outDir: string;
   manifest: Manifest;
 }
-
-type GraphName = 'GE' | 'GD' | 'E' | 'detector';
 
 export async function exportRun(runDir: string, opts: ExportOptions): Promise<ExportResult> {
   // Checked (and locked) first, so a refused or concurrent export fails before any work.
@@ -97,31 +96,9 @@ async function exportInto(runDir: string, opts: ExportOptions, stageDir: string,
   const core = manifestCore(name, config, opset);
   const coreHash = sha256Hex(JSON.stringify(core));
   const version = packageVersion();
-  const buildOpts = (what: string) => ({
-    opset,
-    producerVersion: version,
-    docString: `GANomaly ${what}; isize ${cfg.isize}, nc ${cfg.nc}, nz ${cfg.nz}, ngf ${cfg.ngf}. See manifest.json.`,
-    metadata: {
-      'ganomaly.manifest_core_sha256': coreHash,
-      'ganomaly.schema_version': String(core.schemaVersion),
-      'ganomaly.score_kind': cfg.scoreKind,
-      'ganomaly.preprocessing': JSON.stringify(core.preprocessing),
-    },
-  });
   progress('building graphs');
-  const graphs: Record<GraphName, Uint8Array> = {
-    GE: buildGE(cfg, run.weights, buildOpts('encoder GE: x -> z')),
-    GD: buildGD(cfg, run.weights, buildOpts('decoder GD: z -> x_hat')),
-    E: buildE(cfg, run.weights, buildOpts('encoder E: x_hat -> z_hat')),
-    detector: buildDetector(cfg, run.weights, buildOpts('detector: x -> score, z, z_hat, x_hat, anomaly_map')),
-  };
-  for (const [k, bytes] of Object.entries(graphs)) {
-    try {
-      validateModelBytes(bytes);
-    } catch (e) {
-      throw new ExportError(`${k}.onnx failed structural validation: ${(e as Error).message}`);
-    }
-  }
+  const stamp = { core, coreHash, producerVersion: version };
+  const graphs = buildGraphs(cfg, run.weights, stamp);
 
   progress('parity check');
   // Sixteen images need no GPU; wasm avoids probing GPU drivers on every export.
@@ -129,7 +106,7 @@ async function exportInto(runDir: string, opts: ExportOptions, stageDir: string,
   const per = cfg.isize * cfg.isize * cfg.nc;
   const nParity = Math.min(opts.parityImages ?? 16, val.count);
   // D.onnx (when asked for) is built here so that it is parity-checked like every other graph.
-  const dGraph = opts.discriminator ? buildDiscriminator(cfg, run.weights, buildOpts('discriminator D: x -> prob, features')) : undefined;
+  const dGraph = opts.discriminator ? buildDiscriminator(cfg, run.weights, graphOptions(cfg, stamp, 'discriminator D: x -> prob, features')) : undefined;
   const parity = await checkParity(cfg, run.weights, { ...graphs, ...(dGraph ? { D: dGraph } : {}) }, val.images.subarray(0, nParity * per), nParity, nodeOrt, opts.parityTolerance ?? PARITY_TOLERANCE);
 
   progress('calibrating', 0, val.count);
