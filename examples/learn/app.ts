@@ -4,6 +4,7 @@
 // 'ganomaly-edge/browser' and '@ganomaly-edge/runtime' instead of the sources.
 import { exportInBrowser, trainInBrowser, type BrowserExport, type BrowserTrainEvent } from '../../src/browser/index.js';
 import { anomalyMapToPixels, createDetector, reconstructionToPixels, type RawPixels, type WebDetector } from '../../src/runtime/web.js';
+import { drawScaled, pixelsCanvas } from '../shared/draw.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
@@ -139,20 +140,7 @@ ui.start.onclick = async () => {
 };
 
 function draw(canvas: HTMLCanvasElement, img: RawPixels): void {
-  const rgba = new Uint8ClampedArray(img.width * img.height * 4);
-  for (let p = 0; p < img.width * img.height; p++) {
-    const s = p * img.channels;
-    const grey = img.channels < 3;
-    rgba[p * 4] = img.data[s]!;
-    rgba[p * 4 + 1] = img.data[grey ? s : s + 1]!;
-    rgba[p * 4 + 2] = img.data[grey ? s : s + 2]!;
-    rgba[p * 4 + 3] = 255;
-  }
-  const small = new OffscreenCanvas(img.width, img.height);
-  small.getContext('2d')!.putImageData(new ImageData(rgba, img.width, img.height), 0, 0);
-  const ctx = canvas.getContext('2d')!;
-  ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
+  drawScaled(canvas, pixelsCanvas(img), false);
 }
 
 async function scoreLoop(): Promise<void> {

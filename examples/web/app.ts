@@ -10,6 +10,7 @@ import {
   type WebDetectorOptions,
   type WebImageInput,
 } from '../../src/runtime/web.js';
+import { drawScaled, pixelsCanvas } from '../shared/draw.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
@@ -43,26 +44,7 @@ function setStatus(text: string, isError = false): void {
 
 /** Draws 8-bit pixels (1, 3 or 4 channels) scaled to fill a canvas. */
 function drawPixels(canvas: HTMLCanvasElement, img: RawPixels): void {
-  const rgba = new Uint8ClampedArray(img.width * img.height * 4);
-  for (let p = 0; p < img.width * img.height; p++) {
-    const s = p * img.channels;
-    const grey = img.channels < 3;
-    rgba[p * 4] = img.data[s]!;
-    rgba[p * 4 + 1] = img.data[grey ? s : s + 1]!;
-    rgba[p * 4 + 2] = img.data[grey ? s : s + 2]!;
-    rgba[p * 4 + 3] = img.channels === 4 ? img.data[s + 3]! : 255;
-  }
-  const small = new OffscreenCanvas(img.width, img.height);
-  small.getContext('2d')!.putImageData(new ImageData(rgba, img.width, img.height), 0, 0);
-  drawScaled(canvas, small);
-}
-
-function drawScaled(canvas: HTMLCanvasElement, source: CanvasImageSource): void {
-  const ctx = canvas.getContext('2d')!;
-  ctx.imageSmoothingEnabled = true;
-  ctx.imageSmoothingQuality = 'high';
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
-  ctx.drawImage(source, 0, 0, canvas.width, canvas.height);
+  drawScaled(canvas, pixelsCanvas(img));
 }
 
 function showResult(r: ScoreResult, ms: number): void {
