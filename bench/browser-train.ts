@@ -6,15 +6,15 @@
 // Prints a table and writes bench/results/browser-train.json.
 //
 //   npm run bench:browser-train [-- --frames 512 --epochs 6] [--quick]
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { rocAuc } from '../src/eval/metrics.js';
 import { createDetector } from '../src/runtime/node.js';
 import { loadIdxFolder } from '../src/train/data/idx.js';
+import { buildTrainPage } from '../test/helpers/browser-train-page.js';
 import { serveFolder } from '../test/helpers/static-server.js';
 
 const { values } = parseArgs({
@@ -48,13 +48,7 @@ for (let i = trainCount; i < fm.count && (nNormal < 1000 || nAbnormal < 1000); i
 }
 
 const work = await mkdtemp(join(tmpdir(), 'ganomaly-bench-browser-train-'));
-await build({
-  entryPoints: ['test/fixtures/browser-train/page.ts'], bundle: true, splitting: true, format: 'esm', platform: 'browser', target: 'es2022',
-  outdir: work, entryNames: 'page', logLevel: 'silent', minify: true,
-});
-await copyFile('test/fixtures/browser-train/index.html', join(work, 'index.html'));
-for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) await copyFile(join('node_modules/@tensorflow/tfjs-backend-wasm/dist', f), join(work, f));
-for (const f of ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.asyncify.wasm']) await copyFile(join('node_modules/onnxruntime-web/dist', f), join(work, f));
+await buildTrainPage(work, { minify: true });
 const server = await serveFolder(work, { isolated: true });
 const context = await chromium.launchPersistentContext(join(work, 'profile'), { executablePath: '/usr/bin/chromium', headless: true, args: FLAGS });
 

@@ -4,7 +4,7 @@
 // official checker; and the browser bundle holds no Node built-ins.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -14,6 +14,7 @@ import { trainInBrowser, packCheckpoint, unpackCheckpoint, zipFiles, crc32 } fro
 import { createDetector } from '../src/runtime/node.js';
 import type { RawImage } from '../src/pixels.js';
 import { testImage } from './helpers/make-model.js';
+import { buildTrainPage } from './helpers/browser-train-page.js';
 import { serveFolder, type StaticServer } from './helpers/static-server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -101,15 +102,7 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)('browser training in headless Chrom
       onProgress: (e) => { if (e.kind === 'step') nodeSteps.push({ ...e.losses, dReinit: Number(e.losses.dReinit) }); },
     });
     work = await mkdtemp(join(tmpdir(), 'ganomaly-browser-train-'));
-    await build({
-      entryPoints: ['test/fixtures/browser-train/page.ts'], bundle: true, splitting: true, format: 'esm', platform: 'browser', target: 'es2022',
-      outdir: work, entryNames: 'page', logLevel: 'silent',
-    });
-    await copyFile('test/fixtures/browser-train/index.html', join(work, 'index.html'));
-    for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) {
-      await copyFile(join('node_modules/@tensorflow/tfjs-backend-wasm/dist', f), join(work, f));
-    }
-    for (const f of ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.asyncify.wasm']) await copyFile(join('node_modules/onnxruntime-web/dist', f), join(work, f));
+    await buildTrainPage(work);
     // Not cross-origin isolated: single-threaded WASM in both tfjs and ORT, as in Node.
     server = await serveFolder(work, { isolated: false });
     profile = await mkdtemp(join(tmpdir(), 'ganomaly-chromium-'));
