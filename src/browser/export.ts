@@ -3,8 +3,9 @@
 // browser training result: the same graph writer, the same parity check against the tfjs model and
 // the same calibration on the held-out frames, run through onnxruntime-web instead of -node.
 import * as tf from '@tensorflow/tfjs';
-import { sha256Hex as sha256Js } from '../runtime/core/sha256.js';
 import { ORT_CONFIG_ENTRIES } from '../runtime/core/ort-adapter.js';
+import { loadOrtWeb } from '../runtime/web/ort-web.js';
+import { webSha256 } from '../runtime/web/platform.js';
 import type { TrainConfig } from '../train/trainer.js';
 import { PRECISIONS, type Manifest, type Precision } from '../types.js';
 import { calibrate } from '../export/calibrate.js';
@@ -38,7 +39,7 @@ export interface ExportInBrowserOptions {
   threshold?: number;
   /** Validation frames used for the tfjs ↔ ONNX parity check (default 16). */
   parityImages?: number;
-  /** The onnxruntime-web module to check with (default: import('onnxruntime-web/wasm')). */
+  /** The onnxruntime-web module to check with (default: its WASM build, as the web runtime loads it). */
   ort?: OrtWebLike;
   onProgress?: (stage: string) => void;
 }
@@ -51,19 +52,14 @@ export interface BrowserExport {
   zip(folder?: string): Uint8Array;
 }
 
-async function sha256(bytes: Uint8Array | string): Promise<string> {
-  const b = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
-  const subtle = globalThis.crypto?.subtle;
-  if (!subtle) return sha256Js(b);
-  const d = await subtle.digest('SHA-256', b as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(d), (x) => x.toString(16).padStart(2, '0')).join('');
-}
+/** Graph files and the manifest core, hashed as the web runtime verifies them. */
+const sha256 = (b: Uint8Array | string): Promise<string> => webSha256(typeof b === 'string' ? new TextEncoder().encode(b) : b);
 
 export async function exportInBrowser(result: BrowserTrainResult, opts: ExportInBrowserOptions = {}): Promise<BrowserExport> {
   const progress = opts.onProgress ?? (() => {});
   const opset = opts.opset ?? DEFAULT_OPSET;
   const cfg = result.config.model;
-  const ort = opts.ort ?? ((await import('onnxruntime-web/wasm')) as unknown as OrtWebLike);
+  const ort = opts.ort ?? ((await loadOrtWeb('wasm')) as unknown as OrtWebLike);
   const ortName = `onnxruntime-web ${ort.env.versions?.web ?? ort.env.versions?.common ?? ''}`.trim();
   const runner = ortRunner(ort, 'wasm', ortName, { extra: ORT_CONFIG_ENTRIES });
   // A TrainConfig view of the browser run, for the manifest's training section.

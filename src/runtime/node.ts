@@ -9,6 +9,7 @@ export type { NodeImageInput } from './node/decode.js';
 export type { OrtLogLevel } from './node/platform.js';
 export { renderHeatmapPng, type HeatmapPngOptions } from './node/heatmap.js';
 export { decodeNodeImage, loadSharp } from './node/decode.js';
+export { loadOrtNode } from './node/ort-node.js';
 export { DEFAULT_LIMIT_INPUT_PIXELS, NODE_DEFAULT_PROVIDERS };
 
 export interface NodeDetectorOptions extends DetectorOptions {

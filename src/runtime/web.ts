@@ -1,16 +1,9 @@
 // ganomaly-edge runtime for browsers: onnxruntime-web (WebGPU when an adapter exists, else WASM)
 // and canvas decoding. Imports nothing from Node, tfjs or sharp (checked by test/runtime-bundle).
 import { Detector, type DetectorOptions } from './core/detector.js';
-import { MissingDependencyError, isModuleNotFound } from './core/errors.js';
 import type { WebImageInput } from './web/decode.js';
-import {
-  ortWebBuildFor,
-  webPlatform,
-  WEB_DEFAULT_PROVIDERS,
-  type OrtWebBuild,
-  type OrtWebModuleLike,
-  type WasmPaths,
-} from './web/platform.js';
+import { loadOrtWeb } from './web/ort-web.js';
+import { ortWebBuildFor, webPlatform, WEB_DEFAULT_PROVIDERS, type WasmPaths } from './web/platform.js';
 
 export * from './core/index.js';
 export type { WebImageInput } from './web/decode.js';
@@ -32,23 +25,6 @@ export interface WebDetectorOptions extends DetectorOptions {
 }
 
 export type WebDetector = Detector<WebImageInput>;
-
-// One dynamic import per build: a bundler gives each its own chunk, so a WASM-only page never
-// downloads the WebGPU build's JS or its larger .wasm.
-const builds: Partial<Record<OrtWebBuild, Promise<OrtWebModuleLike>>> = {};
-
-function loadOrtWeb(build: OrtWebBuild): Promise<OrtWebModuleLike> {
-  const load = build === 'wasm' ? () => import('onnxruntime-web/wasm') : () => import('onnxruntime-web/webgpu');
-  builds[build] ??= load().then(
-    (m) => m as unknown as OrtWebModuleLike,
-    (e: unknown) => {
-      delete builds[build];
-      if (!isModuleNotFound(e)) throw e;
-      throw new MissingDependencyError('onnxruntime-web', `onnxruntime-web is not installed or could not be loaded (${String(e)}): npm install onnxruntime-web`);
-    },
-  );
-  return builds[build];
-}
 
 /**
  * Loads a model (folder URL relative to the page, `{ manifest, detector }` URLs, or their bytes) and

@@ -46,7 +46,8 @@ export interface WebPlatformOptions {
 // sessions are created one after another (transformers.js does the same).
 let creating: Promise<unknown> = Promise.resolve();
 
-async function sha256(bytes: Uint8Array): Promise<string> {
+/** sha256 hex through WebCrypto, or the JS implementation where crypto.subtle is missing. */
+export async function webSha256(bytes: Uint8Array): Promise<string> {
   // crypto.subtle exists only in secure contexts (https, localhost); plain-http gateways get the JS one.
   const subtle = globalThis.crypto?.subtle;
   if (!subtle) return sha256Hex(bytes);
@@ -70,7 +71,7 @@ export function webPlatform(loadOrt: OrtWebLoader, build: OrtWebBuild, opts: Web
       return next as Promise<InferenceHandle>;
     },
     openModel: (ref, options) => fetchModelFiles(ref, globalThis.location?.href, options?.timeoutMs),
-    sha256,
+    sha256: webSha256,
     decodeImage: decodeWebImage,
   };
 }
