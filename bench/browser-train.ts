@@ -16,6 +16,7 @@ import { createDetector } from '../src/runtime/node.js';
 import { loadIdxFolder } from '../src/train/data/idx.js';
 import { buildTrainPage } from '../test/helpers/browser-train-page.js';
 import { serveFolder } from '../test/helpers/static-server.js';
+import { CHROMIUM, CHROMIUM_FLAGS } from '../test/helpers/chromium.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,10 +28,6 @@ const FRAMES = values.quick ? 128 : Number(values.frames);
 const EPOCHS = values.quick ? 2 : Number(values.epochs);
 const SPEED_STEPS = Number(values['speed-steps']);
 const TROUSER = 1;
-const FLAGS = [
-  '--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--disable-quic', '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-];
 
 const fm = await loadIdxFolder('/usr/share/datasets/fashion-mnist');
 const per = fm.height * fm.width;
@@ -50,7 +47,7 @@ for (let i = trainCount; i < fm.count && (nNormal < 1000 || nAbnormal < 1000); i
 const work = await mkdtemp(join(tmpdir(), 'ganomaly-bench-browser-train-'));
 await buildTrainPage(work, { minify: true });
 const server = await serveFolder(work, { isolated: true });
-const context = await chromium.launchPersistentContext(join(work, 'profile'), { executablePath: '/usr/bin/chromium', headless: true, args: FLAGS });
+const context = await chromium.launchPersistentContext(join(work, 'profile'), { executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_FLAGS] });
 
 interface PageTrain { steps: Record<string, number>[]; backend: { name: string; reason: string }; seconds: number; history: { seconds: number; steps: number }[] }
 

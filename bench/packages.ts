@@ -25,13 +25,10 @@ import {
   type Footprint,
 } from '../test/helpers/packages.js';
 import { serveFolder } from '../test/helpers/static-server.js';
+import { CHROMIUM, CHROMIUM_FLAGS } from '../test/helpers/chromium.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, out: { type: 'string', default: 'bench/results/packages.json' } } });
 const RUNS = Number(values.runs);
-const FLAGS = [
-  '--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--disable-quic', '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const work = await mkdtemp(join(tmpdir(), 'ganomaly-bench-packages-'));
@@ -60,7 +57,7 @@ try {
   const outputs = { vite: await buildWithVite(webDir), esbuild: await buildWithEsbuild(webDir) };
   const profile = await mkdtemp(join(tmpdir(), 'ganomaly-chromium-'));
   const pages: Record<string, unknown>[] = [];
-  const context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: FLAGS });
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_FLAGS] });
   try {
     const combos: { bundler: 'vite' | 'esbuild'; providers: string; precision: string; isolated: boolean }[] = [];
     for (const bundler of ['vite', 'esbuild'] as const) {

@@ -16,16 +16,12 @@ import type { RawImage } from '../src/pixels.js';
 import { testImage } from './helpers/make-model.js';
 import { buildTrainPage } from './helpers/browser-train-page.js';
 import { serveFolder, type StaticServer } from './helpers/static-server.js';
+import { CHROMIUM, CHROMIUM_FLAGS } from './helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const REQUIRED = process.env.GANOMALY_REQUIRE_BROWSER === '1';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const PYTHON = '/usr/bin/python3';
 const hasOnnxChecker = spawnSync(PYTHON, ['-c', 'import onnx'], { stdio: 'ignore' }).status === 0;
-const FLAGS = [
-  '--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--disable-quic', '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-];
 const FORBIDDEN = /onnxruntime-node|(^|\/)sharp(\/|$)|^node:|src\/train\/(trainer|checkpoint|backend\/(select|native)|data\/(dataset|folder|idx|decode|spec))|src\/export\/(ortNode|hash|exportRun|variants)\.ts/;
 
 // A tiny configuration: the test is about equality, not about a good model.
@@ -106,7 +102,7 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)('browser training in headless Chrom
     // Not cross-origin isolated: single-threaded WASM in both tfjs and ORT, as in Node.
     server = await serveFolder(work, { isolated: false });
     profile = await mkdtemp(join(tmpdir(), 'ganomaly-chromium-'));
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS });
+    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_FLAGS] });
     page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(server.url);

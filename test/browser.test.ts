@@ -11,8 +11,8 @@ import { createDetector, type ScoreResult } from '../src/runtime/node.js';
 import type { RawImage } from '../src/pixels.js';
 import { makeModelFolder, testImage, type TestModel } from './helpers/make-model.js';
 import { startWebServer, type WebServer } from './helpers/serve-web.js';
+import { CHROMIUM, CHROMIUM_FLAGS, FAKE_CAMERA_FLAGS } from './helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const REQUIRED = process.env.GANOMALY_REQUIRE_BROWSER === '1';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 if (!HAVE_CHROMIUM && !REQUIRED) {
@@ -21,11 +21,7 @@ if (!HAVE_CHROMIUM && !REQUIRED) {
 
 // FACTS.md: headless Chromium that never reaches outside hosts; WebGPU on SwiftShader needs the unsafe flag;
 // the fake media device gives the demo's webcam mode a synthetic camera.
-const FLAGS = [
-  '--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--disable-quic', '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-  '--enable-unsafe-webgpu', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-];
+const FLAGS = [...CHROMIUM_FLAGS, '--enable-unsafe-webgpu', ...FAKE_CAMERA_FLAGS];
 
 /** Test images written as PNGs into the model folder, so the page can fetch them from /model/. */
 const IMAGES: Record<string, RawImage> = {

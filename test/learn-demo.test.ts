@@ -12,16 +12,12 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testImage } from './helpers/make-model.js';
 import { startWebServer, type WebServer } from './helpers/serve-web.js';
+import { CHROMIUM, CHROMIUM_FLAGS, FAKE_CAMERA_FLAGS } from './helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const REQUIRED = process.env.GANOMALY_REQUIRE_BROWSER === '1';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const CLI = resolve('dist/cli/index.js');
-const FLAGS = [
-  '--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--disable-quic', '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-];
+const FLAGS = [...CHROMIUM_FLAGS, ...FAKE_CAMERA_FLAGS];
 
 describe.skipIf((!HAVE_CHROMIUM || !existsSync(CLI)) && !REQUIRED)('learn-normal demo (headless Chromium, fake camera)', () => {
   let server: WebServer;

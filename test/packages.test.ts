@@ -26,18 +26,14 @@ import {
   type Packed,
 } from './helpers/packages.js';
 import { serveFolder } from './helpers/static-server.js';
+import { CHROMIUM, CHROMIUM_FLAGS } from './helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const REQUIRE_BROWSER = process.env.GANOMALY_REQUIRE_BROWSER === '1';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const HAVE_BUILD = existsSync(join(REPO, 'dist', 'cli', 'index.js')) && existsSync(join(REPO, 'packages', 'runtime', 'dist', 'web.js'));
 const FIXTURES = join(REPO, 'test', 'fixtures', 'packages');
 const SAMPLE = 'abnormal-trouser-21.png';
 
-const FLAGS = [
-  '--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--disable-quic', '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-];
 
 const TRAINING_OR_NATIVE = /^(@tensorflow\/|webgpu$|onnxruntime-node$|sharp$|@img\/)/;
 
@@ -188,7 +184,7 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed packages', () => {
       builds.vite = await buildWithVite(web.dir);
       builds.esbuild = await buildWithEsbuild(web.dir);
       profile = await mkdtemp(join(tmpdir(), 'ganomaly-chromium-'));
-      context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS });
+      context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_FLAGS] });
     }, 300_000);
 
     afterAll(async () => {
