@@ -2,6 +2,7 @@
 // must checkpoint and restore exactly, in a fixed order, and average across workers.
 import * as tf from '@tensorflow/tfjs';
 import type { NamedTensor } from '../types.js';
+import { adamFused, fusedKernelsActive } from './fused/ops.js';
 
 export interface AdamOptions {
   lr: number;
@@ -30,6 +31,10 @@ export class Adam {
     const { lr, beta1, beta2 } = this.opts;
     const bc1 = 1 - beta1 ** this.step;
     const bc2 = 1 - beta2 ** this.step;
+    if (fusedKernelsActive()) {
+      adamFused(this.params, grads, this.m, this.v, { lr, beta1, beta2, eps: this.eps, bc1, bc2 });
+      return;
+    }
     tf.tidy(() => {
       this.params.forEach((p, i) => {
         const g = grads[i]!;

@@ -12,6 +12,8 @@ import {
   validateModelConfig,
   type NetPlan,
 } from './architecture.js';
+import { negativeSlope } from './fused/math.js';
+import { batchNormActivation, batchNormMovingFused, fusedKernelsActive, leakyReluFused } from './fused/ops.js';
 
 /** Batch statistics seen by one BatchNorm layer in training mode, applied to the moving averages after the step. */
 export interface BnBatchStats {
@@ -38,6 +40,11 @@ export class GanomalyModel {
   readonly config: ModelConfig;
   readonly plans: Record<NetName, NetPlan>;
   readonly vars = new Map<string, tf.Variable>();
+  /** Tensors the fused ops keep for their gradients (see fused/ops.ts Hold); freed by releaseFusedSaves. */
+  private held: tf.Tensor[] = [];
+  private readonly hold = (ts: tf.Tensor[]) => {
+    this.held.push(...ts);
+  };
 
   private constructor(config: ModelConfig) {
     validateModelConfig(config);
@@ -111,6 +118,8 @@ export class GanomalyModel {
     let h = x;
     let features = x;
     const n = plan.layers.length;
+    // Fused kernels need somewhere to hand the batch statistics (their gradient reads them).
+    const fused = training && bnStats !== undefined && fusedKernelsActive();
     plan.layers.forEach((l, idx) => {
       const w = this.vars.get(`${plan.net}.${l.name}.w`)!;
       const pad = l.pad === 0 ? 'valid' : 'same';
@@ -120,14 +129,20 @@ export class GanomalyModel {
         const batch = h.shape[0];
         h = tf.conv2dTranspose(h, w as tf.Tensor4D, [batch, l.outSize, l.outSize, l.outChannels], l.stride, pad);
       }
+      let activated = false;
       if (l.batchNorm) {
         const key = `${plan.net}.${l.name}.bn`;
         const gamma = this.vars.get(`${key}.gamma`)! as tf.Tensor1D;
         const beta = this.vars.get(`${key}.beta`)! as tf.Tensor1D;
-        if (training) {
+        const [b, hh, ww] = h.shape;
+        if (fused && l.activation !== 'tanh') {
+          h = batchNormActivation(h, gamma, beta, BN_EPSILON, negativeSlope(l.activation, LEAKY_ALPHA), (mean, variance) => {
+            bnStats!.push({ name: key, mean, variance, count: b * hh * ww });
+          }, this.hold);
+          activated = true;
+        } else if (training) {
           const { mean, variance } = tf.moments(h, [0, 1, 2]);
           if (bnStats) {
-            const [b, hh, ww] = h.shape;
             bnStats.push({ name: key, mean: tf.keep(mean) as tf.Tensor1D, variance: tf.keep(variance) as tf.Tensor1D, count: b * hh * ww });
           }
           h = tf.batchNorm(h, mean as tf.Tensor1D, variance as tf.Tensor1D, beta, gamma, BN_EPSILON);
@@ -137,7 +152,11 @@ export class GanomalyModel {
           h = tf.batchNorm(h, mean, variance, beta, gamma, BN_EPSILON);
         }
       }
-      if (l.activation === 'lrelu') h = tf.leakyRelu(h, LEAKY_ALPHA);
+      if (activated) {
+        // BatchNorm and the activation ran as one kernel.
+      } else if (fused && (l.activation === 'lrelu' || l.activation === 'relu')) {
+        h = leakyReluFused(h, negativeSlope(l.activation, LEAKY_ALPHA), this.hold);
+      } else if (l.activation === 'lrelu') h = tf.leakyRelu(h, LEAKY_ALPHA);
       else if (l.activation === 'relu') h = tf.relu(h);
       else if (l.activation === 'tanh') h = tf.tanh(h);
       if (idx === n - 2) features = h;
@@ -169,17 +188,36 @@ export class GanomalyModel {
     });
   }
 
+  /** Frees what the fused ops kept for the backward pass: call once the step's gradients exist. */
+  releaseFusedSaves(): void {
+    tf.dispose(this.held);
+    this.held = [];
+  }
+
   /** Folds one step's batch statistics into the moving averages exactly like nn.BatchNorm2d (unbiased running var). */
   applyBnStats(stats: BnBatchStats[]): void {
-    tf.tidy(() => {
+    if (fusedKernelsActive()) {
+      // One kernel per layer, folding its passes (D runs four times a step) in order.
+      const byLayer = new Map<string, BnBatchStats[]>();
       for (const s of stats) {
-        const mean = this.vars.get(`${s.name}.mean`)!;
-        const variance = this.vars.get(`${s.name}.var`)!;
-        const unbiased = s.count > 1 ? s.variance.mul(s.count / (s.count - 1)) : s.variance;
-        mean.assign(mean.mul(1 - BN_MOMENTUM).add(s.mean.mul(BN_MOMENTUM)));
-        variance.assign(variance.mul(1 - BN_MOMENTUM).add(unbiased.mul(BN_MOMENTUM)));
+        const list = byLayer.get(s.name);
+        if (list) list.push(s);
+        else byLayer.set(s.name, [s]);
       }
-    });
+      for (const [name, list] of byLayer) {
+        batchNormMovingFused(this.vars.get(`${name}.mean`)!, this.vars.get(`${name}.var`)!, list, BN_MOMENTUM);
+      }
+    } else {
+      tf.tidy(() => {
+        for (const s of stats) {
+          const mean = this.vars.get(`${s.name}.mean`)!;
+          const variance = this.vars.get(`${s.name}.var`)!;
+          const unbiased = s.count > 1 ? s.variance.mul(s.count / (s.count - 1)) : s.variance;
+          mean.assign(mean.mul(1 - BN_MOMENTUM).add(s.mean.mul(BN_MOMENTUM)));
+          variance.assign(variance.mul(1 - BN_MOMENTUM).add(unbiased.mul(BN_MOMENTUM)));
+        }
+      });
+    }
     for (const s of stats) {
       s.mean.dispose();
       s.variance.dispose();
@@ -210,6 +248,7 @@ export class GanomalyModel {
   }
 
   dispose(): void {
+    this.releaseFusedSaves();
     for (const v of this.vars.values()) v.dispose();
     this.vars.clear();
   }

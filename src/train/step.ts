@@ -78,6 +78,7 @@ export class GanomalyStep {
       return lr.add(lf).mul(0.5) as tf.Scalar;
     }, this.dVars);
     xHatKept!.dispose();
+    this.model.releaseFusedSaves();
     const lossTensors = [g.value, ...parts, d.value, ...dParts];
     return { gGrads: g.grads, dGrads: d.grads, lossTensors, bnStats };
   }
@@ -113,8 +114,11 @@ export class GanomalyStep {
 
 /** Reads (and frees) the loss scalars produced by computeGradients. */
 export async function readLosses(t: tf.Scalar[]): Promise<Omit<StepLosses, 'dReinit'>> {
-  const v = (await Promise.all(t.map((s) => s.data()))).map((d) => d[0]!);
+  // One read for all seven: on a GPU backend each read is a round trip that drains the queue.
+  const stacked = tf.stack(t);
   tf.dispose(t);
+  const v = Array.from(await stacked.data());
+  stacked.dispose();
   const [errG, errGAdv, errGCon, errGEnc, errD, errDReal, errDFake] = v as [number, number, number, number, number, number, number];
   return { errG, errGAdv, errGCon, errGEnc, errD, errDReal, errDFake };
 }
