@@ -5,12 +5,17 @@
 //                                    pass 2: dw from x and dy (a = x, b = dy)
 //   geometry: [n, h, w, cin, oh, ow, cout, kh, kw, sh, sw, top, left]
 //   sumRows(x, rows, width, out, mean)  out[j] = Σ_r x[r·width + j] (÷ rows when mean)
+//   bnActForward(x, gamma, beta, eps, slope, y, mean, var)            fused BatchNorm + activation
+//   bnActBackward(dy, x, y, gamma, mean, var, eps, slope, dx, dGamma, dBeta)
+//   activationBackward(dy, y, slope, dx), leakyRelu(x, alpha, y)
+//   adam(p, g, m, v, [lr, beta1, beta2, eps, bc1, bc2], pOut, mOut, vOut)
 #include <node_api.h>
 
 #include <exception>
 #include <string>
 
 #include "conv.h"
+#include "fused.h"
 #include "reduce.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
@@ -117,6 +122,107 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
   });
 }
 
+/** A Float32Array argument of any length; its length goes to `len`. */
+float* floatsOf(napi_env env, napi_value v, const char* what, size_t& len) {
+  bool isTyped = false;
+  check(env, napi_is_typedarray(env, v, &isTyped), what);
+  napi_typedarray_type type;
+  void* data = nullptr;
+  if (isTyped) check(env, napi_get_typedarray_info(env, v, &type, &len, &data, nullptr, nullptr), what);
+  if (!isTyped || type != napi_float32_array) throw Fail{std::string("ganomaly_dnnl: ") + what + " must be a Float32Array"};
+  return static_cast<float*>(data);
+}
+
+double numberArg(napi_env env, napi_value v, const char* what) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) throw Fail{std::string("ganomaly_dnnl: ") + what + " must be a number"};
+  return d;
+}
+
+napi_value BnActForward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    napi_value argv[8];
+    args(env, info, 8, argv);
+    size_t n = 0, c = 0;
+    const float* x = floatsOf(env, argv[0], "x", n);
+    const float* gamma = floatsOf(env, argv[1], "gamma", c);
+    if (c == 0 || n % c != 0) throw Fail{"ganomaly_dnnl: x length must be a multiple of the channel count"};
+    const float* beta = floatsArg(env, argv[2], c, "beta");
+    const double eps = numberArg(env, argv[3], "eps");
+    const float slope = static_cast<float>(numberArg(env, argv[4], "slope"));
+    float* y = floatsArg(env, argv[5], n, "y");
+    float* mean = floatsArg(env, argv[6], c, "mean");
+    float* var = floatsArg(env, argv[7], c, "var");
+    bnActForward(x, static_cast<int64_t>(n / c), static_cast<int64_t>(c), gamma, beta, eps, slope, y, mean, var);
+    return nullptr;
+  });
+}
+
+napi_value BnActBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    napi_value argv[11];
+    args(env, info, 11, argv);
+    size_t n = 0, c = 0;
+    const float* dy = floatsOf(env, argv[0], "dy", n);
+    const float* gamma = floatsOf(env, argv[3], "gamma", c);
+    if (c == 0 || n % c != 0) throw Fail{"ganomaly_dnnl: dy length must be a multiple of the channel count"};
+    const float* x = floatsArg(env, argv[1], n, "x");
+    const float* y = floatsArg(env, argv[2], n, "y");
+    const float* mean = floatsArg(env, argv[4], c, "mean");
+    const float* var = floatsArg(env, argv[5], c, "var");
+    const double eps = numberArg(env, argv[6], "eps");
+    const float slope = static_cast<float>(numberArg(env, argv[7], "slope"));
+    float* dx = floatsArg(env, argv[8], n, "dx");
+    float* dGamma = floatsArg(env, argv[9], c, "dGamma");
+    float* dBeta = floatsArg(env, argv[10], c, "dBeta");
+    bnActBackward(dy, x, y, static_cast<int64_t>(n / c), static_cast<int64_t>(c), gamma, mean, var, eps, slope, dx, dGamma, dBeta);
+    return nullptr;
+  });
+}
+
+napi_value ActivationBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    napi_value argv[4];
+    args(env, info, 4, argv);
+    size_t n = 0;
+    const float* dy = floatsOf(env, argv[0], "dy", n);
+    const float* y = floatsArg(env, argv[1], n, "y");
+    const float slope = static_cast<float>(numberArg(env, argv[2], "slope"));
+    activationBackward(dy, y, static_cast<int64_t>(n), slope, floatsArg(env, argv[3], n, "dx"));
+    return nullptr;
+  });
+}
+
+napi_value LeakyRelu(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    napi_value argv[3];
+    args(env, info, 3, argv);
+    size_t n = 0;
+    const float* x = floatsOf(env, argv[0], "x", n);
+    const float alpha = static_cast<float>(numberArg(env, argv[1], "alpha"));
+    leakyRelu(x, static_cast<int64_t>(n), alpha, floatsArg(env, argv[2], n, "y"));
+    return nullptr;
+  });
+}
+
+napi_value Adam(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    napi_value argv[8];
+    args(env, info, 8, argv);
+    size_t n = 0, hn = 0;
+    const float* p = floatsOf(env, argv[0], "p", n);
+    const float* g = floatsArg(env, argv[1], n, "g");
+    const float* m = floatsArg(env, argv[2], n, "m");
+    const float* v = floatsArg(env, argv[3], n, "v");
+    const float* hp = floatsOf(env, argv[4], "hyper", hn);
+    if (hn != 6) throw Fail{"ganomaly_dnnl: hyper must hold lr, beta1, beta2, eps, bc1, bc2"};
+    const AdamHyper h{hp[0], hp[1], hp[2], hp[3], hp[4], hp[5]};
+    adamUpdate(p, g, m, v, static_cast<int64_t>(n), h, floatsArg(env, argv[5], n, "pOut"), floatsArg(env, argv[6], n, "mOut"),
+               floatsArg(env, argv[7], n, "vOut"));
+    return nullptr;
+  });
+}
+
 napi_value Impl(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     napi_value argv[2];
@@ -155,6 +261,11 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"bnActForward", nullptr, BnActForward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"bnActBackward", nullptr, BnActBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"activationBackward", nullptr, ActivationBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"leakyRelu", nullptr, LeakyRelu, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"impl", nullptr, Impl, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"getThreads", nullptr, GetThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

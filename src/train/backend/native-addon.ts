@@ -13,6 +13,16 @@ export interface NativeConvAddon {
   conv(pass: 0 | 1 | 2, geometry: number[], a: Float32Array, b: Float32Array, out: Float32Array): void;
   /** out[j] = Σ_r x[r·width + j] in float32, in row order (÷ rows when mean); absent in older builds. */
   sumRows?(x: Float32Array, rows: number, width: number, out: Float32Array, mean: boolean): void;
+  /** The fused training kernels (src/train/fused); absent in older builds. */
+  bnActForward?(x: Float32Array, gamma: Float32Array, beta: Float32Array, eps: number, slope: number, y: Float32Array, mean: Float32Array, variance: Float32Array): void;
+  bnActBackward?(
+    dy: Float32Array, x: Float32Array, y: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array,
+    eps: number, slope: number, dx: Float32Array, dGamma: Float32Array, dBeta: Float32Array,
+  ): void;
+  activationBackward?(dy: Float32Array, y: Float32Array, slope: number, dx: Float32Array): void;
+  leakyRelu?(x: Float32Array, alpha: number, y: Float32Array): void;
+  /** hyper: [lr, beta1, beta2, eps, bc1, bc2]. */
+  adam?(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, hyper: Float32Array, pOut: Float32Array, mOut: Float32Array, vOut: Float32Array): void;
   impl(pass: 0 | 1 | 2, geometry: number[]): string;
   setThreads(n: number): void;
   getThreads(): number;

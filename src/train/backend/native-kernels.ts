@@ -8,6 +8,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { leadingReduceOf } from './leading-reduce.js';
 import { loadNativeConv, type NativeConvAddon, type NativeLoad } from './native-addon.js';
 import { setConvAccelerator, type ConvAccelerator } from './wasm-kernels.js';
+import { setFusedAccelerator, type FusedMath } from '../fused/kernels.js';
 
 type Info = tf.TensorInfo;
 type Shape4 = [number, number, number, number];
@@ -69,9 +70,30 @@ function reduceLeading(backend: BackendWasm, addon: NativeConvAddon, x: Info, at
   return out;
 }
 
+/** The fused training kernels' loops on all cores, when this build of the addon has them. */
+export function nativeFusedMath(addon: NativeConvAddon): FusedMath | null {
+  const { bnActForward, bnActBackward, activationBackward, adam } = addon;
+  if (!bnActForward || !bnActBackward || !activationBackward || !adam) return null;
+  return {
+    bnActForward: (...a) => bnActForward.apply(addon, a),
+    bnActBackward: (...a) => bnActBackward.apply(addon, a),
+    activationBackward: (...a) => activationBackward.apply(addon, a),
+    adamUpdate: (p, g, m, v, h, pOut, mOut, vOut) =>
+      adam.call(addon, p, g, m, v, Float32Array.of(h.lr, h.beta1, h.beta2, h.eps, h.bc1, h.bc2), pOut, mOut, vOut),
+  };
+}
+
+function leakyRelu(backend: BackendWasm, addon: NativeConvAddon, x: Info, attrs: tf.NamedAttrMap): Info | null {
+  if (addon.leakyRelu === undefined || x.dtype !== 'float32') return null;
+  const out = backend.makeOutput(x.shape, 'float32');
+  addon.leakyRelu(f32(backend, x), (attrs as unknown as tf.LeakyReluAttrs).alpha, f32(backend, out));
+  return out;
+}
+
 export function nativeConvAccelerator(addon: NativeConvAddon): ConvAccelerator {
   const refused = new Set<string>();
   return {
+    LeakyRelu: (backend, { x }, attrs) => leakyRelu(backend, addon, x!, attrs),
     Sum: (backend, { x }, attrs) => reduceLeading(backend, addon, x!, attrs, false),
     Mean: (backend, { x }, attrs) => reduceLeading(backend, addon, x!, attrs, true),
     Conv2D: (backend, { x, filter }, attrs) => {
@@ -101,13 +123,16 @@ export type NativeConvState = { active: true; threads: number; version: string }
 export function enableNativeConvKernels(load: NativeLoad = loadNativeConv()): NativeConvState {
   if (!load.ok) {
     setConvAccelerator(null);
+    setFusedAccelerator(null);
     return { active: false, why: load.why };
   }
   setConvAccelerator(nativeConvAccelerator(load.addon));
+  setFusedAccelerator(nativeFusedMath(load.addon));
   return { active: true, threads: load.addon.getThreads(), version: load.addon.version() };
 }
 
 /** Back to the wasm kernels alone (for comparisons). */
 export function disableNativeConvKernels(): void {
   setConvAccelerator(null);
+  setFusedAccelerator(null);
 }

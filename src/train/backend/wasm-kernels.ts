@@ -24,7 +24,7 @@ type Replacement = (backend: BackendWasm, inputs: tf.NamedTensorInfoMap, attrs: 
  * null from one means "not covered here". Kept behind the same registered functions so the
  * wasm kernels stay the fallback for every case.
  */
-export type ConvAccelerator = Partial<Record<'Conv2D' | 'Conv2DBackpropInput' | 'Conv2DBackpropFilter' | 'Sum' | 'Mean', Replacement>>;
+export type ConvAccelerator = Partial<Record<'Conv2D' | 'Conv2DBackpropInput' | 'Conv2DBackpropFilter' | 'Sum' | 'Mean' | 'LeakyRelu', Replacement>>;
 let accelerator: ConvAccelerator | null = null;
 
 export function setConvAccelerator(a: ConvAccelerator | null): void {

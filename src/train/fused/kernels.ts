@@ -9,6 +9,21 @@ import {
   activationBackward, adamUpdate, bnActBackward, bnActForward, bnMovingUpdate, type AdamHyper,
 } from './math.js';
 
+/** The heavy loops of the fused kernels; the native addon offers multi-threaded ones for 'wasm'. */
+export interface FusedMath {
+  bnActForward: typeof bnActForward;
+  bnActBackward: typeof bnActBackward;
+  activationBackward: typeof activationBackward;
+  adamUpdate: typeof adamUpdate;
+}
+const JS_MATH: FusedMath = { bnActForward, bnActBackward, activationBackward, adamUpdate };
+let wasmMath: FusedMath | null = null;
+
+/** Routes the wasm backend's fused kernels through `math` (null: back to the JavaScript loops). */
+export function setFusedAccelerator(math: FusedMath | null): void {
+  wasmMath = math;
+}
+
 export const FUSED_BN_ACT = 'GanomalyBatchNormAct';
 export const FUSED_BN_ACT_GRAD = 'GanomalyBatchNormActGrad';
 export const FUSED_ACT_GRAD = 'GanomalyActivationGrad';
@@ -20,6 +35,7 @@ type Info = tf.TensorInfo;
 
 /** How a kernel reaches tensor data on one backend: allocate every output first, then take views. */
 interface Io {
+  math: FusedMath;
   alloc(shape: number[]): Info;
   /** Valid until the next alloc on the wasm backend (a heap growth detaches older views). */
   view(t: Info): Float32Array;
@@ -37,11 +53,12 @@ interface CpuLike {
 const IO: Record<string, (backend: unknown) => Io> = {
   wasm: (backend) => {
     const b = backend as WasmLike;
-    return { alloc: (shape) => b.makeOutput(shape, 'float32'), view: (t) => b.typedArrayFromHeap(t) };
+    return { math: wasmMath ?? JS_MATH, alloc: (shape) => b.makeOutput(shape, 'float32'), view: (t) => b.typedArrayFromHeap(t) };
   },
   cpu: (backend) => {
     const b = backend as CpuLike;
     return {
+      math: JS_MATH,
       alloc: (shape) => b.makeTensorInfo(shape, 'float32', new Float32Array(shape.reduce((p, q) => p * q, 1))),
       view: (t) => b.data.get(t.dataId).values as Float32Array,
     };
@@ -61,7 +78,7 @@ const bnAct: Kernel = (io, { x, gamma, beta }, attrs) => {
   const y = io.alloc(x!.shape);
   const mean = io.alloc([c]);
   const variance = io.alloc([c]);
-  bnActForward(io.view(x!), io.view(gamma!), io.view(beta!), epsilon, slope, io.view(y), io.view(mean), io.view(variance));
+  io.math.bnActForward(io.view(x!), io.view(gamma!), io.view(beta!), epsilon, slope, io.view(y), io.view(mean), io.view(variance));
   return [y, mean, variance];
 };
 
@@ -72,7 +89,7 @@ const bnActGrad: Kernel = (io, { dy, x, y, gamma, mean, variance }, attrs) => {
   const dx = io.alloc(x!.shape);
   const dGamma = io.alloc([c]);
   const dBeta = io.alloc([c]);
-  bnActBackward(
+  io.math.bnActBackward(
     io.view(dy!), io.view(x!), io.view(y!), io.view(gamma!), io.view(mean!), io.view(variance!), epsilon, slope,
     io.view(dx), io.view(dGamma), io.view(dBeta),
   );
@@ -82,7 +99,7 @@ const bnActGrad: Kernel = (io, { dy, x, y, gamma, mean, variance }, attrs) => {
 const actGrad: Kernel = (io, { dy, y }, attrs) => {
   requireFloat(FUSED_ACT_GRAD, [dy!, y!]);
   const dx = io.alloc(dy!.shape);
-  activationBackward(io.view(dy!), io.view(y!), (attrs as { slope: number }).slope, io.view(dx));
+  io.math.activationBackward(io.view(dy!), io.view(y!), (attrs as { slope: number }).slope, io.view(dx));
   return dx;
 };
 
@@ -94,7 +111,7 @@ const adam: Kernel = (io, inputs, attrs) => {
   for (const k of ['p', 'm', 'v']) for (let i = 0; i < n; i++) outs.push(io.alloc(at(k, i).shape));
   for (let i = 0; i < n; i++) {
     requireFloat(FUSED_ADAM, [at('p', i), at('g', i), at('m', i), at('v', i)]);
-    adamUpdate(
+    io.math.adamUpdate(
       io.view(at('p', i)), io.view(at('g', i)), io.view(at('m', i)), io.view(at('v', i)), hyper,
       io.view(outs[i]!), io.view(outs[n + i]!), io.view(outs[2 * n + i]!),
     );
