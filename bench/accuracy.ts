@@ -20,6 +20,7 @@ import { evaluateModel } from '../src/eval/index.js';
 import { exportRun } from '../src/export/index.js';
 import { FASHION_MNIST_CLASSES } from '../src/train/data/index.js';
 import { DEFAULT_TRAIN_CONFIG, train } from '../src/train/trainer.js';
+import { fusedKernelsActive } from '../src/train/fused/ops.js';
 
 const BUDGETS = {
   quick: { maxImages: 2000, epochs: 1, ngf: 32 },
@@ -52,7 +53,7 @@ const classes = a.classes!.split(',').map(Number);
 const work = mkdtempSync(path.join(os.tmpdir(), 'ganomaly-accuracy-'));
 const out = a.out ?? `bench/results/accuracy-${budgetName}.json`;
 
-interface Row { cls: number; name: string; aucLatent: number; aucBaseline: number; apLatent: number; apBaseline: number; trainSeconds: number; split: unknown; backend: string; aucFp16: number; aucInt8: number; memoryAfter: ReturnType<typeof memory> }
+interface Row { cls: number; name: string; fusedKernels: boolean; aucLatent: number; aucBaseline: number; apLatent: number; apBaseline: number; trainSeconds: number; split: unknown; backend: string; aucFp16: number; aucInt8: number; memoryAfter: ReturnType<typeof memory> }
 const rows: Row[] = [];
 const t0 = Date.now();
 for (const cls of classes) {
@@ -77,7 +78,7 @@ for (const cls of classes) {
     int8: (await evaluateModel({ model: modelDir, precision: 'int8' })).report.ganomaly,
   };
   rows.push({
-    cls, name: FASHION_MNIST_CLASSES[cls]!, backend: r.backend, trainSeconds, split: report.split,
+    cls, name: FASHION_MNIST_CLASSES[cls]!, backend: r.backend, fusedKernels: fusedKernelsActive(), trainSeconds, split: report.split,
     aucLatent: report.ganomaly.rocAuc, aucBaseline: report.baseline.rocAuc,
     apLatent: report.ganomaly.averagePrecision, apBaseline: report.baseline.averagePrecision,
     aucFp16: variants.fp16.rocAuc, aucInt8: variants.int8.rocAuc,

@@ -8,7 +8,7 @@
 //   bnActForward(x, gamma, beta, eps, slope, y, mean, var)            fused BatchNorm + activation
 //   bnActBackward(dy, x, y, gamma, mean, var, eps, slope, dx, dGamma, dBeta)
 //   activationBackward(dy, y, slope, dx), leakyRelu(x, alpha, y)
-//   adam(p, g, m, v, [lr, beta1, beta2, eps, bc1, bc2], pOut, mOut, vOut)
+//   adam(p, g, m, v, Float64Array [lr, beta1, beta2, eps, bc1, bc2], pOut, mOut, vOut)
 #include <node_api.h>
 
 #include <exception>
@@ -214,9 +214,17 @@ napi_value Adam(napi_env env, napi_callback_info info) {
     const float* g = floatsArg(env, argv[1], n, "g");
     const float* m = floatsArg(env, argv[2], n, "m");
     const float* v = floatsArg(env, argv[3], n, "v");
-    const float* hp = floatsOf(env, argv[4], "hyper", hn);
-    if (hn != 6) throw Fail{"ganomaly_dnnl: hyper must hold lr, beta1, beta2, eps, bc1, bc2"};
-    const AdamHyper h{hp[0], hp[1], hp[2], hp[3], hp[4], hp[5]};
+    bool isTyped = false;
+    napi_typedarray_type type;
+    void* hd = nullptr;
+    check(env, napi_is_typedarray(env, argv[4], &isTyped), "hyper");
+    if (isTyped) check(env, napi_get_typedarray_info(env, argv[4], &type, &hn, &hd, nullptr, nullptr), "hyper");
+    if (!isTyped || type != napi_float64_array || hn != 6) {
+      throw Fail{"ganomaly_dnnl: hyper must be a Float64Array of lr, beta1, beta2, eps, bc1, bc2"};
+    }
+    const double* hp = static_cast<const double*>(hd);
+    const auto f = [](double d) { return static_cast<float>(d); };
+    const AdamHyper h{f(hp[0]), f(hp[1]), f(hp[2]), f(1.0 - hp[1]), f(1.0 - hp[2]), f(hp[3]), f(hp[4]), f(hp[5])};
     adamUpdate(p, g, m, v, static_cast<int64_t>(n), h, floatsArg(env, argv[5], n, "pOut"), floatsArg(env, argv[6], n, "mOut"),
                floatsArg(env, argv[7], n, "vOut"));
     return nullptr;

@@ -86,7 +86,7 @@ VECTOR_CLONES void leakyRange(const float* x, int64_t i0, int64_t i1, float alph
 
 VECTOR_CLONES void adamRange(const float* p, const float* g, const float* m, const float* v, int64_t i0, int64_t i1,
                              AdamHyper h, float* pOut, float* mOut, float* vOut) {
-  const float c1 = 1.0f - h.beta1, c2 = 1.0f - h.beta2;
+  const float c1 = h.c1, c2 = h.c2;
 #pragma omp simd
   for (int64_t i = i0; i < i1; i++) {
     const float gi = g[i];

@@ -22,7 +22,7 @@ export interface NativeConvAddon {
   activationBackward?(dy: Float32Array, y: Float32Array, slope: number, dx: Float32Array): void;
   leakyRelu?(x: Float32Array, alpha: number, y: Float32Array): void;
   /** hyper: [lr, beta1, beta2, eps, bc1, bc2]. */
-  adam?(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, hyper: Float32Array, pOut: Float32Array, mOut: Float32Array, vOut: Float32Array): void;
+  adam?(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, hyper: Float64Array, pOut: Float32Array, mOut: Float32Array, vOut: Float32Array): void;
   impl(pass: 0 | 1 | 2, geometry: number[]): string;
   setThreads(n: number): void;
   getThreads(): number;

@@ -79,7 +79,7 @@ export function nativeFusedMath(addon: NativeConvAddon): FusedMath | null {
     bnActBackward: (...a) => bnActBackward.apply(addon, a),
     activationBackward: (...a) => activationBackward.apply(addon, a),
     adamUpdate: (p, g, m, v, h, pOut, mOut, vOut) =>
-      adam.call(addon, p, g, m, v, Float32Array.of(h.lr, h.beta1, h.beta2, h.eps, h.bc1, h.bc2), pOut, mOut, vOut),
+      adam.call(addon, p, g, m, v, Float64Array.of(h.lr, h.beta1, h.beta2, h.eps, h.bc1, h.bc2), pOut, mOut, vOut),
   };
 }
 

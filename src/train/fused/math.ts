@@ -46,7 +46,8 @@ export function bnActForward(
     scale[j] = gamma[j]! * inv;
     shift[j] = beta[j]! - meanOut[j]! * gamma[j]! * inv;
   }
-  const k = slope - 1;
+  // float32 slope, as the kernels it replaces multiply by (and the products then round alike).
+  const k = Math.fround(slope) - 1;
   for (let base = 0; base < x.length; base += c) {
     for (let j = 0; j < c; j++) {
       const v = x[base + j]! * scale[j]! + shift[j]!;
@@ -69,13 +70,14 @@ export function bnActBackward(
   const rows = x.length / c;
   const inv = new Float64Array(c);
   for (let j = 0; j < c; j++) inv[j] = 1 / Math.sqrt(variance[j]! + eps);
-  const k = 1 - slope;
+  const s = Math.fround(slope);
+  const k = 1 - s;
   const sg = new Float64Array(c);
   const sgx = new Float64Array(c);
   for (let base = 0; base < x.length; base += c) {
     for (let j = 0; j < c; j++) {
       const i = base + j;
-      const g = dy[i]! * (slope + Number(y[i]! > 0) * k);
+      const g = dy[i]! * (s + Number(y[i]! > 0) * k);
       sg[j] += g;
       sgx[j] += g * (x[i]! - mean[j]!);
     }
@@ -94,7 +96,7 @@ export function bnActBackward(
   for (let base = 0; base < x.length; base += c) {
     for (let j = 0; j < c; j++) {
       const i = base + j;
-      const g = dy[i]! * (slope + Number(y[i]! > 0) * k);
+      const g = dy[i]! * (s + Number(y[i]! > 0) * k);
       dx[i] = a[j]! * g - m[j]! - b[j]! * (x[i]! - mean[j]!);
     }
   }
@@ -102,8 +104,9 @@ export function bnActBackward(
 
 /** Gradient of an activation alone, read off its output y (sign of y = sign of the input). */
 export function activationBackward(dy: Float32Array, y: Float32Array, slope: number, dx: Float32Array): void {
-  const k = 1 - slope;
-  for (let i = 0; i < dy.length; i++) dx[i] = dy[i]! * (slope + Number(y[i]! > 0) * k);
+  const s = Math.fround(slope);
+  const k = 1 - s;
+  for (let i = 0; i < dy.length; i++) dx[i] = dy[i]! * (s + Number(y[i]! > 0) * k);
 }
 
 export interface AdamHyper {
