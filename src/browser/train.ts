@@ -9,6 +9,7 @@ import { checkpointTensors, createRun, initialState, runEpochs, TrainError, vali
 import { selectBrowserBackend, type BrowserBackend, type BrowserBackendRequest } from './backend.js';
 import { packCheckpoint, unpackCheckpoint } from './checkpoint-bytes.js';
 import { framesToSets, type FrameInput } from './frames.js';
+import { fusedKernelsActive } from '../train/fused/ops.js';
 
 /** What a browser run trains: the network and the optimiser, nothing about files. */
 export interface BrowserTrainConfig {
@@ -120,7 +121,7 @@ export async function trainInBrowser(opts: TrainInBrowserOptions): Promise<Brows
     return packCheckpoint({ state, config: cfg, tensors: await checkpointTensors(model, step, state) });
   };
   opts.onProgress?.({
-    kind: 'start', backend: backend.name, backendReason: backend.reason, skipped: backend.skipped, split,
+    kind: 'start', backend: backend.name, backendReason: backend.reason, fusedKernels: fusedKernelsActive(), skipped: backend.skipped, split,
     stepsPerEpoch: Math.floor(sets.train.count / cfg.batchSize), resumedFrom: resumed ? { epoch: state.epoch, step: state.step } : null,
   });
   try {

@@ -136,7 +136,7 @@ export async function run(argv: string[]): Promise<number> {
       signal: controller.signal,
       onProgress(e) {
         if (e.kind === 'start') {
-          console.log(`backend: ${e.backend} (${e.backendReason})`);
+          console.log(`backend: ${e.backend} (${e.backendReason}); ${e.fusedKernels ? 'fused training kernels (BatchNorm + activation, Adam)' : 'unfused tfjs ops (no fused kernels for this backend, or GANOMALY_FUSED=0)'}`);
           for (const s of e.skipped) console.log(`  not ${s.name}: ${s.why}`);
           for (const w of e.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
           const s = e.split;

@@ -31,6 +31,8 @@ export interface EpochSummary {
 
 export type TrainEvent =
   | { kind: 'start'; backend: string; backendReason: string; skipped: { name: string; why: string }[]; split: SplitSizes; stepsPerEpoch: number; resumedFrom: { epoch: number; step: number } | null;
+      /** Whether the step runs the fused training kernels (src/train/fused) or tfjs's unfused ops on this backend. */
+      fusedKernels: boolean;
       /** On resume: the configuration in effect (the run's own, restored) and which keys the caller overrode. */
       restored?: { config: TrainConfig; overridden: string[] };
       /** What the data loader noticed (ignored files, skipped images, an empty abnormal class). */

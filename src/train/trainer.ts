@@ -8,6 +8,7 @@ import { selectBackend, type BackendRequest } from './backend/index.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
 import { loadDataset } from './data/index.js';
 import { checkpointTensors, createRun, initialState, runEpochs, TrainError, validateTrainConfig, type EpochSummary, type TrainEvent, type TrainState } from './loop.js';
+import { fusedKernelsActive } from './fused/ops.js';
 
 export { scoreSet, TrainError, validateTrainConfig, LOSS_NAMES, type EpochSummary, type LossName, type TrainEvent } from './loop.js';
 
@@ -137,7 +138,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
 
   const { model, step } = createRun(cfg, resumeState && resumeTensors ? { tensors: resumeTensors, state: resumeState } : undefined);
   opts.onProgress?.({
-    kind: 'start', backend: backend.name, backendReason: backend.reason, skipped: backend.skipped, split: data.split, stepsPerEpoch,
+    kind: 'start', backend: backend.name, backendReason: backend.reason, fusedKernels: fusedKernelsActive(), skipped: backend.skipped, split: data.split, stepsPerEpoch,
     resumedFrom: resumeState ? { epoch: resumeState.epoch, step: resumeState.step } : null,
     ...(resumeState ? { restored: { config: cfg, overridden } } : {}),
     warnings: data.warnings,
