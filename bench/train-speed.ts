@@ -9,7 +9,7 @@
 //     [--stock-wasm] [--batch 64] [--ngf 64] [--isize 32] [--steps 8] [--warmup 2] [--out bench/results/train-speed.json]
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +19,7 @@ import {
 import { GanomalyModel } from '../src/train/model.js';
 import { GanomalyStep } from '../src/train/step.js';
 import { fusedKernelsActive, setFusedKernels } from '../src/train/fused/ops.js';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 
 const { values: a } = parseArgs({
   options: {
@@ -142,9 +143,25 @@ function measureTorch(): void {
   }
 }
 
-const PLAIN_WASM = 'tfjs wasm (XNNPACK) with fast conv-gradient kernels, native oneDNN off';
 for (const b of a.backends!.split(',').map((s) => s.trim()).filter(Boolean)) {
   if (b === 'wasm') {
+    // What a user without the oneDNN addon gets (a fresh process: tfjs cannot switch wasm builds
+    // once started): tfjs's single-threaded build, as before, and the threaded one (the default
+    // now), each unfused and fused.
+    for (const threads of ['1', '']) {
+      const out = path.join(os.tmpdir(), `train-speed-wasm-${process.pid}-${threads || 'all'}.json`);
+      const child = spawnSync(process.execPath, [
+        process.argv[1]!, '--backends', 'wasm-in-process', '--batch', String(batch), '--ngf', String(ngf), '--isize', String(isize),
+        '--steps', String(steps), '--warmup', String(warmup), '--out', out, ...(a['stock-wasm'] && threads === '1' ? ['--stock-wasm'] : []),
+      ], { env: { ...process.env, GANOMALY_NATIVE: '0', GANOMALY_WASM_THREADS: threads }, stdio: ['ignore', 'ignore', 'inherit'] });
+      if (child.status !== 0 || !existsSync(out)) {
+        rows.push({ variant: `wasm (${threads ? `${threads} thread` : 'all threads'})`, backend: 'wasm', detail: `child exited ${child.status}`, sPerStep: null, imagesPerSec: null, samples: [], errG: [], note: 'failed' });
+        continue;
+      }
+      rows.push(...(JSON.parse(readFileSync(out, 'utf8')) as { rows: Row[] }).rows);
+      rmSync(out, { force: true });
+    }
+  } else if (b === 'wasm-in-process') {
     if (a['stock-wasm']) {
       // "Before": the stock wasm kernels (no Conv2DBackpropFilter at all, slow Conv2DBackpropInput).
       await measure('wasm (stock kernels)', 'wasm', false, () => {
@@ -157,8 +174,10 @@ for (const b of a.backends!.split(',').map((s) => s.trim()).filter(Boolean)) {
     for (const fused of [false, true]) {
       await measure(`wasm, ${fused ? 'fused' : 'unfused'}`, 'wasm', fused, () => {
         disableNativeConvKernels();
-        return PLAIN_WASM;
       });
+      const r = rows[rows.length - 1]!;
+      const threads = getThreadsCount();
+      r.variant = `wasm ${threads} thread${threads > 1 ? 's' : ''}, ${fused ? 'fused' : 'unfused'}`;
     }
   } else if (b === 'native') {
     // selectBackend('wasm') turns the oneDNN kernels on when the addon loads.

@@ -8,6 +8,8 @@ import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { registerFastWasmKernels } from './wasm-kernels.js';
 import { enableNativeConvKernels } from './native-kernels.js';
+import { loadNativeConv } from './native-addon.js';
+import { useThreadedWasm } from './wasm-threads.js';
 import { firstLine, probeNodeWebGpu } from './webgpu-adapter.js';
 
 export type BackendRequest = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
@@ -111,6 +113,9 @@ async function tryWebGpu(): Promise<Attempt> {
 
 async function tryWasm(): Promise<Attempt> {
   registerFastWasmKernels();
+  // Without the oneDNN addon XNNPACK does the convolutions: give it every core (Node's default
+  // wasm build is single-threaded). With the addon its threads would only compete with oneDNN's.
+  if (!loadNativeConv().ok && process.env.GANOMALY_WASM_THREADS !== '1') useThreadedWasm(wasmThreads());
   const failed = await activate('wasm');
   if (failed !== null) return { ok: false, why: failed };
   const threads = getThreadsCount();
@@ -127,6 +132,12 @@ async function tryWasm(): Promise<Attempt> {
     reason: `tfjs wasm (XNNPACK, ${threads === 1 ? 'single-threaded SIMD' : `${threads} threads`}) with fast conv-gradient kernels (native oneDNN: ${native.why})`,
     threads,
   };
+}
+
+/** Env GANOMALY_WASM_THREADS=n: XNNPACK threads without the addon (1: tfjs's single-threaded build); default all cores, at most 8. */
+function wasmThreads(): number {
+  const n = Number(process.env.GANOMALY_WASM_THREADS);
+  return Math.min(8, Number.isInteger(n) && n > 0 ? n : os.availableParallelism());
 }
 
 async function tryCpu(): Promise<Attempt> {
