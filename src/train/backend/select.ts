@@ -9,7 +9,7 @@ import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { registerFastWasmKernels } from './wasm-kernels.js';
 import { enableNativeConvKernels } from './native-kernels.js';
 import { loadNativeConv } from './native-addon.js';
-import { useThreadedWasm } from './wasm-threads.js';
+import { useSingleThreadedWasm, useThreadedWasm } from './wasm-threads.js';
 import { firstLine, probeNodeWebGpu } from './webgpu-adapter.js';
 
 export type BackendRequest = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
@@ -115,8 +115,14 @@ async function tryWasm(): Promise<Attempt> {
   registerFastWasmKernels();
   // Without the oneDNN addon XNNPACK does the convolutions: give it every core (Node's default
   // wasm build is single-threaded). With the addon its threads would only compete with oneDNN's.
-  if (!loadNativeConv().ok && process.env.GANOMALY_WASM_THREADS !== '1') useThreadedWasm(wasmThreads());
-  const failed = await activate('wasm');
+  const threaded = !loadNativeConv().ok && process.env.GANOMALY_WASM_THREADS !== '1' && useThreadedWasm(wasmThreads());
+  let failed = await activate('wasm');
+  let threadedFailed = '';
+  if (failed !== null && threaded) {
+    threadedFailed = `; the threaded build failed (${failed})`;
+    useSingleThreadedWasm();
+    failed = await activate('wasm');
+  }
   if (failed !== null) return { ok: false, why: failed };
   const threads = getThreadsCount();
   const native = enableNativeConvKernels();
@@ -129,7 +135,7 @@ async function tryWasm(): Promise<Attempt> {
   }
   return {
     ok: true,
-    reason: `tfjs wasm (XNNPACK, ${threads === 1 ? 'single-threaded SIMD' : `${threads} threads`}) with fast conv-gradient kernels (native oneDNN: ${native.why})`,
+    reason: `tfjs wasm (XNNPACK, ${threads === 1 ? 'single-threaded SIMD' : `${threads} threads`}) with fast conv-gradient kernels (native oneDNN: ${native.why})${threadedFailed}`,
     threads,
   };
 }

@@ -31,6 +31,18 @@ function workerUrl(workerSource: string): URL {
   return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
 }
 
+const START_TIMEOUT_MS = 30_000;
+
+/** tfjs-backend-wasm's own factory (its single-threaded build in Node), kept to fall back on. */
+let stock: (() => tf.KernelBackend | Promise<tf.KernelBackend>) | undefined;
+
+/** Puts tfjs's own 'wasm' factory back (after the threaded build failed to start). */
+export function useSingleThreadedWasm(): void {
+  if (stock === undefined) return;
+  tf.removeBackend('wasm');
+  tf.registerBackend('wasm', stock, 2);
+}
+
 /**
  * Registers the threaded build as the 'wasm' backend factory, to run with `threads` XNNPACK
  * threads. Only before tfjs has started a 'wasm' backend in this process (tensors cannot move
@@ -47,6 +59,8 @@ export function useThreadedWasm(threads: number): boolean {
     return false;
   }
   const binary = path.join(path.dirname(script), '..', 'dist', 'tfjs-backend-wasm-threaded-simd.wasm');
+  stock ??= tf.findBackendFactory('wasm') ?? undefined;
+  if (stock === undefined) return false;
   setThreadsCount(threads);
   tf.removeBackend('wasm');
   tf.registerBackend('wasm', async () => {
@@ -56,12 +70,22 @@ export function useThreadedWasm(threads: number): boolean {
     const cpus = os.cpus;
     os.cpus = () => [...cpus(), ...cpus()];
     let module: EmscriptenModule;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      module = await factory({
-        locateFile: (p: string) => (p.endsWith('.worker.js') ? workerUrl(workerSource) : p.endsWith('.wasm') ? binary : p),
-        mainScriptUrlOrBlob: script,
-      });
+      // The module resolves once all its pool workers have loaded; a worker that never loads
+      // would leave it pending forever. (One that throws while loading is rethrown by the build
+      // itself as an uncaught error; GANOMALY_WASM_THREADS=1 is the way around either.)
+      module = await Promise.race([
+        factory({
+          locateFile: (p: string) => (p.endsWith('.worker.js') ? workerUrl(workerSource) : p.endsWith('.wasm') ? binary : p),
+          mainScriptUrlOrBlob: script,
+        }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`its pthread workers did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+        }),
+      ]);
     } finally {
+      clearTimeout(timer);
       os.cpus = cpus;
     }
     // What tfjs-backend-wasm's own loader binds before handing the module to BackendWasm.
