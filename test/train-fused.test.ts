@@ -203,3 +203,30 @@ describe('training steps, fused against unfused, same seed', () => {
     }, 120_000);
   }
 });
+
+describe('BatchNorm moving averages and inference scores after a fused step', () => {
+  it('match the unfused step (scoring uses the moving statistics, which the losses never see)', async () => {
+    await selectBackend('wasm');
+    const once = async (fused: boolean) => {
+      setFusedKernels(fused);
+      const model = GanomalyModel.create({ isize: 32, nc: 1, nz: 100, ngf: 8, ndf: 8, scoreKind: 'l2' }, 2);
+      const step = new GanomalyStep(model, { adv: 1, con: 50, enc: 1 }, { lr: 2e-4, beta1: 0.5, beta2: 0.999 }, 2);
+      const x = tf.randomUniform([16, 32, 32, 1], -1, 1, 'float32', 5) as tf.Tensor4D;
+      await step.run(x);
+      const weights = model.getWeights();
+      const scores = model.score(x);
+      const out = { weights, scores: scores.dataSync().slice() };
+      tf.dispose([x, scores]);
+      step.dispose();
+      model.dispose();
+      setFusedKernels(true);
+      return out;
+    };
+    const ref = await once(false);
+    const got = await once(true);
+    const moving = Object.keys(ref.weights).filter((k) => k.endsWith('.bn.mean') || k.endsWith('.bn.var'));
+    expect(moving.length).toBe(18);
+    for (const k of moving) expect(relErr(ref.weights[k]!.data, got.weights[k]!.data), k).toBeLessThanOrEqual(1e-5);
+    expect(relErr(ref.scores, got.scores)).toBeLessThanOrEqual(1e-5);
+  });
+});
