@@ -5,6 +5,8 @@ import { CancelledError, MicroBatcher } from '../src/serve/batcher.js';
 import { parseByteSize, parseMediaType, parseMultipart } from '../src/serve/body.js';
 import { HttpError } from '../src/serve/errors.js';
 import { batchBuckets, Counter, Gauge, Histogram, Registry } from '../src/serve/metrics.js';
+import { serveSessionOptions } from '../src/serve/server.js';
+import { ortSessionOptions } from '../src/runtime/core/ort-adapter.js';
 
 function multipart(boundary: string, parts: { headers: string[]; data: Buffer }[], preamble = ''): Buffer {
   const chunks: Buffer[] = [Buffer.from(preamble)];
@@ -181,5 +183,24 @@ describe('MicroBatcher', () => {
   it('fails the whole batch on other errors', async () => {
     const b = new MicroBatcher<number, number>({ run: async () => { throw new Error('session gone'); }, maxBatch: 2, maxWaitMs: 0 });
     await expect(Promise.all([b.submit(1), b.submit(2)])).rejects.toThrow('session gone');
+  });
+});
+
+describe('session options', () => {
+  it('serve keeps ORT\'s thread pools from spinning unless told otherwise, and keeps the other options', () => {
+    expect(serveSessionOptions()).toEqual({ extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } });
+    const user = { intraOpNumThreads: 1, extra: { session: { intra_op: { allow_spinning: '1' }, foo: 'x' }, other: { y: '2' } } };
+    expect(serveSessionOptions(user)).toEqual({
+      intraOpNumThreads: 1,
+      extra: { session: { intra_op: { allow_spinning: '1' }, inter_op: { allow_spinning: '0' }, foo: 'x' }, other: { y: '2' } },
+    });
+  });
+  it('a caller\'s config entries are added to the runtime\'s, not put in their place', () => {
+    const o = ortSessionOptions('cpu', { intraOpNumThreads: 2, extra: { session: { intra_op: { allow_spinning: '0' } } } });
+    expect(o.intraOpNumThreads).toBe(2);
+    expect(o.executionProviders).toEqual(['cpu']);
+    // disable_quant_qdq (the INT8 variant's speed) survives a caller's own entries.
+    expect(o.extra).toEqual({ session: { disable_quant_qdq: '1', intra_op: { allow_spinning: '0' } } });
+    expect(ortSessionOptions('cpu').extra).toEqual({ session: { disable_quant_qdq: '1' } });
   });
 });

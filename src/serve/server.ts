@@ -64,7 +64,11 @@ export interface ServeOptions {
   verifyIntegrity?: boolean;
   /** Detector precision: fp32 (default), fp16 or int8 (the model's variant, with its own threshold). */
   precision?: Precision;
-  /** onnxruntime-node session options (intraOpNumThreads, …). */
+  /**
+   * onnxruntime-node session options (intraOpNumThreads, …). By default ORT's thread pools do not
+   * spin between runs (see serveSessionOptions); pass extra.session.intra_op.allow_spinning '1' to
+   * let them.
+   */
   sessionOptions?: Record<string, unknown>;
   /**
    * Run the ONNX Runtime session in a worker thread, so health checks, metrics and 503s are
@@ -101,6 +105,20 @@ export const SERVE_DEFAULTS = {
   sessionInWorker: true,
 } as const;
 
+/**
+ * The session options serve runs with: ORT's intra- and inter-op threads sleep between runs
+ * instead of spinning. Spinning buys a little latency back to back, but a server shares its cores
+ * with the event loop, the decoders and its clients: on 2 cores, spinning pushed /healthz p99 under
+ * a flood of uploads from 89–91 ms to 103–121 ms (bench/serve-load.ts hostile). The caller's
+ * entries win.
+ */
+export function serveSessionOptions(user: Record<string, unknown> = {}): Record<string, unknown> {
+  const extra = (user.extra ?? {}) as { session?: Record<string, unknown> };
+  const session = extra.session ?? {};
+  const pool = (k: string) => ({ allow_spinning: '0', ...(session[k] as Record<string, unknown> | undefined) });
+  return { ...user, extra: { ...extra, session: { ...session, intra_op: pool('intra_op'), inter_op: pool('inter_op') } } };
+}
+
 const ROUTES = ['/healthz', '/readyz', '/metrics', '/v1/model', '/v1/score', '/v1/score:batch'] as const;
 const METHODS: Record<(typeof ROUTES)[number], string> = {
   '/healthz': 'GET', '/readyz': 'GET', '/metrics': 'GET', '/v1/model': 'GET', '/v1/score': 'POST', '/v1/score:batch': 'POST',
@@ -135,7 +153,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     verifyIntegrity: o.verifyIntegrity,
     precision: o.precision,
     limitInputPixels: o.limitInputPixels,
-    sessionOptions: o.sessionOptions,
+    sessionOptions: serveSessionOptions(o.sessionOptions),
     sessionInWorker: o.sessionInWorker,
     logger: { warn: (message) => log({ msg: 'provider skipped', level: 'warn', detail: message }) },
   });

@@ -32,9 +32,30 @@ const SESSION_LOG_SEVERITY = 3;
  */
 export const ORT_CONFIG_ENTRIES = { session: { disable_quant_qdq: '1' } } as const;
 
-/** The options every session is created with, in-process or in a worker (node/worker-session.ts). */
+type Nested = { [key: string]: string | Nested };
+
+/** `over` merged into `base` key by key (ORT's config entries are nested objects of strings). */
+function mergeEntries(base: Nested, over: unknown): Nested {
+  if (over === null || typeof over !== 'object' || Array.isArray(over)) return base;
+  const out: Nested = { ...base };
+  for (const [k, v] of Object.entries(over as Record<string, unknown>)) {
+    const b = out[k];
+    out[k] = v !== null && typeof v === 'object' && typeof b === 'object' ? mergeEntries(b, v) : (v as string | Nested);
+  }
+  return out;
+}
+
+/**
+ * The options every session is created with, in-process or in a worker (node/worker-session.ts).
+ * A caller's `extra` config entries are added to ORT_CONFIG_ENTRIES (theirs win per key), not
+ * put in their place.
+ */
 export function ortSessionOptions(provider: ExecutionProvider, extraOptions: Record<string, unknown> = {}): Record<string, unknown> {
-  return { executionProviders: [provider], graphOptimizationLevel: 'all', logSeverityLevel: SESSION_LOG_SEVERITY, extra: ORT_CONFIG_ENTRIES, ...extraOptions };
+  return {
+    executionProviders: [provider], graphOptimizationLevel: 'all', logSeverityLevel: SESSION_LOG_SEVERITY,
+    ...extraOptions,
+    extra: mergeEntries(ORT_CONFIG_ENTRIES as unknown as Nested, extraOptions.extra),
+  };
 }
 
 export async function createOrtHandle(
