@@ -108,9 +108,9 @@ export const SERVE_DEFAULTS = {
 /**
  * The session options serve runs with: ORT's intra- and inter-op threads sleep between runs
  * instead of spinning. Spinning buys a little latency back to back, but a server shares its cores
- * with the event loop, the decoders and its clients: on 2 cores, spinning pushed /healthz p99 under
- * a flood of uploads from 89–91 ms to 103–121 ms (bench/serve-load.ts hostile). The caller's
- * entries win.
+ * with the event loop, the decoders and its clients, and spinning threads take CPU from all of
+ * them (on 2 cores the /healthz-under-flood measurements were too noisy to show a difference
+ * either way: bench/serve-load.ts hostile). The caller's entries win.
  */
 export function serveSessionOptions(user: Record<string, unknown> = {}): Record<string, unknown> {
   const extra = (user.extra ?? {}) as { session?: Record<string, unknown> };
