@@ -18,8 +18,11 @@ import {
   InputLimitError,
   IntegrityError,
   ManifestError,
+  MANIFEST_CORE_METADATA_KEY,
+  manifestCoreSha256,
   ModelLoadError,
   NonFiniteScoreError,
+  onnxMetadataValue,
 } from '../src/runtime/node.js';
 import { startServer } from '../src/serve/server.js';
 import type { Manifest } from '../src/types.js';
@@ -284,4 +287,51 @@ describe('score: small files that decode to huge images', () => {
     // the old batch-wide decode held.
     expect(r.maxRss).toBeLessThan(400 * 2 ** 20);
   }, 180_000);
+});
+
+describe('a manifest edited after export', () => {
+  const prebuilt = 'models/fashion-mnist-trouser';
+  async function copyWith(edit: (m: Record<string, any>) => void): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'ganomaly-core-'));
+    for (const f of ['detector.onnx', 'detector.fp16.onnx']) await writeFile(join(dir, f), await readFile(join(prebuilt, f)));
+    const m = JSON.parse(await readFile(join(prebuilt, 'manifest.json'), 'utf8')) as Record<string, any>;
+    edit(m);
+    await writeFile(join(dir, 'manifest.json'), `${JSON.stringify(m, null, 2)}\n`);
+    return dir;
+  }
+  const image = { data: new Uint8Array(32 * 32).fill(128), width: 32, height: 32, channels: 1 as const };
+
+  it('is refused at load with a ManifestError when its core no longer matches the hash the graph carries', async () => {
+    const dir = await copyWith((m) => {
+      m.preprocessing.std = [0.25]; // still a valid manifest; the graph was exported for 0.5
+    });
+    await expect(createDetector({ model: dir })).rejects.toThrow(ManifestError);
+    await expect(createDetector({ model: dir })).rejects.toThrow(/manifest\.json was changed after export: its core .* but detector\.onnx was exported for [0-9a-f]{64}/);
+    // The variant carries the same stamp.
+    await expect(createDetector({ model: dir, precision: 'fp16' })).rejects.toThrow(/detector\.fp16\.onnx was exported for/);
+    // The user can still load it on purpose.
+    const d = await createDetector({ model: dir, verifyIntegrity: false });
+    expect(Number.isFinite((await d.score(image)).score)).toBe(true);
+    await d.dispose();
+  });
+
+  it('loads when only what lies outside the core changed (threshold, notes), and as exported', async () => {
+    const dir = await copyWith((m) => {
+      m.threshold = { ...m.threshold, value: m.threshold.value * 2 };
+    });
+    const d = await createDetector({ model: dir });
+    await d.dispose();
+    const asExported = await createDetector({ model: prebuilt });
+    await asExported.dispose();
+  });
+
+  it('the metadata reader walks only well-formed protobuf and never throws', async () => {
+    const bytes = new Uint8Array(await readFile(join(prebuilt, 'detector.onnx')));
+    const m = JSON.parse(await readFile(join(prebuilt, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+    expect(onnxMetadataValue(bytes, MANIFEST_CORE_METADATA_KEY)).toBe(manifestCoreSha256(m));
+    expect(onnxMetadataValue(bytes, 'no.such.key')).toBeUndefined();
+    for (const cut of [1, 7, 100, bytes.length >> 1, bytes.length - 3]) expect(onnxMetadataValue(bytes.subarray(0, cut), MANIFEST_CORE_METADATA_KEY)).toBeUndefined();
+    expect(onnxMetadataValue(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), 'k')).toBeUndefined();
+    expect(onnxMetadataValue(new Uint8Array(1024).fill(0x72), "k")).toBeUndefined(); // field-14 tags whose lengths overrun the bytes
+  });
 });

@@ -4,6 +4,7 @@
 // the same calibration on the held-out frames, run through onnxruntime-web instead of -node.
 import * as tf from '@tensorflow/tfjs';
 import { ORT_CONFIG_ENTRIES } from '../runtime/core/ort-adapter.js';
+import { manifestCoreText } from '../runtime/core/manifest-core.js';
 import { loadOrtWeb } from '../runtime/web/ort-web.js';
 import { webSha256 } from '../runtime/web/platform.js';
 import type { TrainConfig } from '../train/trainer.js';
@@ -70,7 +71,7 @@ export async function exportInBrowser(result: BrowserTrainResult, opts: ExportIn
   const core = manifestCore(name, config, opset);
   progress('building graphs');
   const w = result.weights;
-  const graphs = buildGraphs(cfg, w, { core, coreHash: await sha256(JSON.stringify(core)), producerVersion: BROWSER_EXPORT_VERSION, note: 'Trained in a browser.' });
+  const graphs = buildGraphs(cfg, w, { core, coreHash: await sha256(manifestCoreText(core)), producerVersion: BROWSER_EXPORT_VERSION, note: 'Trained in a browser.' });
   const val = result.validation;
   const per = cfg.isize * cfg.isize * cfg.nc;
   const nParity = Math.min(opts.parityImages ?? 16, val.count);

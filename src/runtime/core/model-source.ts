@@ -1,7 +1,8 @@
 // Loads manifest.json and detector.onnx from a folder, a URL or memory, and checks the graph's
 // size and sha256 against the manifest before ONNX Runtime sees it.
 import type { Manifest, Precision } from '../../types.js';
-import { InputLimitError, IntegrityError, ModelNotFoundError, errorMessage } from './errors.js';
+import { InputLimitError, IntegrityError, ManifestError, ModelNotFoundError, errorMessage } from './errors.js';
+import { MANIFEST_CORE_METADATA_KEY, manifestCoreSha256, onnxMetadataValue } from './manifest-core.js';
 import { parseManifest, selectPrecision } from './manifest.js';
 import type { ModelFiles, RuntimePlatform } from './platform.js';
 
@@ -83,12 +84,16 @@ export async function loadModel(
   let detector: Uint8Array;
   let location: string;
   let chosen: Precision;
+  /** The manifest as written (its core is hashed as it stands in the file, not as parsed). */
+  let raw: unknown;
   if (typeof source === 'string' || source instanceof URL) {
     const files = platform.openModel(source, { timeoutMs });
     location = files.location;
     chosen = resolvePrecision(precision, undefined);
     const origin = `${location}: manifest.json`;
-    const parsed = parseManifest(new TextDecoder().decode(await files.read('manifest.json', MAX_MANIFEST_BYTES)), origin);
+    const text = new TextDecoder().decode(await files.read('manifest.json', MAX_MANIFEST_BYTES));
+    const parsed = parseManifest(text, origin);
+    raw = JSON.parse(text);
     ({ file, manifest } = selectPrecision(parsed, chosen, origin));
     const m = manifest;
     detector = await readDetector((cap) => files.read(file, cap), m, location);
@@ -98,9 +103,9 @@ export async function loadModel(
     location = d instanceof URL ? d.href : 'in-memory model';
     chosen = resolvePrecision(precision, 'precision' in source ? (source as ModelUrls).precision : undefined);
     const origin = m instanceof URL ? m.href : 'manifest';
-    const parsed = m instanceof URL
-      ? parseManifest(new TextDecoder().decode(await readUrl(platform, m, MAX_MANIFEST_BYTES, timeoutMs)), origin)
-      : parseManifest(m, origin);
+    const text = m instanceof URL ? new TextDecoder().decode(await readUrl(platform, m, MAX_MANIFEST_BYTES, timeoutMs)) : m;
+    const parsed = parseManifest(text, origin);
+    raw = typeof text === 'string' ? JSON.parse(text) : text;
     ({ file, manifest } = selectPrecision(parsed, chosen, origin));
     const sel = manifest;
     detector = d instanceof URL
@@ -109,8 +114,27 @@ export async function loadModel(
   } else {
     throw new TypeError('model must be a folder path, a URL, { manifest, detector } URLs, or { manifest, detector } bytes');
   }
-  if (verifyIntegrity) await verify(platform, manifest, detector, location, file);
+  if (verifyIntegrity) {
+    await verify(platform, manifest, detector, location, file);
+    verifyCore(raw, detector, location, file);
+  }
   return { manifest, detector, location, precision: chosen, file };
+}
+
+/**
+ * Export stamps the hash of the manifest core into each graph; a manifest edited afterwards (its
+ * preprocessing, input shape, score settings) would score with numbers the graph was not made for.
+ * Graphs without the stamp (hand-built ones) are not checked.
+ */
+function verifyCore(raw: unknown, detector: Uint8Array, location: string, file: string): void {
+  const stamped = onnxMetadataValue(detector, MANIFEST_CORE_METADATA_KEY);
+  if (stamped === undefined || raw === null || typeof raw !== 'object') return;
+  const actual = manifestCoreSha256(raw as Record<string, unknown>);
+  if (actual !== stamped) {
+    throw new ManifestError(
+      `${location}: manifest.json was changed after export: its core (schemaVersion, name, input, preprocessing, score, model, opset) hashes to ${actual}, but ${file} was exported for ${stamped}; re-export the model or restore its manifest (or pass verifyIntegrity: false to skip this check)`,
+    );
+  }
 }
 
 async function verify(platform: RuntimePlatform, manifest: Manifest, bytes: Uint8Array, location: string, file: string): Promise<void> {
