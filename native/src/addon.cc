@@ -29,11 +29,13 @@ void check(napi_env env, napi_status st, const char* what) {
   if (st != napi_ok) throw Fail{std::string("ganomaly_dnnl: ") + what};
 }
 
-int64_t intArg(napi_env env, napi_value v, const char* what) {
+double numberArg(napi_env env, napi_value v, const char* what) {
   double d;
   if (napi_get_value_double(env, v, &d) != napi_ok) throw Fail{std::string("ganomaly_dnnl: ") + what + " must be a number"};
-  return static_cast<int64_t>(d);
+  return d;
 }
+
+int64_t intArg(napi_env env, napi_value v, const char* what) { return static_cast<int64_t>(numberArg(env, v, what)); }
 
 ConvGeometry geometryArg(napi_env env, napi_value arr) {
   bool isArray = false;
@@ -50,19 +52,30 @@ ConvGeometry geometryArg(napi_env env, napi_value arr) {
   return {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]};
 }
 
-float* floatsArg(napi_env env, napi_value v, size_t expected, const char* what) {
+/** The data of a typed array of element type `want` (named `typeName` in errors); its length goes to `len`. */
+void* typedArg(napi_env env, napi_value v, napi_typedarray_type want, const char* typeName, const char* what, size_t& len) {
   bool isTyped = false;
   check(env, napi_is_typedarray(env, v, &isTyped), what);
   napi_typedarray_type type;
-  size_t length = 0;
   void* data = nullptr;
-  if (isTyped) check(env, napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr), what);
-  if (!isTyped || type != napi_float32_array) throw Fail{std::string("ganomaly_dnnl: ") + what + " must be a Float32Array"};
+  if (isTyped) check(env, napi_get_typedarray_info(env, v, &type, &len, &data, nullptr, nullptr), what);
+  if (!isTyped || type != want) throw Fail{std::string("ganomaly_dnnl: ") + what + " must be a " + typeName};
+  return data;
+}
+
+/** A Float32Array argument of any length; its length goes to `len`. */
+float* floatsOf(napi_env env, napi_value v, const char* what, size_t& len) {
+  return static_cast<float*>(typedArg(env, v, napi_float32_array, "Float32Array", what, len));
+}
+
+float* floatsArg(napi_env env, napi_value v, size_t expected, const char* what) {
+  size_t length = 0;
+  float* data = floatsOf(env, v, what, length);
   if (length != expected) {
     throw Fail{std::string("ganomaly_dnnl: ") + what + " has " + std::to_string(length) + " elements, expected " +
                std::to_string(expected)};
   }
-  return static_cast<float*>(data);
+  return data;
 }
 
 template <typename F>
@@ -122,21 +135,10 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
   });
 }
 
-/** A Float32Array argument of any length; its length goes to `len`. */
-float* floatsOf(napi_env env, napi_value v, const char* what, size_t& len) {
-  bool isTyped = false;
-  check(env, napi_is_typedarray(env, v, &isTyped), what);
-  napi_typedarray_type type;
-  void* data = nullptr;
-  if (isTyped) check(env, napi_get_typedarray_info(env, v, &type, &len, &data, nullptr, nullptr), what);
-  if (!isTyped || type != napi_float32_array) throw Fail{std::string("ganomaly_dnnl: ") + what + " must be a Float32Array"};
-  return static_cast<float*>(data);
-}
-
-double numberArg(napi_env env, napi_value v, const char* what) {
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok) throw Fail{std::string("ganomaly_dnnl: ") + what + " must be a number"};
-  return d;
+/** Rows of an [rows, c] buffer of n elements (c from a per-channel argument). */
+int64_t rowsOf(size_t n, size_t c, const char* what) {
+  if (c == 0 || n % c != 0) throw Fail{std::string("ganomaly_dnnl: ") + what + " length must be a multiple of the channel count"};
+  return static_cast<int64_t>(n / c);
 }
 
 napi_value BnActForward(napi_env env, napi_callback_info info) {
@@ -146,14 +148,14 @@ napi_value BnActForward(napi_env env, napi_callback_info info) {
     size_t n = 0, c = 0;
     const float* x = floatsOf(env, argv[0], "x", n);
     const float* gamma = floatsOf(env, argv[1], "gamma", c);
-    if (c == 0 || n % c != 0) throw Fail{"ganomaly_dnnl: x length must be a multiple of the channel count"};
+    const int64_t rows = rowsOf(n, c, "x");
     const float* beta = floatsArg(env, argv[2], c, "beta");
     const double eps = numberArg(env, argv[3], "eps");
     const float slope = static_cast<float>(numberArg(env, argv[4], "slope"));
     float* y = floatsArg(env, argv[5], n, "y");
     float* mean = floatsArg(env, argv[6], c, "mean");
     float* var = floatsArg(env, argv[7], c, "var");
-    bnActForward(x, static_cast<int64_t>(n / c), static_cast<int64_t>(c), gamma, beta, eps, slope, y, mean, var);
+    bnActForward(x, rows, static_cast<int64_t>(c), gamma, beta, eps, slope, y, mean, var);
     return nullptr;
   });
 }
@@ -165,7 +167,7 @@ napi_value BnActBackward(napi_env env, napi_callback_info info) {
     size_t n = 0, c = 0;
     const float* dy = floatsOf(env, argv[0], "dy", n);
     const float* gamma = floatsOf(env, argv[3], "gamma", c);
-    if (c == 0 || n % c != 0) throw Fail{"ganomaly_dnnl: dy length must be a multiple of the channel count"};
+    const int64_t rows = rowsOf(n, c, "dy");
     const float* x = floatsArg(env, argv[1], n, "x");
     const float* y = floatsArg(env, argv[2], n, "y");
     const float* mean = floatsArg(env, argv[4], c, "mean");
@@ -175,7 +177,7 @@ napi_value BnActBackward(napi_env env, napi_callback_info info) {
     float* dx = floatsArg(env, argv[8], n, "dx");
     float* dGamma = floatsArg(env, argv[9], c, "dGamma");
     float* dBeta = floatsArg(env, argv[10], c, "dBeta");
-    bnActBackward(dy, x, y, static_cast<int64_t>(n / c), static_cast<int64_t>(c), gamma, mean, var, eps, slope, dx, dGamma, dBeta);
+    bnActBackward(dy, x, y, rows, static_cast<int64_t>(c), gamma, mean, var, eps, slope, dx, dGamma, dBeta);
     return nullptr;
   });
 }
@@ -214,15 +216,8 @@ napi_value Adam(napi_env env, napi_callback_info info) {
     const float* g = floatsArg(env, argv[1], n, "g");
     const float* m = floatsArg(env, argv[2], n, "m");
     const float* v = floatsArg(env, argv[3], n, "v");
-    bool isTyped = false;
-    napi_typedarray_type type;
-    void* hd = nullptr;
-    check(env, napi_is_typedarray(env, argv[4], &isTyped), "hyper");
-    if (isTyped) check(env, napi_get_typedarray_info(env, argv[4], &type, &hn, &hd, nullptr, nullptr), "hyper");
-    if (!isTyped || type != napi_float64_array || hn != 6) {
-      throw Fail{"ganomaly_dnnl: hyper must be a Float64Array of lr, beta1, beta2, eps, bc1, bc2"};
-    }
-    const double* hp = static_cast<const double*>(hd);
+    const double* hp = static_cast<const double*>(typedArg(env, argv[4], napi_float64_array, "Float64Array", "hyper", hn));
+    if (hn != 6) throw Fail{"ganomaly_dnnl: hyper must hold lr, beta1, beta2, eps, bc1, bc2"};
     const auto f = [](double d) { return static_cast<float>(d); };
     const AdamHyper h{f(hp[0]), f(hp[1]), f(hp[2]), f(1.0 - hp[1]), f(1.0 - hp[2]), f(hp[3]), f(hp[4]), f(hp[5])};
     adamUpdate(p, g, m, v, static_cast<int64_t>(n), h, floatsArg(env, argv[5], n, "pOut"), floatsArg(env, argv[6], n, "mOut"),
