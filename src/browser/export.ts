@@ -4,7 +4,7 @@
 // the same calibration on the held-out frames, run through onnxruntime-web instead of -node.
 import * as tf from '@tensorflow/tfjs';
 import { ORT_CONFIG_ENTRIES } from '../runtime/core/ort-adapter.js';
-import { manifestCoreText } from '../runtime/core/manifest-core.js';
+import { manifestCoreSha256 } from '../runtime/core/manifest-core.js';
 import { loadOrtWeb } from '../runtime/web/ort-web.js';
 import { webSha256 } from '../runtime/web/platform.js';
 import type { TrainConfig } from '../train/trainer.js';
@@ -53,9 +53,6 @@ export interface BrowserExport {
   zip(folder?: string): Uint8Array;
 }
 
-/** Graph files and the manifest core, hashed as the web runtime verifies them. */
-const sha256 = (b: Uint8Array | string): Promise<string> => webSha256(typeof b === 'string' ? new TextEncoder().encode(b) : b);
-
 export async function exportInBrowser(result: BrowserTrainResult, opts: ExportInBrowserOptions = {}): Promise<BrowserExport> {
   const progress = opts.onProgress ?? (() => {});
   const opset = opts.opset ?? DEFAULT_OPSET;
@@ -71,7 +68,7 @@ export async function exportInBrowser(result: BrowserTrainResult, opts: ExportIn
   const core = manifestCore(name, config, opset);
   progress('building graphs');
   const w = result.weights;
-  const graphs = buildGraphs(cfg, w, { core, coreHash: await sha256(manifestCoreText(core)), producerVersion: BROWSER_EXPORT_VERSION, note: 'Trained in a browser.' });
+  const graphs = buildGraphs(cfg, w, { core, coreHash: manifestCoreSha256(core), producerVersion: BROWSER_EXPORT_VERSION, note: 'Trained in a browser.' });
   const val = result.validation;
   const per = cfg.isize * cfg.isize * cfg.nc;
   const nParity = Math.min(opts.parityImages ?? 16, val.count);
@@ -86,7 +83,7 @@ export async function exportInBrowser(result: BrowserTrainResult, opts: ExportIn
   const entries: Manifest['files'] = {};
   const add = async (file: string, bytes: Uint8Array, io: { inputs: readonly string[]; outputs: readonly string[] }) => {
     files[file] = bytes;
-    entries[file] = { sha256: await sha256(bytes), bytes: bytes.length, inputs: [...io.inputs], outputs: [...io.outputs] };
+    entries[file] = { sha256: await webSha256(bytes), bytes: bytes.length, inputs: [...io.inputs], outputs: [...io.outputs] };
   };
   await add('detector.onnx', graphs.detector, GRAPH_IO.detector);
   for (const b of built) await add(b.variant.file, b.bytes, GRAPH_IO.detector);

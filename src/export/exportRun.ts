@@ -11,7 +11,7 @@ import { packageVersion } from '../version.js';
 import { calibrate } from './calibrate.js';
 import { ExportError } from './errors.js';
 import { sha256Hex } from './hash.js';
-import { manifestCoreText } from '@ganomaly-edge/runtime/node';
+import { manifestCoreSha256 } from '@ganomaly-edge/runtime/node';
 import { buildManifest, manifestCore } from './manifest.js';
 import { buildGraphs, graphOptions } from './graphs.js';
 import { buildDiscriminator, DEFAULT_OPSET, GRAPH_IO, MAX_OPSET, MIN_OPSET } from './onnx/index.js';
@@ -95,7 +95,7 @@ async function exportInto(runDir: string, opts: ExportOptions, stageDir: string,
 
   const name = opts.name ?? path.basename(outDir);
   const core = manifestCore(name, config, opset);
-  const coreHash = sha256Hex(manifestCoreText(core));
+  const coreHash = manifestCoreSha256(core);
   const version = packageVersion();
   progress('building graphs');
   const stamp = { core, coreHash, producerVersion: version };

@@ -13,8 +13,7 @@ import path from 'node:path';
 import { parseManifest } from '@ganomaly-edge/runtime/node';
 import type { Manifest } from '../types.js';
 import { ExportError } from './errors.js';
-import { manifestCoreHash } from './hash.js';
-import { decodeModel } from './onnx/index.js';
+import { MANIFEST_CORE_METADATA_KEY, manifestCoreSha256, onnxMetadataValue } from '@ganomaly-edge/runtime/node';
 
 export interface TritonOptions {
   /** Triton model name and folder name. Default: the manifest's name, made safe. */
@@ -142,8 +141,8 @@ export async function writeTritonRepository(modelDir: string, outDir: string, op
   const actual = createHash('sha256').update(onnx).digest('hex');
   if (actual !== expected) throw new ExportError(`detector.onnx sha256 ${actual} differs from the manifest's ${expected}: re-export the model`);
   // The graph carries the hash of the manifest it was exported with; an edited manifest differs.
-  const stamped = decodeModel(onnx).metadataProps.find((p) => p.key === 'ganomaly.manifest_core_sha256')?.value;
-  if (stamped !== undefined && stamped !== manifestCoreHash(manifest)) {
+  const stamped = onnxMetadataValue(onnx, MANIFEST_CORE_METADATA_KEY);
+  if (stamped !== undefined && stamped !== manifestCoreSha256(manifest)) {
     throw new ExportError(`manifest.json in ${modelDir} was changed after export (its core hash differs from the one detector.onnx carries: input, preprocessing, score, model, name or opset); re-export the model`);
   }
   const dir = path.join(path.resolve(outDir), config.name);

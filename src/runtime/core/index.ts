@@ -27,4 +27,4 @@ export type { RawPixels } from './images.js';
 export { createOrtHandle, ORT_CONFIG_ENTRIES } from './ort-adapter.js';
 export type { OrtModuleLike } from './ort-adapter.js';
 export { sha256Hex } from './sha256.js';
-export { manifestCoreSha256, manifestCoreText, onnxMetadataValue, MANIFEST_CORE_METADATA_KEY } from './manifest-core.js';
+export { manifestCoreSha256, onnxMetadataValue, MANIFEST_CORE_METADATA_KEY } from './manifest-core.js';

@@ -6,14 +6,13 @@ import { sha256Hex } from './sha256.js';
 
 export const MANIFEST_CORE_METADATA_KEY = 'ganomaly.manifest_core_sha256';
 
-/** The core fields of a manifest as JSON, in this fixed order (the exporter hashes the same text). */
-export function manifestCoreText(m: Record<string, unknown>): string {
-  const { schemaVersion, name, input, preprocessing, score, model, opset } = m;
-  return JSON.stringify({ schemaVersion, name, input, preprocessing, score, model, opset });
-}
-
-export function manifestCoreSha256(m: Record<string, unknown>): string {
-  return sha256Hex(new TextEncoder().encode(manifestCoreText(m)));
+/**
+ * sha256 of the core fields as JSON in this fixed order: what the exporters stamp (from the core
+ * they build the manifest with) and what loading recomputes (from the manifest as read).
+ */
+export function manifestCoreSha256(m: object): string {
+  const { schemaVersion, name, input, preprocessing, score, model, opset } = m as Record<string, unknown>;
+  return sha256Hex(new TextEncoder().encode(JSON.stringify({ schemaVersion, name, input, preprocessing, score, model, opset })));
 }
 
 /**

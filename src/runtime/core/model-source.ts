@@ -84,16 +84,12 @@ export async function loadModel(
   let detector: Uint8Array;
   let location: string;
   let chosen: Precision;
-  /** The manifest as written (its core is hashed as it stands in the file, not as parsed). */
-  let raw: unknown;
   if (typeof source === 'string' || source instanceof URL) {
     const files = platform.openModel(source, { timeoutMs });
     location = files.location;
     chosen = resolvePrecision(precision, undefined);
     const origin = `${location}: manifest.json`;
-    const text = new TextDecoder().decode(await files.read('manifest.json', MAX_MANIFEST_BYTES));
-    const parsed = parseManifest(text, origin);
-    raw = JSON.parse(text);
+    const parsed = parseManifest(new TextDecoder().decode(await files.read('manifest.json', MAX_MANIFEST_BYTES)), origin);
     ({ file, manifest } = selectPrecision(parsed, chosen, origin));
     const m = manifest;
     detector = await readDetector((cap) => files.read(file, cap), m, location);
@@ -103,9 +99,9 @@ export async function loadModel(
     location = d instanceof URL ? d.href : 'in-memory model';
     chosen = resolvePrecision(precision, 'precision' in source ? (source as ModelUrls).precision : undefined);
     const origin = m instanceof URL ? m.href : 'manifest';
-    const text = m instanceof URL ? new TextDecoder().decode(await readUrl(platform, m, MAX_MANIFEST_BYTES, timeoutMs)) : m;
-    const parsed = parseManifest(text, origin);
-    raw = typeof text === 'string' ? JSON.parse(text) : text;
+    const parsed = m instanceof URL
+      ? parseManifest(new TextDecoder().decode(await readUrl(platform, m, MAX_MANIFEST_BYTES, timeoutMs)), origin)
+      : parseManifest(m, origin);
     ({ file, manifest } = selectPrecision(parsed, chosen, origin));
     const sel = manifest;
     detector = d instanceof URL
@@ -116,7 +112,7 @@ export async function loadModel(
   }
   if (verifyIntegrity) {
     await verify(platform, manifest, detector, location, file);
-    verifyCore(raw, detector, location, file);
+    verifyCore(manifest, detector, location, file);
   }
   return { manifest, detector, location, precision: chosen, file };
 }
@@ -124,12 +120,14 @@ export async function loadModel(
 /**
  * Export stamps the hash of the manifest core into each graph; a manifest edited afterwards (its
  * preprocessing, input shape, score settings) would score with numbers the graph was not made for.
- * Graphs without the stamp (hand-built ones) are not checked.
+ * parseManifest validates the JSON object in place and selectPrecision only replaces calibration
+ * and threshold, so the core is hashed as it stands in the file. Graphs without the stamp
+ * (hand-built ones) are not checked.
  */
-function verifyCore(raw: unknown, detector: Uint8Array, location: string, file: string): void {
+function verifyCore(manifest: Manifest, detector: Uint8Array, location: string, file: string): void {
   const stamped = onnxMetadataValue(detector, MANIFEST_CORE_METADATA_KEY);
-  if (stamped === undefined || raw === null || typeof raw !== 'object') return;
-  const actual = manifestCoreSha256(raw as Record<string, unknown>);
+  if (stamped === undefined) return;
+  const actual = manifestCoreSha256(manifest);
   if (actual !== stamped) {
     throw new ManifestError(
       `${location}: manifest.json was changed after export: its core (schemaVersion, name, input, preprocessing, score, model, opset) hashes to ${actual}, but ${file} was exported for ${stamped}; re-export the model or restore its manifest (or pass verifyIntegrity: false to skip this check)`,
