@@ -10,9 +10,10 @@ import {
   ganomalyPlans,
   planParams,
   validateModelConfig,
+  type Activation,
   type NetPlan,
 } from './architecture.js';
-import { negativeSlope } from './fused/math.js';
+import { negativeSlope, type FusedActivation } from './fused/math.js';
 import { batchNormActivation, batchNormMovingFused, fusedKernelsActive, leakyReluFused } from './fused/ops.js';
 
 /** Batch statistics seen by one BatchNorm layer in training mode, applied to the moving averages after the step. */
@@ -129,39 +130,50 @@ export class GanomalyModel {
         const batch = h.shape[0];
         h = tf.conv2dTranspose(h, w as tf.Tensor4D, [batch, l.outSize, l.outSize, l.outChannels], l.stride, pad);
       }
-      let activated = false;
-      if (l.batchNorm) {
-        const key = `${plan.net}.${l.name}.bn`;
-        const gamma = this.vars.get(`${key}.gamma`)! as tf.Tensor1D;
-        const beta = this.vars.get(`${key}.beta`)! as tf.Tensor1D;
-        const [b, hh, ww] = h.shape;
-        if (fused && l.activation !== 'tanh') {
-          h = batchNormActivation(h, gamma, beta, BN_EPSILON, negativeSlope(l.activation, LEAKY_ALPHA), (mean, variance) => {
-            bnStats!.push({ name: key, mean, variance, count: b * hh * ww });
-          }, this.hold);
-          activated = true;
-        } else if (training) {
-          const { mean, variance } = tf.moments(h, [0, 1, 2]);
-          if (bnStats) {
-            bnStats.push({ name: key, mean: tf.keep(mean) as tf.Tensor1D, variance: tf.keep(variance) as tf.Tensor1D, count: b * hh * ww });
-          }
-          h = tf.batchNorm(h, mean as tf.Tensor1D, variance as tf.Tensor1D, beta, gamma, BN_EPSILON);
-        } else {
-          const mean = this.vars.get(`${key}.mean`)! as tf.Tensor1D;
-          const variance = this.vars.get(`${key}.var`)! as tf.Tensor1D;
-          h = tf.batchNorm(h, mean, variance, beta, gamma, BN_EPSILON);
-        }
+      const key = `${plan.net}.${l.name}.bn`;
+      if (fused && l.batchNorm && l.activation !== 'tanh') {
+        h = this.fusedBatchNormActivation(h, key, l.activation, bnStats!);
+      } else {
+        if (l.batchNorm) h = this.batchNorm(h, key, training, bnStats);
+        h = this.activate(h, l.activation, fused);
       }
-      if (activated) {
-        // BatchNorm and the activation ran as one kernel.
-      } else if (fused && (l.activation === 'lrelu' || l.activation === 'relu')) {
-        h = leakyReluFused(h, negativeSlope(l.activation, LEAKY_ALPHA), this.hold);
-      } else if (l.activation === 'lrelu') h = tf.leakyRelu(h, LEAKY_ALPHA);
-      else if (l.activation === 'relu') h = tf.relu(h);
-      else if (l.activation === 'tanh') h = tf.tanh(h);
       if (idx === n - 2) features = h;
     });
     return { out: h, features };
+  }
+
+  /** BatchNorm with the batch's statistics (pushed to bnStats) in training, the moving ones otherwise. */
+  private batchNorm(h: tf.Tensor4D, key: string, training: boolean, bnStats?: BnBatchStats[]): tf.Tensor4D {
+    const gamma = this.vars.get(`${key}.gamma`)! as tf.Tensor1D;
+    const beta = this.vars.get(`${key}.beta`)! as tf.Tensor1D;
+    if (!training) {
+      return tf.batchNorm(h, this.vars.get(`${key}.mean`)! as tf.Tensor1D, this.vars.get(`${key}.var`)! as tf.Tensor1D, beta, gamma, BN_EPSILON);
+    }
+    const { mean, variance } = tf.moments(h, [0, 1, 2]);
+    if (bnStats) {
+      const [b, hh, ww] = h.shape;
+      bnStats.push({ name: key, mean: tf.keep(mean) as tf.Tensor1D, variance: tf.keep(variance) as tf.Tensor1D, count: b * hh * ww });
+    }
+    return tf.batchNorm(h, mean as tf.Tensor1D, variance as tf.Tensor1D, beta, gamma, BN_EPSILON);
+  }
+
+  /** Training-mode BatchNorm and its activation as one fused kernel (and one for the gradient). */
+  private fusedBatchNormActivation(h: tf.Tensor4D, key: string, act: FusedActivation, bnStats: BnBatchStats[]): tf.Tensor4D {
+    const [b, hh, ww] = h.shape;
+    const gamma = this.vars.get(`${key}.gamma`)! as tf.Tensor1D;
+    const beta = this.vars.get(`${key}.beta`)! as tf.Tensor1D;
+    return batchNormActivation(h, gamma, beta, BN_EPSILON, negativeSlope(act, LEAKY_ALPHA), (mean, variance) => {
+      bnStats.push({ name: key, mean, variance, count: b * hh * ww });
+    }, this.hold);
+  }
+
+  /** The layer's activation; with the fused kernels, LeakyReLU/ReLU get the one-kernel gradient. */
+  private activate(h: tf.Tensor4D, act: Activation, fused: boolean): tf.Tensor4D {
+    if (act === 'lrelu' || act === 'relu') {
+      if (fused) return leakyReluFused(h, negativeSlope(act, LEAKY_ALPHA), this.hold);
+      return act === 'lrelu' ? tf.leakyRelu(h, LEAKY_ALPHA) : tf.relu(h);
+    }
+    return act === 'tanh' ? tf.tanh(h) : h;
   }
 
   /** GE → GD → E. x is NHWC in [-1, 1]. */
