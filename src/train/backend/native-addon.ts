@@ -52,10 +52,15 @@ function findAddon(): string | null {
   return null;
 }
 
+/** Env `variable` when set to a positive integer, else os.availableParallelism(). */
+export function threadsFromEnv(variable: string): number {
+  const n = Number(process.env[variable]);
+  return Number.isInteger(n) && n > 0 ? n : os.availableParallelism();
+}
+
 /** os.availableParallelism(), or env GANOMALY_NATIVE_THREADS when set to a positive integer. */
 export function nativeThreads(): number {
-  const n = Number(process.env.GANOMALY_NATIVE_THREADS);
-  return Number.isInteger(n) && n > 0 ? n : os.availableParallelism();
+  return threadsFromEnv('GANOMALY_NATIVE_THREADS');
 }
 
 let loaded: NativeLoad | undefined;

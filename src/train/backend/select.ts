@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { registerFastWasmKernels } from './wasm-kernels.js';
 import { enableNativeConvKernels } from './native-kernels.js';
-import { loadNativeConv } from './native-addon.js';
+import { loadNativeConv, threadsFromEnv } from './native-addon.js';
 import { useSingleThreadedWasm, useThreadedWasm } from './wasm-threads.js';
 import { firstLine, probeNodeWebGpu } from './webgpu-adapter.js';
 
@@ -114,8 +114,9 @@ async function tryWebGpu(): Promise<Attempt> {
 async function tryWasm(): Promise<Attempt> {
   registerFastWasmKernels();
   // Without the oneDNN addon XNNPACK does the convolutions: give it every core (Node's default
-  // wasm build is single-threaded). With the addon its threads would only compete with oneDNN's.
-  const threaded = !loadNativeConv().ok && process.env.GANOMALY_WASM_THREADS !== '1' && useThreadedWasm(wasmThreads());
+  // wasm build is single-threaded; GANOMALY_WASM_THREADS=n sets the count, 1 keeps that build,
+  // at most the build's 8). With the addon its threads would only compete with oneDNN's.
+  const threaded = !loadNativeConv().ok && useThreadedWasm(Math.min(8, threadsFromEnv('GANOMALY_WASM_THREADS')));
   let failed = await activate('wasm');
   let threadedFailed = '';
   if (failed !== null && threaded) {
@@ -138,12 +139,6 @@ async function tryWasm(): Promise<Attempt> {
     reason: `tfjs wasm (XNNPACK, ${threads === 1 ? 'single-threaded SIMD' : `${threads} threads`}) with fast conv-gradient kernels (native oneDNN: ${native.why})${threadedFailed}`,
     threads,
   };
-}
-
-/** Env GANOMALY_WASM_THREADS=n: XNNPACK threads without the addon (1: tfjs's single-threaded build); default all cores, at most 8. */
-function wasmThreads(): number {
-  const n = Number(process.env.GANOMALY_WASM_THREADS);
-  return Math.min(8, Number.isInteger(n) && n > 0 ? n : os.availableParallelism());
 }
 
 async function tryCpu(): Promise<Attempt> {

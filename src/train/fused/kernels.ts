@@ -59,7 +59,7 @@ const IO: Record<string, (backend: unknown) => Io> = {
     const b = backend as CpuLike;
     return {
       math: JS_MATH,
-      alloc: (shape) => b.makeTensorInfo(shape, 'float32', new Float32Array(shape.reduce((p, q) => p * q, 1))),
+      alloc: (shape) => b.makeTensorInfo(shape, 'float32', new Float32Array(tf.util.sizeFromShape(shape))),
       view: (t) => b.data.get(t.dataId).values as Float32Array,
     };
   },
