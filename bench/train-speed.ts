@@ -121,8 +121,7 @@ function blasOf(): string {
 /** PyTorch rows (1 and 2 threads, NCHW and channels_last) from bench/torch-step.py, or one row saying why not. */
 function measureTorch(): void {
   const py = '/usr/bin/python3';
-  const script = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'bench', 'torch-step.py');
-  const file = existsSync(script) ? script : 'bench/torch-step.py';
+  const file = 'bench/torch-step.py'; // from the repository root, like every other path here
   const r = existsSync(py)
     ? spawnSync(py, [file, '--batch', String(batch), '--isize', String(isize), '--ngf', String(ngf), '--steps', String(steps), '--warmup', String(warmup)], { encoding: 'utf8', maxBuffer: 16 << 20 })
     : undefined;
