@@ -1,12 +1,12 @@
 // Training on wasm without the oneDNN addon runs tfjs's threaded wasm build (src/train/backend/
 // wasm-threads.ts) on every core. Each run is its own process: a wasm build cannot be swapped
 // once tfjs started one, and the process must exit by itself afterwards.
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runNode } from './helpers/cli-bundle.js';
 
 interface ChildOut { reason: string; threads: number; losses: Record<string, number>[] }
 
@@ -21,24 +21,11 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-function runChild(env: Record<string, string>): Promise<ChildOut> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(dir, 'train-steps.mjs')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    // Well above the run itself (a few seconds): only a process held open by its workers gets here.
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the training child did not exit by itself within 60 s; output: ${out.slice(-300)} ${err.slice(-300)}`));
-    }, 60_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`child exited ${code}: ${err.slice(-500)}`));
-      resolve(JSON.parse(out.trim().split('\n').pop()!) as ChildOut);
-    });
-  });
+async function runChild(env: Record<string, string>): Promise<ChildOut> {
+  // Well above the run itself (a few seconds): only a process held open by its workers gets there.
+  const r = await runNode([join(dir, 'train-steps.mjs')], { env, timeoutMs: 60_000, what: 'the training child (exiting by itself)' });
+  if (r.code !== 0) throw new Error(`child exited ${r.code}: ${r.stderr.slice(-500)}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildOut;
 }
 
 describe.skipIf(os.availableParallelism() < 2)('wasm training without the oneDNN addon', () => {
