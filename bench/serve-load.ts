@@ -11,8 +11,10 @@
 // use --session-in-main-thread; the overload runs once each way.
 // Hostile scenarios (issue 13), run alone with `node .tmp/serve-load.mjs hostile`: 64 and 128
 // concurrent uploads of a ~100 KB PNG that decodes to 4900×4900 RGBA, and 260 slow senders
-// (1 byte/s) next to 47 legitimate requests; server defaults throughout. Peak RSS is the child's
-// VmHWM; /healthz is probed every 20 ms. Writes bench/results/serve-hostile.json.
+// (1 byte/s) next to 47 legitimate requests; server defaults throughout, plus --health-port.
+// Each flood runs SERVE_LOAD_TRIALS times (default 5), each on a fresh server. Peak RSS is the
+// child's VmHWM; /healthz is probed every 20 ms on the health port and on the main port, each
+// from a process of its own. Writes bench/results/serve-hostile.json.
 // Environment: SERVE_LOAD_SESSION='{"intraOpNumThreads":1}' passes ORT session options to the
 // server; SERVE_LOAD_CLOSED_ONLY=1 skips the overload phase (and writes no results file).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -57,6 +59,8 @@ async function payloads(isize: number, nc: number, n = 32): Promise<Buffer[]> {
 
 interface Child {
   url: string;
+  /** The health port's URL, when the child was started with healthPort. */
+  healthUrl?: string;
   proc: ChildProcess;
   /** Memory after a full GC, reported by the child on SIGUSR2. */
   afterGc: { rss: number; heap: number; loopDelayMs?: { p50: number; p99: number; max: number } }[];
@@ -80,7 +84,8 @@ async function startChild(opts: Partial<ServeOptions>): Promise<Child> {
     });
     proc.on('exit', (code) => reject(new Error(`server child exited with ${code}`)));
   });
-  return { url: (JSON.parse(first) as { url: string }).url, proc, afterGc };
+  const { url, healthUrl } = JSON.parse(first) as { url: string; healthUrl?: string };
+  return { url, healthUrl, proc, afterGc };
 }
 
 async function stopChild(c: Child): Promise<number | null> {
@@ -284,7 +289,7 @@ async function main(): Promise<void> {
 async function child(): Promise<void> {
   const opts = JSON.parse(process.argv[3]!) as ServeOptions;
   const s = await startServer({ ...opts, port: 0, log: null });
-  process.stdout.write(`${JSON.stringify({ url: s.url, provider: s.detector.provider })}\n`);
+  process.stdout.write(`${JSON.stringify({ url: s.url, healthUrl: s.healthUrl, provider: s.detector.provider })}\n`);
   const stop = () => void s.close().then(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.stdin.on('end', stop).resume();
@@ -383,30 +388,55 @@ function postOnce(url: string, body: Buffer): Promise<number | string> {
 
 async function hostile(): Promise<void> {
   const modelDir = await findOrMakeModel();
-  const base: Partial<ServeOptions> = { model: modelDir, providers: ['cpu'] };
+  // Defaults, plus a health port (probed next to the main port's /healthz).
+  const base: Partial<ServeOptions> = { model: modelDir, providers: ['cpu'], healthPort: 0 };
   const big = await bombLikePng(4900, 4900);
   const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   const results: Record<string, unknown> = {};
   const lines: string[] = [];
+  const TRIALS = Number(process.env.SERVE_LOAD_TRIALS ?? 5) || 5;
+  const stats = (xs: number[]) => ({ n: xs.length, p50: pct(xs, 0.5), p99: pct(xs, 0.99), max: xs.at(-1) });
   for (const n of [64, 128]) {
-    const child = await startChild(base);
-    const probe = healthProbeProcess(child.url);
-    await new Promise((r) => setTimeout(r, 500));
-    child.proc.kill('SIGUSR2'); // resets the server's event-loop histogram: the flood starts here
-    await new Promise((r) => setTimeout(r, 100));
-    const t0 = performance.now();
-    const codes = await Promise.all(Array.from({ length: n }, () => postOnce(child.url, big)));
-    const seconds = (performance.now() - t0) / 1000;
-    const lat = (await probe.stop()).sort((a, b) => a - b);
-    const peak = await peakRssMiB(child.proc.pid!);
-    const reports = child.afterGc.length;
-    child.proc.kill('SIGUSR2');
-    while (child.afterGc.length === reports) await new Promise((r) => setTimeout(r, 10));
-    const loop = child.afterGc.at(-1)!.loopDelayMs!;
-    await stopChild(child);
-    const r = { uploads: n, pngBytes: big.length, decoded: '4900x4900x4', seconds, peakRssMiB: Math.round(peak), healthz: { n: lat.length, p50: pct(lat, 0.5), p99: pct(lat, 0.99), max: lat.at(-1) }, serverEventLoopDelayMs: loop, codes: tallyCodes(codes), loadavg: os.loadavg() };
+    const trials = [];
+    const allMain: number[] = [];
+    const allHealth: number[] = [];
+    for (let trial = 0; trial < TRIALS; trial++) {
+      const child = await startChild(base);
+      const probe = healthProbeProcess(child.url);
+      const healthPortProbe = healthProbeProcess(child.healthUrl!);
+      await new Promise((r) => setTimeout(r, 500));
+      child.proc.kill('SIGUSR2'); // resets the server's event-loop histogram: the flood starts here
+      await new Promise((r) => setTimeout(r, 100));
+      const t0 = performance.now();
+      const codes = await Promise.all(Array.from({ length: n }, () => postOnce(child.url, big)));
+      const seconds = (performance.now() - t0) / 1000;
+      const lat = (await probe.stop()).sort((a, b) => a - b);
+      const hp = (await healthPortProbe.stop()).sort((a, b) => a - b);
+      const peak = await peakRssMiB(child.proc.pid!);
+      const reports = child.afterGc.length;
+      child.proc.kill('SIGUSR2');
+      while (child.afterGc.length === reports) await new Promise((r) => setTimeout(r, 10));
+      const loop = child.afterGc.at(-1)!.loopDelayMs!;
+      await stopChild(child);
+      allMain.push(...lat);
+      allHealth.push(...hp);
+      const t = { seconds, peakRssMiB: Math.round(peak), healthPortHealthz: stats(hp), mainPortHealthz: stats(lat), serverEventLoopDelayMs: loop, codes: tallyCodes(codes) };
+      trials.push(t);
+      process.stderr.write(`flood ${n} trial ${trial + 1}/${TRIALS}: peak RSS ${t.peakRssMiB} MiB, /healthz p99 ${f(t.healthPortHealthz.p99)} ms on the health port, ${f(t.mainPortHealthz.p99)} ms on the main port, event-loop delay max ${f(loop.max)} ms, codes ${JSON.stringify(t.codes)}\n`);
+    }
+    allMain.sort((a, b) => a - b);
+    allHealth.sort((a, b) => a - b);
+    const codes: Record<string, number> = {};
+    for (const t of trials) for (const [k, v] of Object.entries(t.codes)) codes[k] = (codes[k] ?? 0) + v;
+    const r = {
+      uploads: n, pngBytes: big.length, decoded: '4900x4900x4', trials: trials.length,
+      peakRssMiB: Math.max(...trials.map((t) => t.peakRssMiB)),
+      healthPortHealthz: stats(allHealth), mainPortHealthz: stats(allMain),
+      worstTrialP99: { healthPort: Math.max(...trials.map((t) => t.healthPortHealthz.p99)), mainPort: Math.max(...trials.map((t) => t.mainPortHealthz.p99)) },
+      codes, perTrial: trials,
+    };
     results[`flood${n}`] = r;
-    lines.push(`flood ${String(n).padStart(3)} × ${(big.length / 1024).toFixed(0)} KB PNG (4900×4900 RGBA): peak RSS ${r.peakRssMiB} MiB, /healthz p50 ${f(r.healthz.p50)} p99 ${f(r.healthz.p99)} max ${f(r.healthz.max ?? NaN)} ms (${lat.length} probes), server event-loop delay p99 ${f(loop.p99)} max ${f(loop.max)} ms, ${f(seconds)} s, codes ${JSON.stringify(r.codes)}, load ${os.loadavg()[0]!.toFixed(1)}`);
+    lines.push(`flood ${String(n).padStart(3)} × ${(big.length / 1024).toFixed(0)} KB PNG (4900×4900 RGBA), ${trials.length} runs: peak RSS ≤ ${r.peakRssMiB} MiB; /healthz on the health port p50 ${f(r.healthPortHealthz.p50)} p99 ${f(r.healthPortHealthz.p99)} max ${f(r.healthPortHealthz.max ?? NaN)} ms (${allHealth.length} probes; worst run p99 ${f(r.worstTrialP99.healthPort)}); on the main port p50 ${f(r.mainPortHealthz.p50)} p99 ${f(r.mainPortHealthz.p99)} max ${f(r.mainPortHealthz.max ?? NaN)} ms (worst run p99 ${f(r.worstTrialP99.mainPort)}); codes ${JSON.stringify(codes)}`);
     process.stderr.write(`${lines.at(-1)}\n`);
   }
 

@@ -1,10 +1,14 @@
 // `serve` under hostile load (issue 13): admission by decoded bytes (read from the image header
 // before decoding), slow senders that hold no admission slot, bodies whose real format is not the
 // declared one. The flood itself (64/128 × 4900² PNGs) is measured by bench/serve-load.ts hostile.
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ByteBudget, Slots } from '../src/serve/budget.js';
+import { ImageDecodeError, preprocessPixels } from '../src/runtime/node.js';
+import { ByteBudget } from '../src/serve/budget.js';
+import { DecodePool } from '../src/serve/decode-pool.js';
+import { startHealthListener } from '../src/serve/health-listener.js';
 import { HttpError } from '../src/serve/errors.js';
 import { startServer, type RunningServer, type ServeOptions } from '../src/serve/server.js';
 import { makeModelFolder, testImage, type TestModel } from './helpers/make-model.js';
@@ -72,18 +76,6 @@ describe('ByteBudget', () => {
     expect(performance.now() - t0).toBeLessThan(1000);
     held();
     (await waiting)();
-  });
-
-  it('Slots runs at most n at once', async () => {
-    const s = new Slots(2);
-    let running = 0;
-    let peak = 0;
-    await Promise.all(Array.from({ length: 6 }, () => s.run(async () => {
-      peak = Math.max(peak, ++running);
-      await new Promise((r) => setTimeout(r, 10));
-      running--;
-    })));
-    expect(peak).toBe(2);
   });
 });
 
@@ -171,5 +163,101 @@ describe('serve admission', () => {
     const jpeg = await sharp(pixels, raw).jpeg().toBuffer();
     expect((await post(s.url, jpeg, 'image/jpeg')).status).toBe(200);
     expect((await post(s.url, jpeg, 'image/png')).status).toBe(415);
+  });
+});
+
+describe('decode workers', () => {
+  it('a worker produces exactly the model input the runtime would, in order; bad bytes are ImageDecodeError; a dead worker is replaced', async () => {
+    const pre = model.manifest.preprocessing;
+    const pool = await DecodePool.start({ workers: 2, limitInputPixels: 1_000_000, preprocessing: pre });
+    try {
+      const imgs = [testImage(40, 40, 1, 1), testImage(77, 51, 3, 2), testImage(20, 30, 4, 3)];
+      const pngs = await Promise.all(imgs.map((i) => sharp(Buffer.from(i.data), { raw: { width: i.width, height: i.height, channels: i.channels as 1 | 3 | 4 } }).png().toBuffer()));
+      const got = await Promise.all(pngs.map((p) => pool.decode(p)));
+      got.forEach((x, k) => expect(x).toEqual(preprocessPixels(imgs[k]!, pre)));
+      await expect(pool.decode(Buffer.from('not an image'))).rejects.toBeInstanceOf(ImageDecodeError);
+      const huge = await sharp({ create: { width: 1100, height: 1000, channels: 3, background: '#000' } }).png().toBuffer();
+      await expect(pool.decode(huge)).rejects.toThrow(/pixel limit/);
+      // Aborted while queued: it leaves the queue without being decoded.
+      const ac = new AbortController();
+      const busy = [pool.decode(pngs[1]!), pool.decode(pngs[1]!)];
+      const queued = pool.decode(pngs[0]!, ac.signal);
+      expect(pool.waiting).toBe(1);
+      ac.abort();
+      await expect(queued).rejects.toThrow(/ended before its image was decoded/);
+      await Promise.all(busy);
+      // A worker that dies (here: terminated under it) fails nothing else and is replaced.
+      const [first] = (pool as unknown as { all: Set<{ worker: { terminate(): Promise<number> } }> }).all;
+      await first!.worker.terminate();
+      const again = await Promise.all(pngs.map((p) => pool.decode(p)));
+      again.forEach((x, k) => expect(x).toEqual(got[k]));
+    } finally {
+      await pool.close();
+    }
+    await expect(pool.decode(small)).rejects.toThrow(/closed/);
+  });
+
+  it('the server decodes uploads in its workers: same scores as the library, no decoded pixels in the main heap', async () => {
+    const s = await serve({ maxConcurrentDecodes: 1 });
+    const r = await post(s.url, small);
+    expect(r.status).toBe(200);
+    const img = testImage(40, 40, 1, 9);
+    expect(r.json.score).toBe((await s.detector.score(img)).score);
+    // 12 uploads of a 3000×3000 RGBA PNG (36 MB decoded each): external memory in this isolate stays small.
+    const big = await sharp({ create: { width: 3000, height: 3000, channels: 4, background: { r: 9, g: 80, b: 200, alpha: 1 } } }).png().toBuffer();
+    const before = process.memoryUsage().arrayBuffers;
+    let peak = before;
+    const watch = setInterval(() => (peak = Math.max(peak, process.memoryUsage().arrayBuffers)), 2);
+    const codes = await Promise.all(Array.from({ length: 12 }, () => post(s.url, big).then((x) => x.status)));
+    clearInterval(watch);
+    expect(codes.every((c) => c === 200 || c === 503)).toBe(true);
+    expect(codes.filter((c) => c === 200).length).toBeGreaterThan(0);
+    expect(peak - before).toBeLessThan(30 * 1024 * 1024); // one decoded image here would be 36 MB
+  });
+});
+
+describe('health port', () => {
+  it('answers /healthz and /readyz from its own thread; 503 when the server thread stalls and while draining', async () => {
+    const s = await serve({ healthPort: 0 });
+    expect(s.healthUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(s.healthUrl).not.toBe(s.url);
+    const get = async (p: string) => {
+      const r = await fetch(`${s.healthUrl}${p}`);
+      return [r.status, ((await r.json()) as { status?: string }).status];
+    };
+    expect(await get('/healthz')).toEqual([200, 'ok']);
+    expect(await get('/readyz')).toEqual([200, 'ready']);
+    expect((await fetch(`${s.healthUrl}/v1/score`, { method: 'POST', body: 'x' })).status).toBe(404);
+    expect((await fetch(`${s.healthUrl}/healthz`, { method: 'POST', body: 'x' })).status).toBe(405);
+    await s.close();
+    await expect(fetch(`${s.healthUrl}/healthz`)).rejects.toThrow(); // closed with the server
+  });
+
+  it('a stalled main thread turns /healthz into 503 (probed from another process while this thread is blocked)', async () => {
+    const h = await startHealthListener('127.0.0.1', 0, 300);
+    try {
+      h.setState('ready');
+      const url = `http://127.0.0.1:${h.port}/healthz`;
+      const probe = (delayMs: number) => execFileSync(process.execPath, ['-e', `setTimeout(() => fetch('${url}').then(async (r) => console.log(r.status, (await r.json()).status)), ${delayMs})`], { encoding: 'utf8' }).trim();
+      // execFileSync blocks this thread, so its beats stop while the child probes.
+      expect(probe(800)).toBe('503 stalled');
+      await new Promise((r) => setTimeout(r, 250)); // a beat
+      expect(probe(0)).toBe('200 ok');
+      h.setState('draining');
+      expect((await fetch(`http://127.0.0.1:${h.port}/readyz`)).status).toBe(503);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a health port already in use fails startServer clearly and releases the model', async () => {
+    const blocker = http.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      await expect(startServer({ model: model.dir, port: 0, providers: ['cpu'], healthPort: port })).rejects.toThrow(/cannot listen on the health port 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+    } finally {
+      blocker.close();
+    }
   });
 });

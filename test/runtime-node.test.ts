@@ -21,6 +21,8 @@ import {
   ModelLoadError,
   ModelNotFoundError,
   ProviderError,
+  inputSize,
+  preprocessPixels,
   type NodeDetector,
   type ScoreResult,
 } from '../src/runtime/node.js';
@@ -340,6 +342,55 @@ describe('concurrency', () => {
     expect(batches).toEqual([1, 4, 4, 2]); // 1: the load-time probe of the manifest's input shape
     const direct = await directRun(grey.detector, many, grey.manifest.preprocessing);
     expect(maxAbsDiff(results.map((r) => r.score), direct.score!.data as Float32Array)).toBeLessThanOrEqual(1e-6);
+  });
+});
+
+describe('decoding inside score()', () => {
+  it('decodes at most decodeConcurrency images at once and keeps only their model inputs', async () => {
+    const base = nodePlatform({ limitInputPixels: 1e8 });
+    let now = 0;
+    let peak = 0;
+    const platform: RuntimePlatform = {
+      ...base,
+      async decodeImage(input) {
+        peak = Math.max(peak, ++now);
+        try {
+          await new Promise((r) => setTimeout(r, 5));
+          return await base.decodeImage(input);
+        } finally {
+          now--;
+        }
+      },
+    };
+    const d = await Detector.create<Uint8Array>(platform, { model: grey.dir, executionProviders: ['cpu'], maxBatch: 16, decodeConcurrency: 3, logger: quiet });
+    try {
+      const pngs = await Promise.all(images.concat(images).map((img) => sharp(Buffer.from(img.data), { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 2 | 3 | 4 } }).png().toBuffer()));
+      const results = await d.score(pngs);
+      expect(peak).toBe(3);
+      const direct = await directRun(grey.detector, images.concat(images), grey.manifest.preprocessing);
+      expect(maxAbsDiff(results.map((r) => r.score), direct.score!.data as Float32Array)).toBeLessThanOrEqual(1e-6);
+      // The failure reported is the first bad image in input order, whichever lane met it first.
+      const bad = [pngs[0]!, Buffer.from('not an image'), pngs[1]!, Buffer.from('nor this')];
+      const e = await d.score(bad).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ImageDecodeError);
+      expect((e as ImageDecodeError).index).toBe(1);
+    } finally {
+      await d.dispose();
+    }
+    await expect(detectorFor(grey, { decodeConcurrency: 0 })).rejects.toThrow(/decodeConcurrency must be a positive integer/);
+  });
+
+  it('scorePreprocessed(preprocessPixels(x)) equals score(x); wrong-size inputs are InvalidImageError', async () => {
+    const d = await detectorFor(grey);
+    const pre = d.manifest.preprocessing;
+    const viaPixels = await d.score(images, { outputs: ['anomalyMap'] });
+    const viaTensors = await d.scorePreprocessed(images.map((img) => preprocessPixels(img, pre)), { outputs: ['anomalyMap'] });
+    expect(viaTensors.map((r) => r.score)).toEqual(viaPixels.map((r) => r.score));
+    expect(maxAbsDiff(viaTensors[2]!.anomalyMap!.data, viaPixels[2]!.anomalyMap!.data)).toBe(0);
+    expect((await d.scorePreprocessed(preprocessPixels(images[0]!, pre))).score).toBe(viaPixels[0]!.score);
+    expect(inputSize(pre)).toBe(32 * 32);
+    await expect(d.scorePreprocessed([new Float32Array(10)])).rejects.toThrow(InvalidImageError);
+    await expect(d.scorePreprocessed([preprocessPixels(images[0]!, pre), new Uint8Array(1024) as unknown as Float32Array])).rejects.toThrow(/preprocessed input 1 must be a Float32Array of 1024 values/);
   });
 });
 

@@ -21,6 +21,9 @@ Options:
   -m, --model <dir|url>   model folder (manifest.json + detector.onnx), required
   --port <n>              port (default ${SERVE_DEFAULTS.port}; 0 = any free port)
   --host <addr>           address to listen on (default ${SERVE_DEFAULTS.host}; 0.0.0.0 = all)
+  --health-port <n>       also serve /healthz and /readyz on this port, from a thread of their
+                          own: answered within milliseconds under any load (point probes here);
+                          /healthz there turns 503 if the server thread stops for 10 s (0 = any free port)
   --providers <list>      execution providers to try in order (default cuda,cpu)
   --max-batch <n>         most images per ONNX Runtime run (default ${SERVE_DEFAULTS.maxBatch}; 1 = no batching)
   --max-wait-ms <ms>      how long a request waits for others to share its run (default ${SERVE_DEFAULTS.maxWaitMs})
@@ -31,7 +34,8 @@ Options:
                           image's header before decoding; an image over it gets 413, the others
                           wait their turn (default 256mb)
   --decode-wait-ms <ms>   longest wait for decode room, then 503 (default ${SERVE_DEFAULTS.decodeWaitMs})
-  --decode-concurrency <n> images decoded at once (default: CPU count − 1, at least 1)
+  --decode-concurrency <n> decode worker threads, one image each at a time (default: CPU
+                          count − 1, at least 1); decoded pixels never reach the server thread
   --timeout-ms <ms>       decode + score deadline per request, then 504 (default ${SERVE_DEFAULTS.timeoutMs})
   --body-timeout-ms <ms>  deadline to receive a request body, then 408 (default ${SERVE_DEFAULTS.bodyTimeoutMs})
   --threshold <x>         raw-score threshold (default: the manifest's)
@@ -47,7 +51,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values: v } = parseCommandArgs(
     argv,
     {
-      model: { type: 'string', short: 'm' }, port: { type: 'string' }, host: { type: 'string' }, providers: { type: 'string' },
+      model: { type: 'string', short: 'm' }, port: { type: 'string' }, 'health-port': { type: 'string' }, host: { type: 'string' }, providers: { type: 'string' },
       'max-batch': { type: 'string' }, 'max-wait-ms': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-body': { type: 'string' },
       'max-pixels': { type: 'string' }, 'timeout-ms': { type: 'string' }, 'body-timeout-ms': { type: 'string' },
       'max-decoded': { type: 'string' }, 'decode-wait-ms': { type: 'string' }, 'decode-concurrency': { type: 'string' },
@@ -83,6 +87,7 @@ export async function run(argv: string[]): Promise<number> {
   const server = await startServer({
     model: v.model,
     port: intOption(v.port, 'port', 0),
+    healthPort: intOption(v['health-port'], 'health-port', 0),
     host: v.host,
     providers,
     maxBatch: intOption(v['max-batch'], 'max-batch'),

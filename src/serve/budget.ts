@@ -103,23 +103,3 @@ export class ByteBudget {
     }
   }
 }
-
-/** A plain counting semaphore: at most `slots` holders at once, granted in arrival order. */
-export class Slots {
-  private busy = 0;
-  private readonly queue: (() => void)[] = [];
-
-  constructor(readonly slots: number) {}
-
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.busy >= this.slots) await new Promise<void>((resolve) => this.queue.push(resolve));
-    else this.busy++;
-    try {
-      return await work();
-    } finally {
-      const next = this.queue.shift();
-      if (next) next(); // the slot passes on
-      else this.busy--;
-    }
-  }
-}

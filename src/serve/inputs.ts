@@ -1,8 +1,8 @@
 // Turns one uploaded image (encoded PNG/JPEG/WebP bytes, or raw 8-bit pixels described by
-// headers) into decoded pixels before it joins a batch: a bad image fails its own request with a
+// headers) into model input before it joins a batch: a bad image fails its own request with a
 // 400, never the batch it would have shared.
-import type { RawPixels } from '@ganomaly-edge/runtime/node';
-import { decodeNodeImage, loadSharp } from '@ganomaly-edge/runtime/node';
+import { ImageDecodeError, loadSharp, preprocessPixels, type Manifest } from '@ganomaly-edge/runtime/node';
+import type { DecodePool } from './decode-pool.js';
 import { HttpError } from './errors.js';
 
 export const ENCODED_TYPES: ReadonlySet<string> = new Set(['image/png', 'image/jpeg', 'image/jpg', 'image/webp']);
@@ -29,39 +29,50 @@ function dimension(headers: Record<string, string | string[] | undefined>, name:
   return n;
 }
 
+/** Where an image becomes model input: the model's preprocessing, and the workers that decode. */
+export interface InputContext {
+  limitInputPixels: number;
+  preprocessing: Manifest['preprocessing'];
+  decoder: DecodePool;
+}
+
 /**
- * Decodes `data` according to its media type. `headers` are where raw pixels' x-width, x-height
- * and x-channels are read from (the request's, or a multipart part's). Throws HttpError 400/415.
+ * Turns `data` into the model's input according to its media type: encoded images are decoded
+ * and preprocessed by a decode worker (their pixels never reach this thread), raw pixels are
+ * checked and preprocessed here (they are in memory already, and preprocessing reads only the
+ * pixels the resize samples). `headers` are where raw pixels' x-width, x-height and x-channels are
+ * read from (the request's, or a multipart part's). Throws HttpError 400/415.
  */
-export async function toPixels(
+export async function toModelInput(
   data: Buffer,
   type: string,
   headers: Record<string, string | string[] | undefined>,
-  limitInputPixels: number,
-): Promise<RawPixels> {
+  ctx: InputContext,
+  signal?: AbortSignal,
+): Promise<Float32Array> {
   if (data.length === 0) throw new HttpError(400, 'empty_body', 'the image is empty');
   if (type === RAW_TYPE) {
     const width = dimension(headers, 'x-width', 1 << 20);
     const height = dimension(headers, 'x-height', 1 << 20);
     const channels = dimension(headers, 'x-channels', 4);
-    if (width * height > limitInputPixels) {
-      throw new HttpError(400, 'image_too_large', `${width}x${height} pixels exceeds the limit of ${limitInputPixels} (server option --max-pixels)`);
+    if (width * height > ctx.limitInputPixels) {
+      throw new HttpError(400, 'image_too_large', `${width}x${height} pixels exceeds the limit of ${ctx.limitInputPixels} (server option --max-pixels)`);
     }
     if (data.length !== width * height * channels) {
       throw new HttpError(400, 'invalid_raw_pixels', `raw body has ${data.length} bytes but ${width}x${height}x${channels} needs ${width * height * channels}`);
     }
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width, height, channels };
+    return preprocessPixels({ data: new Uint8Array(data.buffer, data.byteOffset, data.length), width, height, channels }, ctx.preprocessing);
   }
   if (!ENCODED_TYPES.has(type)) throw unsupportedType(type, 'the image');
   try {
-    return await decodeNodeImage(data, limitInputPixels);
+    return await ctx.decoder.decode(data, signal);
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
+    if (!(e instanceof ImageDecodeError)) throw e; // cancelled, or a worker that died: not the image's fault
     // sharp reports decompression bombs as "Input image exceeds pixel limit".
-    if (/pixel limit/i.test(message)) {
-      throw new HttpError(400, 'image_too_large', `image exceeds the limit of ${limitInputPixels} pixels (server option --max-pixels)`);
+    if (/pixel limit/i.test(e.message)) {
+      throw new HttpError(400, 'image_too_large', `image exceeds the limit of ${ctx.limitInputPixels} pixels (server option --max-pixels)`);
     }
-    throw new HttpError(400, 'undecodable_image', message);
+    throw new HttpError(400, 'undecodable_image', e.message);
   }
 }
 
@@ -71,7 +82,7 @@ const FORMAT_OF: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'j
 /**
  * The bytes `data` will take once decoded, from its header alone (sharp's metadata(), no pixel
  * decoding), so the server can admit by decoded size before decoding. Refuses, with the same
- * HttpErrors as toPixels, what toPixels would refuse: pixel-limit bombs, bad raw headers, and
+ * HttpErrors as toModelInput, what it would refuse: pixel-limit bombs, bad raw headers, and
  * bodies whose real format differs from the declared type.
  */
 export async function decodedSize(
@@ -81,7 +92,7 @@ export async function decodedSize(
   limitInputPixels: number,
 ): Promise<number> {
   if (data.length === 0) throw new HttpError(400, 'empty_body', 'the image is empty');
-  if (type === RAW_TYPE) return data.length; // checked in full by toPixels; already in memory
+  if (type === RAW_TYPE) return data.length; // checked in full by toModelInput; already in memory
   const expected = FORMAT_OF[type];
   if (!expected) throw unsupportedType(type, 'the image');
   const sharp = await loadSharp();

@@ -1,33 +1,32 @@
 // The two scoring endpoints: POST /v1/score (one image in the body) and POST /v1/score:batch
 // (multipart/form-data, one image per part). Both decode first, then hand pixels to the shared
 // micro-batcher, so concurrent requests from any client share ONNX Runtime runs.
+import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { renderHeatmapPng, type RawPixels, type ScoreResult } from '@ganomaly-edge/runtime/node';
+import { renderHeatmapPng, type ScoreResult } from '@ganomaly-edge/runtime/node';
 import { checkDeclaredLength, parseMediaType, parseMultipart, readBody } from './body.js';
 import { HttpError } from './errors.js';
-import type { ByteBudget, Slots } from './budget.js';
-import { decodedSize, isSupportedImageType, toPixels, unsupportedType } from './inputs.js';
+import type { ByteBudget } from './budget.js';
+import { decodedSize, isSupportedImageType, toModelInput, unsupportedType, type InputContext } from './inputs.js';
 
 export interface ScoreItem {
-  pixels: RawPixels;
+  /** The model input (preprocessed, CHW). */
+  input: Float32Array;
   /** Fetch the anomaly map for this item (heatmap requested). */
   map: boolean;
 }
 
 /** What the endpoints need from the server around them. */
-export interface ScoringContext {
+export interface ScoringContext extends InputContext {
   modelName: string;
   maxBodyBytes: number;
   bodyTimeoutMs: number;
   timeoutMs: number;
-  limitInputPixels: number;
   heatmapSize: number;
   /** Most images one request may carry (the queue bound). */
   maxImages: number;
   /** Decoded bytes in flight (decoding, waiting for a run, being scored). */
   budget: ByteBudget;
-  /** Decodes running at once (sharp on libuv's pool); the rest of the machine stays for the event loop and the session. */
-  decodeSlots: Slots;
 }
 
 /** Per-request facts the access log and metrics report. */
@@ -79,8 +78,8 @@ async function scoreImage(
   const bytes = size ?? (await decodedSize(data, type, headers, ctx.limitInputPixels));
   const release = await ctx.budget.acquire(bytes, signal);
   try {
-    const pixels = await ctx.decodeSlots.run(() => toPixels(data, type, headers, ctx.limitInputPixels));
-    return await scope.submit({ pixels, map }, signal);
+    const input = await toModelInput(data, type, headers, ctx, signal);
+    return await scope.submit({ input, map }, signal);
   } finally {
     release();
   }
@@ -92,6 +91,7 @@ async function scoreImage(
  */
 async function withDeadline<T>(ms: number, clientGone: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ac = new AbortController();
+  setMaxListeners(0, ac.signal); // one listener per image of a batch (decode queue, budget wait)
   const onGone = () => ac.abort();
   clientGone.addEventListener('abort', onGone, { once: true });
   let timer: NodeJS.Timeout | undefined;

@@ -19,7 +19,9 @@ import {
 } from '@ganomaly-edge/runtime/node';
 import type { Precision } from '../types.js';
 import { CancelledError, MicroBatcher } from './batcher.js';
-import { ByteBudget, Slots } from './budget.js';
+import { ByteBudget } from './budget.js';
+import { DecodePool } from './decode-pool.js';
+import { startHealthListener, type HealthListener } from './health-listener.js';
 import { errorBody, HttpError } from './errors.js';
 import { silentLog, type LogSink } from './logging.js';
 import { batchBuckets, Counter, Gauge, Histogram, LATENCY_BUCKETS_S, PROMETHEUS_CONTENT_TYPE, Registry } from './metrics.js';
@@ -32,6 +34,13 @@ export interface ServeOptions {
   port?: number;
   /** Default 127.0.0.1 (local only); '0.0.0.0' to listen on every interface. */
   host?: string;
+  /**
+   * A second port, on the same host, that serves only /healthz and /readyz, from a thread of its
+   * own: probes there are answered within milliseconds under any load, where on the main port
+   * they queue behind a burst of new connections. /healthz there still turns 503 if the server's
+   * main thread stops running for 10 s. 0 picks a free port. Default: none.
+   */
+  healthPort?: number;
   /** Execution providers tried in order. Default: the runtime's (cuda, cpu). */
   providers?: readonly ExecutionProvider[];
   /** Most images per ONNX Runtime run. Default 32. */
@@ -56,7 +65,10 @@ export interface ServeOptions {
   maxDecodedBytes?: number;
   /** Longest wait for decode room before a 503. Default 10 s (at most timeoutMs). */
   decodeWaitMs?: number;
-  /** Images decoded at once. Default: CPU count − 1 (at least 1), so decoding never starves the event loop. */
+  /**
+   * Decode worker threads, each decoding one image at a time (pixels stay in the worker; only the
+   * model input comes back). Default: CPU count − 1 (at least 1), so decoding never starves the event loop.
+   */
   maxConcurrentDecodes?: number;
   /** Raw-score threshold; default the manifest's. */
   threshold?: number;
@@ -85,6 +97,8 @@ export interface RunningServer {
   /** http://host:port, without a trailing slash. */
   url: string;
   port: number;
+  /** The health port's http://host:port, when healthPort was given. */
+  healthUrl?: string;
   detector: NodeDetector;
   /** Stops accepting, answers every accepted request, then releases the model. Idempotent. */
   close(): Promise<void>;
@@ -142,6 +156,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   positiveInt(o.decodeWaitMs, 'decodeWaitMs');
   positiveInt(o.heatmapSize, 'heatmapSize');
   positiveInt(o.port, 'port', 0);
+  if (o.healthPort !== undefined) positiveInt(o.healthPort, 'healthPort', 0);
+  const decodeWorkers = positiveInt(o.maxConcurrentDecodes ?? Math.max(1, availableParallelism() - 1), 'maxConcurrentDecodes');
   if (!(o.maxWaitMs >= 0 && Number.isFinite(o.maxWaitMs))) throw new RangeError(`maxWaitMs must be a number ≥ 0; got ${o.maxWaitMs}`);
   const log = o.log ?? silentLog;
 
@@ -160,6 +176,17 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   // Load sharp now: its first import loads libvips synchronously (hundreds of ms), which would
   // otherwise stall the event loop (and /healthz) under the first burst of uploads.
   await loadSharp().catch(() => undefined); // without sharp only raw pixels are served
+  let decoder: DecodePool;
+  try {
+    decoder = await DecodePool.start({
+      workers: decodeWorkers,
+      limitInputPixels: o.limitInputPixels,
+      preprocessing: detector.manifest.preprocessing,
+    });
+  } catch (e) {
+    await detector.dispose();
+    throw e;
+  }
   const maxBatch = detector.maxBatch; // a fixed-batch graph decides
   const maxQueue = positiveInt(o.maxQueue ?? 8 * maxBatch, 'maxQueue');
   const modelName = detector.manifest.name;
@@ -186,7 +213,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     maxWaitMs: o.maxWaitMs,
     isItemError,
     upstream: () => upstream,
-    run: (items) => detector.score(items.map((i) => i.pixels), { outputs: items.some((i) => i.map) ? ['anomalyMap'] : [] }),
+    run: (items) => detector.scorePreprocessed(items.map((i) => i.input), { outputs: items.some((i) => i.map) ? ['anomalyMap'] : [] }),
     onBatch(size, ms) {
       batchSize.observe(size);
       batchTime.observe(ms / 1000);
@@ -211,7 +238,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     heatmapSize: o.heatmapSize,
     maxImages: maxQueue,
     budget,
-    decodeSlots: new Slots(positiveInt(o.maxConcurrentDecodes ?? Math.max(1, availableParallelism() - 1), 'maxConcurrentDecodes')),
+    preprocessing: detector.manifest.preprocessing,
+    decoder,
   };
   interface Held {
     /** Images admitted for this request. */
@@ -387,17 +415,33 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       resolve();
     });
   }).catch(async (e: unknown) => {
+    await decoder.close();
     await detector.dispose();
     throw e;
   });
   const { port } = server.address() as AddressInfo;
-  const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
-  log({ msg: 'listening', url, model: modelName, provider: detector.provider, maxBatch, maxWaitMs: o.maxWaitMs, maxQueue });
+  const origin = (p: number) => `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${p}`;
+  const url = origin(port);
+  let health: HealthListener | undefined;
+  if (o.healthPort !== undefined) {
+    try {
+      health = await startHealthListener(o.host, o.healthPort);
+    } catch (e) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await decoder.close();
+      await detector.dispose();
+      throw e;
+    }
+    health.setState('ready');
+  }
+  const healthUrl = health ? origin(health.port) : undefined;
+  log({ msg: 'listening', url, ...(healthUrl ? { healthUrl } : {}), model: modelName, provider: detector.provider, maxBatch, maxWaitMs: o.maxWaitMs, maxQueue });
 
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
       draining = true;
+      health?.setState('draining');
       log({ msg: 'draining', active, admitted });
       // Keep-alive clients learn from the answer itself that this connection ends (no reset).
       for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
@@ -408,9 +452,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       server.closeAllConnections();
       await closed;
       await batcher.idle();
+      await decoder.close();
       await detector.dispose();
+      await health?.close();
       log({ msg: 'closed' });
     })());
 
-  return { url, port, detector, close };
+  return { url, port, ...(healthUrl ? { healthUrl } : {}), detector, close };
 }

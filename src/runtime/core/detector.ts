@@ -2,7 +2,7 @@
 // calibrated scores. The Node and browser entries only supply a RuntimePlatform.
 import type { Manifest, Precision } from '../../types.js';
 import { Batcher } from './batcher.js';
-import { DisposedError, ModelLoadError, NonFiniteScoreError, errorMessage } from './errors.js';
+import { DisposedError, InvalidImageError, ModelLoadError, NonFiniteScoreError, errorMessage } from './errors.js';
 import { inputSize, toPixels, writeInput } from './images.js';
 import { loadModel, type ModelSource } from './model-source.js';
 import type { ExecutionProvider, FloatTensor, InferenceHandle, Logger, RuntimePlatform } from './platform.js';
@@ -66,9 +66,16 @@ export interface DetectorOptions {
   precision?: Precision;
   /** A model URL that sends nothing for this long is given up (InputLimitError). Default 30 s. */
   fetchTimeoutMs?: number;
+  /**
+   * Most images score() decodes at once. Each is preprocessed as soon as it is decoded and its
+   * pixels dropped, so score() holds at most this many decoded images, however long the list.
+   * Default 4.
+   */
+  decodeConcurrency?: number;
 }
 
 export const DEFAULT_MAX_BATCH = 16;
+export const DEFAULT_DECODE_CONCURRENCY = 4;
 
 function checkThreshold(t: unknown, what: string): number {
   if (typeof t !== 'number' || !Number.isFinite(t)) throw new TypeError(`${what} must be a finite number; got ${String(t)}`);
@@ -89,6 +96,7 @@ export class Detector<Input> {
     readonly maxBatch: number,
     /** The precision of the loaded graph; `manifest` carries that variant's calibration and threshold. */
     readonly precision: Precision,
+    private readonly decodeConcurrency: number,
   ) {
     const [n, c, h, w] = manifest.input.shape;
     const fixedBatch = typeof n === 'number' ? n : undefined;
@@ -102,6 +110,8 @@ export class Detector<Input> {
     }
     const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new TypeError(`maxBatch must be a positive integer; got ${maxBatch}`);
+    const decodeConcurrency = options.decodeConcurrency ?? DEFAULT_DECODE_CONCURRENCY;
+    if (!Number.isInteger(decodeConcurrency) || decodeConcurrency < 1) throw new TypeError(`decodeConcurrency must be a positive integer; got ${decodeConcurrency}`);
     if (options.threshold !== undefined) checkThreshold(options.threshold, 'threshold');
     const { manifest, detector, precision, file } = await loadModel(platform, options.model, options.verifyIntegrity ?? true, { fetchTimeoutMs: options.fetchTimeoutMs }, options.precision);
     const logger = options.logger === undefined ? console : options.logger;
@@ -122,33 +132,37 @@ export class Detector<Input> {
       throw e;
     }
     const threshold = options.threshold ?? manifest.threshold.value;
-    return new Detector<Input>(platform, session, manifest, provider, threshold, maxBatch, precision);
+    return new Detector<Input>(platform, session, manifest, provider, threshold, maxBatch, precision, decodeConcurrency);
   }
 
   /** Scores one image, or a list of images (results in input order). */
   score(image: Input, options?: ScoreOptions): Promise<ScoreResult>;
   score(images: readonly Input[], options?: ScoreOptions): Promise<ScoreResult[]>;
   async score(images: Input | readonly Input[], options: ScoreOptions = {}): Promise<ScoreResult | ScoreResult[]> {
-    if (this.disposed) throw new DisposedError('detector has been disposed');
     const list = Array.isArray(images) ? (images as readonly Input[]) : [images as Input];
-    const threshold = options.threshold === undefined ? this.threshold : checkThreshold(options.threshold, 'threshold');
-    const fetch = this.outputsToFetch(options.outputs ?? []);
-    const results: ScoreResult[] = [];
-    // Decoding chunk k+1 overlaps the run of chunk k; at most two chunks are held at once.
-    let pending: Promise<Record<string, FloatTensor>[]> | undefined;
-    for (let start = 0; start < list.length; start += this.maxBatch) {
-      let inputs: Float32Array[];
-      try {
-        inputs = await this.prepare(list.slice(start, start + this.maxBatch), start);
-      } catch (e) {
-        pending?.catch(() => undefined); // the decode error is the one to report
-        throw e;
-      }
-      if (pending) results.push(...(await pending).map((o) => this.toResult(o, threshold)));
-      pending = this.batcher.submit(inputs, fetch);
-    }
-    if (pending) results.push(...(await pending).map((o) => this.toResult(o, threshold)));
+    const results = await this.scoreChunks(list.length, (start, end) => this.prepare(list.slice(start, end), start), options);
     return Array.isArray(images) ? results : results[0]!;
+  }
+
+  /**
+   * Scores images that are already model input: each a CHW Float32Array of the manifest's
+   * preprocessing (preprocessPixels makes one from pixels). For callers that decode elsewhere —
+   * a worker thread, a video decoder — and hand over only the small tensor. The arrays are
+   * copied into the batch, never changed.
+   */
+  scorePreprocessed(input: Float32Array, options?: ScoreOptions): Promise<ScoreResult>;
+  scorePreprocessed(inputs: readonly Float32Array[], options?: ScoreOptions): Promise<ScoreResult[]>;
+  async scorePreprocessed(inputs: Float32Array | readonly Float32Array[], options: ScoreOptions = {}): Promise<ScoreResult | ScoreResult[]> {
+    const list = inputs instanceof Float32Array ? [inputs] : inputs;
+    const size = inputSize(this.manifest.preprocessing);
+    list.forEach((x, i) => {
+      if (!(x instanceof Float32Array) || x.length !== size) {
+        const got = x instanceof Float32Array ? `${x.length} values` : x === null ? 'null' : typeof x === 'object' ? (x as object).constructor?.name : typeof x;
+        throw new InvalidImageError(`preprocessed input ${i} must be a Float32Array of ${size} values (the model's ${this.manifest.input.shape.slice(1).join('×')} input); got ${got}`, i);
+      }
+    });
+    const results = await this.scoreChunks(list.length, async (start, end) => list.slice(start, end), options);
+    return inputs instanceof Float32Array ? results[0]! : results;
   }
 
   /** Releases the session after queued work finishes. Further score() calls reject. */
@@ -157,6 +171,28 @@ export class Detector<Input> {
     this.disposed = true;
     await this.batcher.close();
     await this.session.release();
+  }
+
+  /** Runs `n` images in chunks of maxBatch; preparing chunk k+1 overlaps the run of chunk k, so at most two chunks are held. */
+  private async scoreChunks(n: number, chunk: (start: number, end: number) => Promise<Float32Array[]>, options: ScoreOptions): Promise<ScoreResult[]> {
+    if (this.disposed) throw new DisposedError('detector has been disposed');
+    const threshold = options.threshold === undefined ? this.threshold : checkThreshold(options.threshold, 'threshold');
+    const fetch = this.outputsToFetch(options.outputs ?? []);
+    const results: ScoreResult[] = [];
+    let pending: Promise<Record<string, FloatTensor>[]> | undefined;
+    for (let start = 0; start < n; start += this.maxBatch) {
+      let inputs: Float32Array[];
+      try {
+        inputs = await chunk(start, Math.min(n, start + this.maxBatch));
+      } catch (e) {
+        pending?.catch(() => undefined); // the decode error is the one to report
+        throw e;
+      }
+      if (pending) results.push(...(await pending).map((o) => this.toResult(o, threshold)));
+      pending = this.batcher.submit(inputs, fetch);
+    }
+    if (pending) results.push(...(await pending).map((o) => this.toResult(o, threshold)));
+    return results;
   }
 
   private outputsToFetch(wanted: readonly OptionalOutput[]): string[] {
@@ -172,14 +208,32 @@ export class Detector<Input> {
     return fetch;
   }
 
+  /**
+   * Decodes and preprocesses a chunk, at most decodeConcurrency images at a time: each image's
+   * pixels are dropped once preprocessed, so a list of huge images never sits decoded at once.
+   * The first failure (in input order among those tried) is reported; the rest are not started.
+   */
   private async prepare(chunk: readonly Input[], offset: number): Promise<Float32Array[]> {
     const pre = this.manifest.preprocessing;
-    const pixels = await Promise.all(chunk.map((img, i) => toPixels(this.platform, img, offset + i)));
-    return pixels.map((img) => {
-      const x = new Float32Array(inputSize(pre));
-      writeInput(img, pre, x, 0);
-      return x;
-    });
+    const out: Float32Array[] = new Array<Float32Array>(chunk.length);
+    let next = 0;
+    const failures: { index: number; error: unknown }[] = [];
+    const lane = async () => {
+      while (failures.length === 0 && next < chunk.length) {
+        const i = next++;
+        try {
+          const img = await toPixels(this.platform, chunk[i], offset + i);
+          const x = new Float32Array(inputSize(pre));
+          writeInput(img, pre, x, 0);
+          out[i] = x;
+        } catch (error) {
+          failures.push({ index: i, error });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.decodeConcurrency, chunk.length) }, lane));
+    if (failures.length > 0) throw failures.reduce((a, b) => (b.index < a.index ? b : a)).error;
+    return out;
   }
 
   private toResult(o: Record<string, FloatTensor>, threshold: number): ScoreResult {

@@ -73,6 +73,18 @@ export function writeInput(img: RawPixels, pre: Preprocessing, batch: Float32Arr
   preprocessImage(img, pre, 'CHW', batch, slot * size);
 }
 
+/**
+ * One image as the model takes it: `img` converted, resized and normalised by `pre` into a new
+ * CHW float array of inputSize(pre) values — what Detector.scorePreprocessed accepts. Lets a
+ * caller decode and preprocess where it likes (a worker thread) and hand over only the tensor.
+ */
+export function preprocessPixels(img: RawPixels, pre: Preprocessing): Float32Array {
+  checkRawPixels(img);
+  const x = new Float32Array(inputSize(pre));
+  writeInput(img, pre, x, 0);
+  return x;
+}
+
 export function inputSize(pre: Preprocessing): number {
   return (pre.channelOrder === 'gray' ? 1 : 3) * pre.resize.width * pre.resize.height;
 }

@@ -1,5 +1,5 @@
 // The platform-neutral runtime: what both entries (node.ts, web.ts) re-export.
-export { Detector, DEFAULT_MAX_BATCH, OPTIONAL_OUTPUTS } from './detector.js';
+export { Detector, DEFAULT_DECODE_CONCURRENCY, DEFAULT_MAX_BATCH, OPTIONAL_OUTPUTS } from './detector.js';
 export type { DetectorOptions, ImageTensor, OptionalOutput, ScoreOptions, ScoreResult } from './detector.js';
 export {
   ChannelMismatchError,
@@ -24,6 +24,7 @@ export { isAnomalous, normalizeScore } from './scores.js';
 export { anomalyMapToPixels, reconstructionToPixels, turbo } from './visual.js';
 export type { HeatmapOptions } from './visual.js';
 export type { RawPixels } from './images.js';
+export { inputSize, preprocessPixels } from './images.js';
 export { createOrtHandle, ORT_CONFIG_ENTRIES } from './ort-adapter.js';
 export type { OrtModuleLike } from './ort-adapter.js';
 export { sha256Hex } from './sha256.js';
