@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDetector } from '../src/export/onnx/index.js';
+import { jsonDepthExceeds } from '../src/runtime/core/manifest.js';
 import {
   createDetector,
   ImageDecodeError,
@@ -166,6 +167,25 @@ describe('bounded reads', () => {
     const e = await rejection(createDetector({ model: dir, executionProviders: ['cpu'], logger: null }));
     expect(e).toBeInstanceOf(InputLimitError);
     expect(e.message).toMatch(/more than the limit of 4194304/);
+  });
+
+  it('a deeply nested manifest.json (4 MiB of brackets) is refused before JSON.parse, in milliseconds', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ganomaly-nestedmanifest-'));
+    const core = JSON.stringify(model.manifest);
+    const n = ((4 << 20) - core.length - 16) >> 1;
+    await writeFile(join(dir, 'manifest.json'), `${core.slice(0, -1)},"x":${'['.repeat(n)}${']'.repeat(n)}}`);
+    await writeFile(join(dir, 'detector.onnx'), model.detector);
+    const t0 = performance.now();
+    const e = await rejection(createDetector({ model: dir, executionProviders: ['cpu'], logger: null }));
+    expect(e).toBeInstanceOf(ManifestError);
+    expect(e.message).toMatch(/nests arrays or objects more than 32 levels deep/);
+    expect(performance.now() - t0).toBeLessThan(2000); // parsing it took ~0.6 s and ~200 MB before
+    // Brackets inside strings are text, not nesting; 32 levels still load.
+    const inString = `{"notes":"${'[{'.repeat(100)}\\"]"}`; // an escaped quote inside, too
+    expect(typeof JSON.parse(inString).notes).toBe('string');
+    expect(jsonDepthExceeds(inString, 32)).toBe(false);
+    expect(jsonDepthExceeds('['.repeat(32) + ']'.repeat(32), 32)).toBe(false);
+    expect(jsonDepthExceeds('['.repeat(33) + ']'.repeat(33), 32)).toBe(true);
   });
 
   describe('model URLs', () => {

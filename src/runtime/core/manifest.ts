@@ -61,9 +61,34 @@ class Problems {
 }
 
 /** Parses manifest text (or an already-parsed object) and validates it. Throws ManifestError. */
+/** Deepest nesting a manifest may have; ours is 4 levels deep, so this only refuses abuse. */
+export const MAX_MANIFEST_DEPTH = 32;
+
+/**
+ * How deep `text` nests arrays and objects, stopping as soon as it passes `limit` (strings are
+ * skipped, escapes included). One pass over the characters, no allocation: a 4 MiB file of
+ * brackets is refused in milliseconds instead of being parsed (~0.6 s, ~200 MB in V8).
+ */
+export function jsonDepthExceeds(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
 export function parseManifest(source: string | unknown, origin = 'manifest.json'): Manifest {
   let raw: unknown = source;
   if (typeof source === 'string') {
+    if (jsonDepthExceeds(source, MAX_MANIFEST_DEPTH)) throw new ManifestError(`${origin} nests arrays or objects more than ${MAX_MANIFEST_DEPTH} levels deep; a manifest is at most a few`);
     try {
       raw = JSON.parse(source);
     } catch (e) {
