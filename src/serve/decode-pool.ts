@@ -33,6 +33,9 @@ interface Reply {
   error?: { name: string; message: string };
 }
 
+/** A worker loads the runtime and sharp in ~100 ms; one that takes this long is not coming. */
+const START_TIMEOUT_MS = 30_000;
+
 let runtimeUrl: string | undefined;
 
 /** The runtime's Node entry as a file URL, resolved from here (the built package, also under vitest). */
@@ -54,6 +57,7 @@ class DecodeWorker {
   job: Job | null = null;
   readonly ready: Promise<void>;
   private nextId = 0;
+  private stopped = false;
 
   constructor(opts: DecodePoolOptions, private readonly onStop: (w: DecodeWorker, e: Error) => void, private readonly onIdle: (w: DecodeWorker) => void) {
     this.worker = new Worker(DECODE_WORKER_SOURCE, {
@@ -98,7 +102,6 @@ class DecodeWorker {
     if (job.onAbort) job.signal!.removeEventListener('abort', job.onAbort);
   }
 
-  private stopped = false;
   private stop(e: Error): void {
     if (this.stopped) return;
     this.stopped = true;
@@ -132,11 +135,17 @@ export class DecodePool {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new RangeError(`decode workers must be an integer ≥ 1; got ${opts.workers}`);
     const pool = new DecodePool(opts);
     const workers = Array.from({ length: opts.workers }, () => pool.spawn());
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the decode worker threads did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+    });
     try {
-      await Promise.all(workers.map((w) => w.ready));
+      await Promise.race([Promise.all(workers.map((w) => w.ready)), late]);
     } catch (e) {
       await pool.close();
       throw e;
+    } finally {
+      clearTimeout(timer);
     }
     pool.idle.push(...workers);
     return pool;
