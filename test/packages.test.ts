@@ -2,8 +2,9 @@
 // install the tarballs into fresh folders outside the repository (npm cache first, no env var, no
 // .npmrc of ours), and use them there: a gateway script, the toolkit's CLI, strict TypeScript
 // consumers, and a web app built with Vite and with esbuild, scored in headless Chromium.
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
@@ -20,6 +21,7 @@ import {
   REPO,
   runIn,
   typecheck,
+  userEnv,
   type Footprint,
   type Install,
   type PackageKey,
@@ -162,6 +164,39 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed packages', () => {
       expect(err?.stderr.trim().split('\n')).toHaveLength(1);
       expect(err?.stderr).toMatch(/onnxruntime-node is not installed.*onnxruntime-node-install=skip/);
     }
+  });
+
+  it('toolkit + onnxruntime-node: the installed `ganomaly serve` decodes in its worker threads, scores as the gateway does, answers its health port', async () => {
+    // What a server user adds to the toolkit: onnxruntime-node, with the README's .npmrc line.
+    await writeFile(join(toolkit.dir, '.npmrc'), 'onnxruntime-node-install=skip\n');
+    await addPackages(toolkit.dir, ['onnxruntime-node@1.30.0']);
+    const bin = join(toolkit.dir, 'node_modules', '.bin', 'ganomaly');
+    const model = join(gateway.dir, 'node_modules', '@ganomaly-edge', 'model-fashion-mnist-trouser');
+    const child = spawn(bin, ['serve', '--model', model, '--port', '0', '--health-port', '0', '--providers', 'cpu', '--quiet'], { cwd: toolkit.dir, env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      const listening = await new Promise<{ url: string; healthUrl: string }>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
+          if (line) resolve(JSON.parse(line) as { url: string; healthUrl: string });
+        });
+        child.once('exit', (code) => reject(new Error(`serve exited (${code}) before listening: ${stderr}`)));
+      });
+      const png = await readFile(join(model, 'samples', SAMPLE));
+      const r = await fetch(`${listening.url}/v1/score`, { method: 'POST', body: new Uint8Array(png), headers: { 'content-type': 'image/png' } });
+      expect(r.status).toBe(200);
+      expect(Math.abs(((await r.json()) as { score: number }).score - gatewayScores.scores[SAMPLE]!)).toBeLessThanOrEqual(1e-6);
+      expect((await fetch(`${listening.healthUrl}/healthz`)).status).toBe(200);
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    expect(stderr).toBe('');
   });
 
   it('strict TypeScript consumers compile against the packed types (bundler and nodenext)', async () => {
