@@ -4,6 +4,7 @@
 import { ImageDecodeError, loadSharp, preprocessPixels, type Manifest } from '@ganomaly-edge/runtime/node';
 import type { DecodePool } from './decode-pool.js';
 import { HttpError } from './errors.js';
+import { readImageHeader } from './image-header.js';
 
 export const ENCODED_TYPES: ReadonlySet<string> = new Set(['image/png', 'image/jpeg', 'image/jpg', 'image/webp']);
 export const RAW_TYPE = 'application/octet-stream';
@@ -80,10 +81,10 @@ export async function toModelInput(
 const FORMAT_OF: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpeg', 'image/jpg': 'jpeg', 'image/webp': 'webp' };
 
 /**
- * The bytes `data` will take once decoded, from its header alone (sharp's metadata(), no pixel
- * decoding), so the server can admit by decoded size before decoding. Refuses, with the same
- * HttpErrors as toModelInput, what it would refuse: pixel-limit bombs, bad raw headers, and
- * bodies whose real format differs from the declared type.
+ * The bytes `data` will take once decoded, from its header alone (image-header.ts in JS, else
+ * sharp's metadata(); no pixel decoding), so the server can admit by decoded size before
+ * decoding. Refuses, with the same HttpErrors as toModelInput, what it would refuse: pixel-limit
+ * bombs, bad raw headers, and bodies whose real format differs from the declared type.
  */
 export async function decodedSize(
   data: Buffer,
@@ -95,6 +96,9 @@ export async function decodedSize(
   if (type === RAW_TYPE) return data.length; // checked in full by toModelInput; already in memory
   const expected = FORMAT_OF[type];
   if (!expected) throw unsupportedType(type, 'the image');
+  const header = readImageHeader(data);
+  if (header?.format === expected) return checkedSize(header.width, header.height, header.channels, header.bytesPerSample, limitInputPixels);
+  // Not a header the JS reader is sure of (or not the declared format): sharp reads it, and names what it is.
   const sharp = await loadSharp();
   let meta: { format?: string; width?: number; height?: number; channels?: number; depth?: string };
   try {
@@ -108,11 +112,14 @@ export async function decodedSize(
   if (meta.format !== expected) {
     throw new HttpError(415, 'unsupported_media_type', `the body is declared as ${type} but is ${meta.format ?? 'not a recognised image'}; send image/png, image/jpeg or image/webp`);
   }
-  const { width = 0, height = 0 } = meta;
+  const bytesPerSample = meta.depth === 'ushort' || meta.depth === 'short' ? 2 : meta.depth === 'float' || meta.depth === 'uint' || meta.depth === 'int' ? 4 : 1;
+  return checkedSize(meta.width ?? 0, meta.height ?? 0, meta.channels ?? 4, bytesPerSample, limitInputPixels);
+}
+
+function checkedSize(width: number, height: number, channels: number, bytesPerSample: number, limitInputPixels: number): number {
   if (width < 1 || height < 1) throw new HttpError(400, 'undecodable_image', 'the image header has no size');
   if (width * height > limitInputPixels) {
     throw new HttpError(400, 'image_too_large', `${width}x${height} pixels exceeds the limit of ${limitInputPixels} (server option --max-pixels)`);
   }
-  const bytesPerSample = meta.depth === 'ushort' || meta.depth === 'short' ? 2 : meta.depth === 'float' || meta.depth === 'uint' || meta.depth === 'int' ? 4 : 1;
-  return width * height * (meta.channels ?? 4) * bytesPerSample;
+  return width * height * channels * bytesPerSample;
 }
