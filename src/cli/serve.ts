@@ -35,7 +35,7 @@ Options:
                           wait their turn (default 256mb)
   --decode-wait-ms <ms>   longest wait for decode room, then 503 (default ${SERVE_DEFAULTS.decodeWaitMs})
   --decode-concurrency <n> decode worker threads, one image each at a time (default: CPU
-                          count − 1, at least 1); decoded pixels never reach the server thread
+                          count − 1, 1 to 4); decoded pixels never reach the server thread
   --timeout-ms <ms>       decode + score deadline per request, then 504 (default ${SERVE_DEFAULTS.timeoutMs})
   --body-timeout-ms <ms>  deadline to receive a request body, then 408 (default ${SERVE_DEFAULTS.bodyTimeoutMs})
   --threshold <x>         raw-score threshold (default: the manifest's)

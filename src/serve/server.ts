@@ -67,7 +67,9 @@ export interface ServeOptions {
   decodeWaitMs?: number;
   /**
    * Decode worker threads, each decoding one image at a time (pixels stay in the worker; only the
-   * model input comes back). Default: CPU count − 1 (at least 1), so decoding never starves the event loop.
+   * model input comes back). Default: CPU count − 1, at least 1 and at most 4: decoding leaves a
+   * core for the event loop, and sharp's work for every worker runs on libuv's one pool (4 threads
+   * unless UV_THREADPOOL_SIZE says otherwise), so more workers would only add ~16 MiB each.
    */
   maxConcurrentDecodes?: number;
   /** Raw-score threshold; default the manifest's. */
@@ -133,6 +135,9 @@ export function serveSessionOptions(user: Record<string, unknown> = {}): Record<
   return { ...user, extra: { ...extra, session: { ...session, intra_op: pool('intra_op'), inter_op: pool('inter_op') } } };
 }
 
+/** Default decode workers at most: libuv's default thread pool size, which runs sharp's work for all of them. */
+const MAX_DEFAULT_DECODE_WORKERS = 4;
+
 const ROUTES = ['/healthz', '/readyz', '/metrics', '/v1/model', '/v1/score', '/v1/score:batch'] as const;
 const METHODS: Record<(typeof ROUTES)[number], string> = {
   '/healthz': 'GET', '/readyz': 'GET', '/metrics': 'GET', '/v1/model': 'GET', '/v1/score': 'POST', '/v1/score:batch': 'POST',
@@ -157,7 +162,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   positiveInt(o.heatmapSize, 'heatmapSize');
   positiveInt(o.port, 'port', 0);
   if (o.healthPort !== undefined) positiveInt(o.healthPort, 'healthPort', 0);
-  const decodeWorkers = positiveInt(o.maxConcurrentDecodes ?? Math.max(1, availableParallelism() - 1), 'maxConcurrentDecodes');
+  const decodeWorkers = positiveInt(o.maxConcurrentDecodes ?? Math.min(MAX_DEFAULT_DECODE_WORKERS, Math.max(1, availableParallelism() - 1)), 'maxConcurrentDecodes');
   if (!(o.maxWaitMs >= 0 && Number.isFinite(o.maxWaitMs))) throw new RangeError(`maxWaitMs must be a number ≥ 0; got ${o.maxWaitMs}`);
   const log = o.log ?? silentLog;
 
