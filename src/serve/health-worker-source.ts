@@ -38,8 +38,12 @@ const server = http.createServer({ keepAlive: true }, (req, res) => {
   if (s === 1) return send(res, 200, { status: 'ready' });
   return send(res, 503, { status: s === 2 ? 'shutting_down' : 'starting' });
 });
-server.headersTimeout = 10000;
-server.requestTimeout = 10000;
+// Probes are tiny and local: whoever holds a connection longer, or opens hundreds, is not one,
+// and must not cost the process its file descriptors.
+server.headersTimeout = 5000;
+server.requestTimeout = 5000;
+server.keepAliveTimeout = 5000;
+server.maxConnections = 128;
 server.on('clientError', (err, socket) => socket.destroy());
 server.once('error', (e) => parentPort.postMessage({ error: e.message }));
 server.listen(workerData.port, workerData.host, () => parentPort.postMessage({ port: server.address().port }));
