@@ -36,7 +36,7 @@ describe('ganomaly serve (in-process)', () => {
     let out = '';
     vi.spyOn(console, 'log').mockImplementation((s) => void (out += String(s)));
     expect(await run(['--help'])).toBe(0);
-    for (const opt of ['--model', '--port', '--host', '--providers', '--max-batch', '--max-wait-ms', '--max-queue', '--max-body', '--timeout-ms', '--body-timeout-ms', '--session-in-main-thread']) {
+    for (const opt of ['--model', '--port', '--health-port', '--decode-concurrency', '--host', '--providers', '--max-batch', '--max-wait-ms', '--max-queue', '--max-body', '--timeout-ms', '--body-timeout-ms', '--session-in-main-thread']) {
       expect(out).toContain(opt);
     }
     await expect(run([])).rejects.toThrow(UsageError);
@@ -44,6 +44,7 @@ describe('ganomaly serve (in-process)', () => {
     await expect(run(['--model', model.dir, '--max-wait-ms', '-1'])).rejects.toThrow(UsageError);
     await expect(run(['--model', model.dir, '--max-batch', '0'])).rejects.toThrow(UsageError);
     await expect(run(['--model', model.dir, 'extra-positional'])).rejects.toThrow(UsageError);
+    await expect(run(['--model', model.dir, '--health-port', 'x'])).rejects.toThrow(UsageError);
   });
 });
 
@@ -74,17 +75,20 @@ function jsonLines(child: ChildProcess) {
 }
 
 describe('ganomaly serve (process)', () => {
-  it('logs JSON lines, and on SIGTERM answers the accepted request, then exits 0', async () => {
-    const child = spawn(process.execPath, [join(outdir, 'index.js'), 'serve', '--model', model.dir, '--port', '0', '--providers', 'cpu', '--max-batch', '64', '--max-wait-ms', '600000'], {
+  it('logs JSON lines; on SIGTERM the health port turns unready, the accepted requests are answered, then it exits 0', async () => {
+    const child = spawn(process.execPath, [join(outdir, 'index.js'), 'serve', '--model', model.dir, '--port', '0', '--health-port', '0', '--providers', 'cpu', '--max-batch', '64', '--max-wait-ms', '600000'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const out = jsonLines(child);
-    const listening = await Promise.race([out.waitFor((l) => l.msg === 'listening'), exited.then(() => ({ url: `exited early: ${stderr}` }))]);
+    const listening: Record<string, unknown> = await Promise.race([out.waitFor((l) => l.msg === 'listening'), exited.then(() => ({ url: `exited early: ${stderr}` }))]);
     const url = String(listening.url);
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const healthUrl = String(listening.healthUrl);
+    expect(healthUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect((await fetch(`${healthUrl}/readyz`)).status).toBe(200);
 
     const im = testImage(40, 40, 1, 9);
     const png = await sharp(Buffer.from(im.data), { raw: { width: 40, height: 40, channels: 1 } }).png().toBuffer();
@@ -107,6 +111,9 @@ describe('ganomaly serve (process)', () => {
     const queued = fetch(`${url}/v1/score`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' } });
     await until(/^ganomaly_queue_depth 1$/m);
     child.kill('SIGTERM');
+    // Draining: the health port's /readyz turns 503 while the accepted requests are still served.
+    while ((await fetch(`${healthUrl}/readyz`)).status !== 503) await new Promise((r) => setTimeout(r, 10));
+    expect((await fetch(`${healthUrl}/healthz`)).status).toBe(200);
     const reply = await queued;
     expect(reply.status).toBe(200);
     expect(typeof ((await reply.json()) as { score: unknown }).score).toBe('number');

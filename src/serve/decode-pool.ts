@@ -184,7 +184,7 @@ export class DecodePool {
     const workers = [...this.all];
     this.all.clear();
     this.idle.length = 0;
-    await Promise.all(workers.map((w) => w.worker.terminate()));
+    await Promise.all(workers.map((w) => (w.worker.ref(), w.worker.terminate())));
   }
 
   private spawn(): DecodeWorker {

@@ -44,6 +44,9 @@ export async function startHealthListener(host: string, port: number, stallMs = 
     close() {
       closed ??= new Promise<void>((resolve) => {
         clearInterval(timer);
+        // Held until it has exited: otherwise, with the main server already closed, nothing keeps
+        // the event loop alive and the process ends before close() resolves.
+        worker.ref();
         worker.once('exit', () => resolve());
         worker.postMessage('close');
       });
