@@ -5,7 +5,7 @@
 // Detector.score would, bit for bit.
 //
 // workerData: { runtimeUrl, limitInputPixels, preprocessing }
-// Protocol:  ← { ready: true } | { ready: false, error }   once, after sharp has loaded
+// Protocol:  ← { ready: true } | { ready: false, error }   once, after the runtime (and sharp) loaded
 //            → { id, data: Uint8Array }                    encoded image bytes
 //            ← { id, input: Float32Array }                 the model input (transferred)
 //            ← { id, error: { name, message } }            a decode failure
@@ -13,8 +13,10 @@ export const DECODE_WORKER_SOURCE = String.raw`
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
 const describe = (e) => ({ name: e && e.name ? String(e.name) : 'Error', message: e && e.message !== undefined ? String(e.message) : String(e) });
+// sharp is loaded up front (its first load is slow), but a worker without it still starts: each
+// decode then fails with the runtime's MissingDependencyError, as the server thread's would.
 const runtime = import(workerData.runtimeUrl).then(async (rt) => {
-  await rt.loadSharp();
+  await rt.loadSharp().catch(() => undefined);
   return rt;
 });
 runtime.then(() => parentPort.postMessage({ ready: true }), (e) => parentPort.postMessage({ ready: false, error: describe(e) }));
