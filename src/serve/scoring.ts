@@ -1,6 +1,7 @@
 // The two scoring endpoints: POST /v1/score (one image in the body) and POST /v1/score:batch
-// (multipart/form-data, one image per part). Both decode first, then hand pixels to the shared
-// micro-batcher, so concurrent requests from any client share ONNX Runtime runs.
+// (multipart/form-data, one image per part). Both decode and preprocess first, then hand the
+// model input to the shared micro-batcher, so concurrent requests from any client share ONNX
+// Runtime runs.
 import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { renderHeatmapPng, type ScoreResult } from '@ganomaly-edge/runtime/node';

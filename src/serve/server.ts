@@ -192,6 +192,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     await detector.dispose();
     throw e;
   }
+  /** The decode workers, then the model (and its session worker): what a failed start or a close gives back. */
+  const releaseWorkers = async () => {
+    await decoder.close();
+    await detector.dispose();
+  };
   const maxBatch = detector.maxBatch; // a fixed-batch graph decides
   const maxQueue = positiveInt(o.maxQueue ?? 8 * maxBatch, 'maxQueue');
   const modelName = detector.manifest.name;
@@ -420,8 +425,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       resolve();
     });
   }).catch(async (e: unknown) => {
-    await decoder.close();
-    await detector.dispose();
+    await releaseWorkers();
     throw e;
   });
   const { port } = server.address() as AddressInfo;
@@ -433,8 +437,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       health = await startHealthListener(o.host, o.healthPort);
     } catch (e) {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await decoder.close();
-      await detector.dispose();
+      await releaseWorkers();
       throw e;
     }
     health.setState('ready');
@@ -457,8 +460,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       server.closeAllConnections();
       await closed;
       await batcher.idle();
-      await decoder.close();
-      await detector.dispose();
+      await releaseWorkers();
       await health?.close();
       log({ msg: 'closed' });
     })());

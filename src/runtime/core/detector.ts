@@ -2,8 +2,8 @@
 // calibrated scores. The Node and browser entries only supply a RuntimePlatform.
 import type { Manifest, Precision } from '../../types.js';
 import { Batcher } from './batcher.js';
-import { DisposedError, InvalidImageError, ModelLoadError, NonFiniteScoreError, errorMessage } from './errors.js';
-import { inputSize, toPixels, writeInput } from './images.js';
+import { DisposedError, InvalidImageError, ModelLoadError, NonFiniteScoreError, errorMessage, typeName } from './errors.js';
+import { inputSize, preprocessPixels, toPixels } from './images.js';
 import { loadModel, type ModelSource } from './model-source.js';
 import type { ExecutionProvider, FloatTensor, InferenceHandle, Logger, RuntimePlatform } from './platform.js';
 import { createSessionWithFallback } from './providers.js';
@@ -157,7 +157,7 @@ export class Detector<Input> {
     const size = inputSize(this.manifest.preprocessing);
     list.forEach((x, i) => {
       if (!(x instanceof Float32Array) || x.length !== size) {
-        const got = x instanceof Float32Array ? `${x.length} values` : x === null ? 'null' : typeof x === 'object' ? (x as object).constructor?.name : typeof x;
+        const got = x instanceof Float32Array ? `${x.length} values` : typeName(x);
         throw new InvalidImageError(`preprocessed input ${i} must be a Float32Array of ${size} values (the model's ${this.manifest.input.shape.slice(1).join('×')} input); got ${got}`, i);
       }
     });
@@ -214,7 +214,6 @@ export class Detector<Input> {
    * The first failure (in input order among those tried) is reported; the rest are not started.
    */
   private async prepare(chunk: readonly Input[], offset: number): Promise<Float32Array[]> {
-    const pre = this.manifest.preprocessing;
     const out: Float32Array[] = new Array<Float32Array>(chunk.length);
     let next = 0;
     const failures: { index: number; error: unknown }[] = [];
@@ -222,10 +221,7 @@ export class Detector<Input> {
       while (failures.length === 0 && next < chunk.length) {
         const i = next++;
         try {
-          const img = await toPixels(this.platform, chunk[i], offset + i);
-          const x = new Float32Array(inputSize(pre));
-          writeInput(img, pre, x, 0);
-          out[i] = x;
+          out[i] = preprocessPixels(await toPixels(this.platform, chunk[i], offset + i), this.manifest.preprocessing);
         } catch (error) {
           failures.push({ index: i, error });
         }

@@ -80,6 +80,13 @@ export class DisposedError extends Error {
   override name = 'DisposedError';
 }
 
+/** What a value is, for "got …" in messages: 'null', a primitive's typeof, or an object's class name. */
+export function typeName(x: unknown): string {
+  if (x === null) return 'null';
+  if (typeof x !== 'object') return typeof x;
+  return (x as object).constructor?.name ?? 'object';
+}
+
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }

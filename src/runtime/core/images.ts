@@ -2,7 +2,7 @@
 // them; everything else goes through the platform's decoder first.
 import { preprocessImage, type RawImage } from '../../pixels.js';
 import type { Preprocessing } from '../../types.js';
-import { ChannelMismatchError, ImageDecodeError, InvalidImageError, MissingDependencyError, errorMessage } from './errors.js';
+import { ChannelMismatchError, ImageDecodeError, InvalidImageError, MissingDependencyError, errorMessage, typeName } from './errors.js';
 import type { RuntimePlatform } from './platform.js';
 
 /** Decoded 8-bit pixels, interleaved (HWC): 1 grey, 2 grey+alpha, 3 RGB or 4 RGBA channels. */
@@ -24,7 +24,7 @@ export function checkRawPixels(img: RawPixels, index?: number): void {
   const { data, width, height, channels } = img;
   const at = index === undefined ? '' : ` (image ${index})`;
   if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) {
-    const got = data === null ? 'null' : typeof data === 'object' ? (data as object).constructor?.name : typeof data;
+    const got = typeName(data);
     throw new InvalidImageError(
       `raw pixel data must be a Uint8Array or Uint8ClampedArray of 0-255 values; got ${got}${at}. ` +
         'Scale float pixels to 0-255 and convert first.',
@@ -66,13 +66,6 @@ export async function toPixels(platform: RuntimePlatform, input: unknown, index:
   }
 }
 
-/** Writes one image, preprocessed to the model's NCHW input, into `batch` at slot `slot`. */
-export function writeInput(img: RawPixels, pre: Preprocessing, batch: Float32Array, slot: number): void {
-  const nc = pre.channelOrder === 'gray' ? 1 : 3;
-  const size = nc * pre.resize.width * pre.resize.height;
-  preprocessImage(img, pre, 'CHW', batch, slot * size);
-}
-
 /**
  * One image as the model takes it: `img` converted, resized and normalised by `pre` into a new
  * CHW float array of inputSize(pre) values — what Detector.scorePreprocessed accepts. Lets a
@@ -80,9 +73,7 @@ export function writeInput(img: RawPixels, pre: Preprocessing, batch: Float32Arr
  */
 export function preprocessPixels(img: RawPixels, pre: Preprocessing): Float32Array {
   checkRawPixels(img);
-  const x = new Float32Array(inputSize(pre));
-  writeInput(img, pre, x, 0);
-  return x;
+  return preprocessImage(img, pre, 'CHW');
 }
 
 export function inputSize(pre: Preprocessing): number {

@@ -60,7 +60,6 @@ class Problems {
   }
 }
 
-/** Parses manifest text (or an already-parsed object) and validates it. Throws ManifestError. */
 /** Deepest nesting a manifest may have; ours is 4 levels deep, so this only refuses abuse. */
 export const MAX_MANIFEST_DEPTH = 32;
 
@@ -85,6 +84,7 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
   return false;
 }
 
+/** Parses manifest text (or an already-parsed object) and validates it. Throws ManifestError. */
 export function parseManifest(source: string | unknown, origin = 'manifest.json'): Manifest {
   let raw: unknown = source;
   if (typeof source === 'string') {

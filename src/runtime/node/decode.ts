@@ -1,7 +1,7 @@
 // Node image decoding with sharp: file paths and encoded bytes (PNG, JPEG, WebP, GIF, TIFF, AVIF…)
 // become 8-bit pixels at native size; resizing is left to the shared pixel code.
 import type { RawImage } from '../../pixels.js';
-import { ImageDecodeError, MissingDependencyError, errorMessage, isModuleNotFound } from '../core/errors.js';
+import { ImageDecodeError, MissingDependencyError, errorMessage, isModuleNotFound, typeName } from '../core/errors.js';
 import { readRegularFile } from './read.js';
 
 /** Largest image file read from a path (encoded bytes; the pixel limit bounds what it decodes to). */
@@ -50,7 +50,7 @@ export async function decodeNodeImage(input: unknown, limitInputPixels: number):
     bytes = new Uint8Array(input);
   } else {
     throw new ImageDecodeError(
-      `unsupported image input (${describe(input)}); pass a file path, encoded image bytes, or { data, width, height, channels }`,
+      `unsupported image input (${typeName(input)}); pass a file path, encoded image bytes, or { data, width, height, channels }`,
     );
   }
   if (bytes.length === 0) throw new ImageDecodeError(`${what} is empty`);
@@ -64,10 +64,4 @@ export async function decodeNodeImage(input: unknown, limitInputPixels: number):
   } catch (e) {
     throw new ImageDecodeError(`cannot decode ${what}: ${errorMessage(e)}`);
   }
-}
-
-function describe(x: unknown): string {
-  if (x === null) return 'null';
-  if (typeof x !== 'object') return typeof x;
-  return (x as object).constructor?.name ?? 'object';
 }

@@ -1,7 +1,7 @@
 // Browser image decoding: every input becomes RGBA pixels at its native size through a 2D canvas,
 // then goes through the same pixel code as Node, so both score an image identically.
 import type { RawImage } from '../../pixels.js';
-import { ImageDecodeError, errorMessage } from '../core/errors.js';
+import { ImageDecodeError, errorMessage, typeName } from '../core/errors.js';
 
 /** What the browser runtime scores. Strings are image URLs (resolved against the page). */
 export type WebImageInput =
@@ -107,8 +107,7 @@ export async function decodeWebImage(input: unknown): Promise<RawImage> {
     if (!res.ok) throw new ImageDecodeError(`cannot fetch image ${url.href}: HTTP ${res.status}`);
     return fromBlob(await res.blob(), url.href);
   }
-  const kind = input === null ? 'null' : typeof input === 'object' ? ((input as object).constructor?.name ?? 'object') : typeof input;
   throw new ImageDecodeError(
-    `unsupported image input (${kind}); pass ImageData, ImageBitmap, an <img>, <canvas> or <video>, a VideoFrame, a Blob, encoded bytes, a URL, or { data, width, height, channels }`,
+    `unsupported image input (${typeName(input)}); pass ImageData, ImageBitmap, an <img>, <canvas> or <video>, a VideoFrame, a Blob, encoded bytes, a URL, or { data, width, height, channels }`,
   );
 }
