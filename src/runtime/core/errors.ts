@@ -1,19 +1,32 @@
 // Typed errors of the runtime. Every failure a user can cause (wrong path, edited manifest,
 // corrupted download, bad image) surfaces as one of these, with a message that says what to do.
+// Bad arguments are TypeError / RangeError, as in ONNX Runtime; everything else is a GanomalyError
+// whose `code` is stable across releases (programs switch on the code, people read the message).
+
+/**
+ * The base of every error ganomaly-edge throws on purpose (runtime, training, export, eval, serve,
+ * CLI). `code` is a stable snake_case identifier; `name` is the class name.
+ */
+export abstract class GanomalyError extends Error {
+  abstract readonly code: string;
+}
 
 /** The model folder, URL or one of its files does not exist or cannot be fetched. */
-export class ModelNotFoundError extends Error {
+export class ModelNotFoundError extends GanomalyError {
   override name = 'ModelNotFoundError';
+  readonly code = 'model_not_found';
 }
 
 /** manifest.json is not JSON, lacks a field, or has a schemaVersion this runtime cannot read. */
-export class ManifestError extends Error {
+export class ManifestError extends GanomalyError {
   override name = 'ManifestError';
+  readonly code = 'manifest_invalid';
 }
 
 /** A model file's size or sha256 differs from the manifest (truncated or altered download). */
-export class IntegrityError extends Error {
+export class IntegrityError extends GanomalyError {
   override name = 'IntegrityError';
+  readonly code = 'integrity_mismatch';
   constructor(
     readonly file: string,
     readonly expected: string,
@@ -25,13 +38,15 @@ export class IntegrityError extends Error {
 }
 
 /** ONNX Runtime could not load the graph, or the graph lacks the inputs/outputs the manifest names. */
-export class ModelLoadError extends Error {
+export class ModelLoadError extends GanomalyError {
   override name = 'ModelLoadError';
+  readonly code = 'model_load_failed';
 }
 
 /** Every requested execution provider failed; `failures` says why each one did. */
-export class ProviderError extends Error {
+export class ProviderError extends GanomalyError {
   override name = 'ProviderError';
+  readonly code = 'no_execution_provider';
   constructor(
     readonly failures: { provider: string; reason: string }[],
     message: string,
@@ -41,8 +56,9 @@ export class ProviderError extends Error {
 }
 
 /** An image input could not be read or decoded, or is not a kind of input this platform accepts. */
-export class ImageDecodeError extends Error {
+export class ImageDecodeError extends GanomalyError {
   override name = 'ImageDecodeError';
+  readonly code = 'image_decode_failed';
   constructor(
     message: string,
     /** Position of the offending image in the call's input list. */
@@ -53,8 +69,9 @@ export class ImageDecodeError extends Error {
 }
 
 /** Raw pixels whose buffer does not describe a valid 8-bit image (size mismatch, float data, bad dims). */
-export class InvalidImageError extends Error {
+export class InvalidImageError extends GanomalyError {
   override name = 'InvalidImageError';
+  readonly code = 'invalid_image';
   constructor(
     message: string,
     readonly index?: number,
@@ -64,8 +81,9 @@ export class InvalidImageError extends Error {
 }
 
 /** Raw pixels with a channel count that cannot be converted to the model's grey or RGB input. */
-export class ChannelMismatchError extends Error {
+export class ChannelMismatchError extends GanomalyError {
   override name = 'ChannelMismatchError';
+  readonly code = 'channel_mismatch';
   constructor(
     message: string,
     readonly channels: number,
@@ -76,8 +94,9 @@ export class ChannelMismatchError extends Error {
 }
 
 /** The detector was used after dispose(). */
-export class DisposedError extends Error {
+export class DisposedError extends GanomalyError {
   override name = 'DisposedError';
+  readonly code = 'disposed';
 }
 
 /** What a value is, for "got …" in messages: 'null', a primitive's typeof, or an object's class name. */
@@ -95,8 +114,9 @@ export function errorMessage(e: unknown): string {
  * A package the runtime loads on demand is not installed: onnxruntime-node or sharp in Node,
  * onnxruntime-web in a browser. They are optional peers, so each app installs only what it uses.
  */
-export class MissingDependencyError extends Error {
+export class MissingDependencyError extends GanomalyError {
   override name = 'MissingDependencyError';
+  readonly code = 'missing_dependency';
   constructor(
     /** The npm package to install. */
     readonly packageName: string,
@@ -114,16 +134,18 @@ export function isModuleNotFound(e: unknown): boolean {
 }
 
 /** The model produced a score that is NaN or infinite: a broken model or preprocessing, never a result. */
-export class NonFiniteScoreError extends Error {
+export class NonFiniteScoreError extends GanomalyError {
   override name = 'NonFiniteScoreError';
+  readonly code = 'non_finite_score';
 }
 
 /**
  * A model file or image would be read past a size cap, is not a regular file (FIFO, device), or
  * its URL did not answer in time.
  */
-export class InputLimitError extends Error {
+export class InputLimitError extends GanomalyError {
   override name = 'InputLimitError';
+  readonly code = 'input_limit';
   constructor(
     message: string,
     /** The input's size in bytes, when it is known to be over the cap. */

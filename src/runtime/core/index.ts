@@ -4,6 +4,7 @@ export type { DetectorOptions, ImageTensor, OptionalOutput, ScoreOptions, ScoreR
 export {
   ChannelMismatchError,
   DisposedError,
+  GanomalyError,
   ImageDecodeError,
   InputLimitError,
   IntegrityError,
