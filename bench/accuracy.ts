@@ -18,9 +18,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { evaluateModel } from '../src/eval/index.js';
 import { exportRun } from '../src/export/index.js';
-import { FASHION_MNIST_CLASSES } from '../src/train/data/index.js';
+import { FASHION_MNIST_CLASSES } from '../src/data/index.js';
 import { DEFAULT_TRAIN_CONFIG, train } from '../src/train/trainer.js';
-import { fusedKernelsActive } from '../src/train/fused/ops.js';
+import { fusedKernelsActive } from '../src/backend/fused/ops.js';
 
 const BUDGETS = {
   quick: { maxImages: 2000, epochs: 1, ngf: 32 },

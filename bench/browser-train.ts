@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { rocAuc } from '../src/eval/metrics.js';
 import { createDetector } from '../src/runtime/node.js';
-import { loadIdxFolder } from '../src/train/data/idx.js';
+import { loadIdxFolder } from '../src/data/idx.js';
 import { buildTrainPage } from '../test/helpers/browser-train-page.js';
 import { serveFolder } from '../test/helpers/static-server.js';
 import { CHROMIUM, CHROMIUM_FLAGS } from '../test/helpers/chromium.js';

@@ -229,7 +229,7 @@ const ortWeb = (threads: number): Section => async (ctx) => {
 
 const tfjs = (backend: 'wasm' | 'cpu', wantNative = false): Section => async (ctx) => {
   const tf = await import('@tensorflow/tfjs');
-  const { selectBackend } = await import('../src/train/backend/index.js');
+  const { selectBackend } = await import('../src/backend/index.js');
   const { GanomalyModel } = await import('../src/train/model.js');
   const sel = await selectBackend(backend);
   // select.ts names the native path 'wasm + oneDNN …'; the fallback's reason says why oneDNN is off.

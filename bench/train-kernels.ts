@@ -6,9 +6,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { decoderPlan, DEFAULT_MODEL_CONFIG, encoderPlan, LEAKY_ALPHA, BN_EPSILON, type LayerPlan } from '../src/train/architecture.js';
-import { conv2dBackpropFilterWasm, IM2COL_MAX_ROWS, type FilterGradMethod } from '../src/train/backend/conv-backprop-filter.js';
-import { registerFastWasmKernels, unregisterFastWasmKernels } from '../src/train/backend/wasm-kernels.js';
-import { selectBackend } from '../src/train/backend/select.js';
+import { conv2dBackpropFilterWasm, IM2COL_MAX_ROWS, type FilterGradMethod } from '../src/backend/conv-backprop-filter.js';
+import { registerFastWasmKernels, unregisterFastWasmKernels } from '../src/backend/wasm-kernels.js';
+import { selectBackend } from '../src/backend/select.js';
 
 const batch = Number(process.argv[2] ?? 64);
 const reps = Number(process.argv[3] ?? 5);

@@ -1,6 +1,6 @@
 // Training speed per tfjs backend: seconds per GANomaly step (one G + one D update) and images/s,
 // medians after warm-up, every backend in one process run so the ratios hold on a noisy machine;
-// each tfjs backend with the fused training kernels (src/train/fused) and without, and the same
+// each tfjs backend with the fused training kernels (src/backend/fused) and without, and the same
 // step in PyTorch (bench/torch-step.py, Debian's python3-torch) as the side-by-side reference.
 // Kernel launches per step are counted from tfjs's own profile of one step (tf.profile).
 //
@@ -15,10 +15,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   disableNativeConvKernels, selectBackend, unregisterFastWasmKernels, registerFastWasmKernels, type BackendRequest,
-} from '../src/train/backend/index.js';
+} from '../src/backend/index.js';
 import { GanomalyModel } from '../src/train/model.js';
 import { GanomalyStep } from '../src/train/step.js';
-import { fusedKernelsActive, setFusedKernels } from '../src/train/fused/ops.js';
+import { fusedKernelsActive, setFusedKernels } from '../src/backend/fused/ops.js';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 
 const { values: a } = parseArgs({

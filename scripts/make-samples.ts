@@ -10,8 +10,8 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { loadIdxFolder } from '../src/train/data/idx.js';
-import { loadDataset, type Dataset } from '../src/train/data/dataset.js';
+import { loadIdxFolder } from '../src/data/idx.js';
+import { loadDataset, type Dataset } from '../src/data/dataset.js';
 import type { Manifest } from '../src/types.js';
 
 const HELP = `Usage: make-samples <model dir> [--out <dir>] [--normal 6] [--abnormal 4] [--data <spec>]

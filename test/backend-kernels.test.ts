@@ -4,8 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { relErr, runKernel, values } from './helpers/kernels.js';
-import { conv2dBackpropFilterWasm, type FilterGradMethod } from '../src/train/backend/conv-backprop-filter.js';
-import { disableNativeConvKernels, fastWasmKernelsRegistered, registerFastWasmKernels, selectBackend } from '../src/train/backend/index.js';
+import { conv2dBackpropFilterWasm, type FilterGradMethod } from '../src/backend/conv-backprop-filter.js';
+import { disableNativeConvKernels, fastWasmKernelsRegistered, registerFastWasmKernels, selectBackend } from '../src/backend/index.js';
 
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 interface Case { h: number; w: number; k: number; s: number | [number, number]; pad: Pad; label: string }

@@ -4,12 +4,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { relErr, runKernel, values } from './helpers/kernels.js';
-import { disableNativeConvKernels, enableNativeConvKernels, selectBackend } from '../src/train/backend/index.js';
-import { loadNativeConv, type NativeConvAddon } from '../src/train/backend/native-addon.js';
-import { geometryOf } from '../src/train/backend/native-kernels.js';
+import { disableNativeConvKernels, enableNativeConvKernels, selectBackend } from '../src/backend/index.js';
+import { loadNativeConv, type NativeConvAddon } from '../src/backend/native-addon.js';
+import { geometryOf } from '../src/backend/native-kernels.js';
 import { GanomalyModel } from '../src/train/model.js';
 import { GanomalyStep, type StepLosses } from '../src/train/step.js';
-import { setFusedKernels } from '../src/train/fused/ops.js';
+import { setFusedKernels } from '../src/backend/fused/ops.js';
 
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 interface Case { n: number; h: number; w: number; ci: number; co: number; k: number; s: number | [number, number]; pad: Pad; label: string }

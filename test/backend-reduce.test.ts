@@ -2,7 +2,7 @@
 // kernels: bit-identical results, and clones that share a buffer without tying their lifetimes.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { registerFastWasmKernels, selectBackend, unregisterFastWasmKernels } from '../src/train/backend/index.js';
+import { registerFastWasmKernels, selectBackend, unregisterFastWasmKernels } from '../src/backend/index.js';
 
 beforeAll(async () => {
   expect((await selectBackend('wasm')).name).toBe('wasm');

@@ -3,8 +3,8 @@
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { BackendError, selectBackend, type BackendRequest } from '../src/train/backend/index.js';
-import { probeNodeWebGpu, softwareAdapterReason } from '../src/train/backend/webgpu-adapter.js';
+import { BackendError, selectBackend, type BackendRequest } from '../src/backend/index.js';
+import { probeNodeWebGpu, softwareAdapterReason } from '../src/backend/webgpu-adapter.js';
 
 const require = createRequire(import.meta.url);
 function installed(pkg: string): boolean {

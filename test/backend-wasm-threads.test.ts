@@ -1,4 +1,4 @@
-// Training on wasm without the oneDNN addon runs tfjs's threaded wasm build (src/train/backend/
+// Training on wasm without the oneDNN addon runs tfjs's threaded wasm build (src/backend/
 // wasm-threads.ts) on every core. Each run is its own process: a wasm build cannot be swapped
 // once tfjs started one, and the process must exit by itself afterwards.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';

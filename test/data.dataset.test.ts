@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultPreprocessing, preprocessImage, resizeBilinear } from '../src/pixels.js';
-import { DataError, FASHION_MNIST_CLASSES, loadDataset, loadIdxFolder, NAMED_DATASETS, resolveDataSpec, type Dataset } from '../src/train/data/index.js';
+import { DataError, FASHION_MNIST_CLASSES, loadDataset, loadIdxFolder, NAMED_DATASETS, resolveDataSpec, type Dataset } from '../src/data/index.js';
 import { writeIdxFixture } from './fixtures/data/idx.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ganomaly-ds-'));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultPreprocessing, preprocessImage, type RawImage } from '../src/pixels.js';
-import { DataError, decodeImageFile, listImageFolder, loadDataset, type Dataset } from '../src/train/data/index.js';
+import { DataError, decodeImageFile, listImageFolder, loadDataset, type Dataset } from '../src/data/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ganomaly-folder-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DataError, FASHION_MNIST_CLASSES, loadIdxFolder, parseIdx, readIdxFile } from '../src/train/data/index.js';
+import { DataError, FASHION_MNIST_CLASSES, loadIdxFolder, parseIdx, readIdxFile } from '../src/data/index.js';
 import { idxBytes, writeIdxFixture } from './fixtures/data/idx.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ganomaly-idx-'));

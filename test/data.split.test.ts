@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { batchIterator, capCounts, createRng, DataError, deriveSeed, gatherBatch, splitPool, type ImageSet } from '../src/train/data/index.js';
+import { batchIterator, capCounts, createRng, DataError, deriveSeed, gatherBatch, splitPool, type ImageSet } from '../src/data/index.js';
 
 const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, i) => a + i);
 const sha = (...arrays: ArrayBufferView[]): string => {

@@ -11,9 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDataset } from '../src/train/data/dataset.js';
-import { FASHION_MNIST_CLASSES, loadIdxFolder } from '../src/train/data/idx.js';
-import { resolveDataSpec } from '../src/train/data/spec.js';
+import { loadDataset } from '../src/data/dataset.js';
+import { FASHION_MNIST_CLASSES, loadIdxFolder } from '../src/data/idx.js';
+import { resolveDataSpec } from '../src/data/spec.js';
 import { makeModelFolder, type TestModel } from './helpers/make-model.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

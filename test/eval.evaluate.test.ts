@@ -12,7 +12,7 @@ import { UsageError } from '../src/cli/args.js';
 import { EvalError, evaluateModel, formatSummary, type EvalResult } from '../src/eval/index.js';
 import { exportRun } from '../src/export/index.js';
 import { nhwcToNchw } from '../src/export/layout.js';
-import { NAMED_DATASETS, loadDataset } from '../src/train/data/index.js';
+import { NAMED_DATASETS, loadDataset } from '../src/data/index.js';
 import { train } from '../src/train/trainer.js';
 import type { Manifest } from '../src/types.js';
 import { tinyTrainConfig } from './helpers/tiny-run.js';

@@ -12,7 +12,7 @@ import { checkParity, ExportError, exportRun, quantizeModel } from '../src/expor
 import { buildDetector, buildE, buildGD, buildGE } from '../src/export/onnx/index.js';
 import { nhwcToNchw } from '../src/export/layout.js';
 import { nodeOrt } from '../src/export/ortNode.js';
-import { loadDataset } from '../src/train/data/index.js';
+import { loadDataset } from '../src/data/index.js';
 import { GanomalyModel } from '../src/train/model.js';
 import { scoreSet, train } from '../src/train/trainer.js';
 import { quantileSorted } from '../src/stats.js';

@@ -67,7 +67,7 @@ describe('writeFileAtomic', () => {
   it('leaves no temporary file behind when the write fails', async () => {
     const { mkdtemp, mkdir, readdir, writeFile: wf } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
-    const { writeFileAtomic } = await import('../src/train/checkpoint.js');
+    const { writeFileAtomic } = await import('../src/io/write-atomic.js');
     const dir = await mkdtemp(path.join(tmpdir(), 'ganomaly-atomic-'));
     await mkdir(path.join(dir, 'target'));
     await wf(path.join(dir, 'target', 'x'), 'occupied'); // rename onto a non-empty folder fails
@@ -81,8 +81,8 @@ describe('IDX gzip bomb', () => {
     const { mkdtemp, writeFile: wf } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const { gzipSync } = await import('node:zlib');
-    const { readIdxFile } = await import('../src/train/data/idx.js');
-    const { DataError } = await import('../src/train/data/index.js');
+    const { readIdxFile } = await import('../src/data/idx.js');
+    const { DataError } = await import('../src/data/index.js');
     const dir = await mkdtemp(path.join(tmpdir(), 'ganomaly-idx-'));
     const header = Buffer.from([0, 0, 8, 3, 0, 0, 0x27, 0x10, 0, 0, 0, 28, 0, 0, 0, 28]); // 10000 × 28 × 28
     const file = path.join(dir, 'train-images-idx3-ubyte.gz');
@@ -98,7 +98,7 @@ describe('training images over the pixel limit', () => {
     const { mkdtemp } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const sharp = (await import('sharp')).default;
-    const { decodeImageFile } = await import('../src/train/data/index.js');
+    const { decodeImageFile } = await import('../src/data/index.js');
     const dir = await mkdtemp(path.join(tmpdir(), 'ganomaly-bigtrain-'));
     const file = path.join(dir, 'huge.png');
     await sharp({ create: { width: 5100, height: 5000, channels: 3, background: { r: 5, g: 5, b: 5 } } }).png().toFile(file);

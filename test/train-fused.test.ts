@@ -1,15 +1,15 @@
-// The fused training kernels (src/train/fused): each op against tfjs autodiff of the unfused ops
+// The fused training kernels (src/backend/fused): each op against tfjs autodiff of the unfused ops
 // on the cpu and wasm backends, the oneDNN addon's loops against the JavaScript ones, and whole
 // training steps fused against unfused from the same seed (losses, kernel launches, leaks).
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { relErr, values } from './helpers/kernels.js';
-import { disableNativeConvKernels, enableNativeConvKernels, selectBackend } from '../src/train/backend/index.js';
-import { loadNativeConv } from '../src/train/backend/native-addon.js';
-import { nativeFusedMath } from '../src/train/backend/native-kernels.js';
+import { disableNativeConvKernels, enableNativeConvKernels, selectBackend } from '../src/backend/index.js';
+import { loadNativeConv } from '../src/backend/native-addon.js';
+import { nativeFusedMath } from '../src/backend/native-kernels.js';
 import { Adam } from '../src/train/adam.js';
-import { activationBackward, adamUpdate, bnActBackward, bnActForward } from '../src/train/fused/math.js';
-import { batchNormActivation, fusedKernelsActive, leakyReluFused, setFusedKernels } from '../src/train/fused/ops.js';
+import { activationBackward, adamUpdate, bnActBackward, bnActForward } from '../src/backend/fused/math.js';
+import { batchNormActivation, fusedKernelsActive, leakyReluFused, setFusedKernels } from '../src/backend/fused/ops.js';
 import { GanomalyModel } from '../src/train/model.js';
 import { GanomalyStep, type StepLosses } from '../src/train/step.js';
 

@@ -1,9 +1,9 @@
 // The tfjs backend a page trains on: WebGPU when the browser gives an adapter, else WebAssembly
-// with the project's fast convolution-gradient kernels (src/train/backend/wasm-kernels.ts), else
+// with the project's fast convolution-gradient kernels (src/backend/wasm-kernels.ts), else
 // the pure-JS cpu backend. Each choice is reported with the reason the faster ones were skipped.
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { registerFastWasmKernels } from '../train/backend/wasm-kernels.js';
+import { registerFastWasmKernels } from '../backend/wasm-kernels.js';
 
 export type BrowserBackendRequest = 'auto' | 'webgpu' | 'wasm' | 'cpu';
 

@@ -7,7 +7,7 @@ import { ORT_CONFIG_ENTRIES } from '../runtime/core/ort-adapter.js';
 import { manifestCoreSha256 } from '../runtime/core/manifest-core.js';
 import { loadOrtWeb } from '../runtime/web/ort-web.js';
 import { webSha256 } from '../runtime/web/platform.js';
-import type { TrainConfig } from '../train/trainer.js';
+import type { TrainConfig } from '../config/train-config.js';
 import { PRECISIONS, type Manifest, type Precision } from '../types.js';
 import { calibrate } from '../export/calibrate.js';
 import { buildManifest, manifestCore } from '../export/manifest.js';

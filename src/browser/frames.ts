@@ -3,8 +3,8 @@
 import { defaultPreprocessing, preprocessImage, type RawImage } from '../pixels.js';
 import { checkRawPixels, isRawPixels } from '../runtime/core/images.js';
 import { decodeWebImage, type WebImageInput } from '../runtime/web/decode.js';
-import { allocateImageSet, type ImageSet } from '../train/data/imageSet.js';
-import { createRng, deriveSeed } from '../train/data/rng.js';
+import { allocateImageSet, type ImageSet } from '../data/imageSet.js';
+import { createRng, deriveSeed } from '../data/rng.js';
 
 /** A training frame: anything the browser runtime scores (ImageData, ImageBitmap, canvas, video, img, Blob) or raw pixels. */
 export type FrameInput = WebImageInput | RawImage;

@@ -1,7 +1,8 @@
 // `ganomaly-edge/browser`: train, export and keep a GANomaly model inside a page. No Node modules,
 // no sharp, no onnxruntime-node (checked by test/browser-train.test.ts). Score the result with
 // @ganomaly-edge/runtime's createDetector({ model: { manifest, detector } }).
-export { trainInBrowser, BROWSER_TRAIN_DEFAULTS, type BrowserTrainConfig, type BrowserTrainEvent, type BrowserTrainResult, type TrainInBrowserOptions } from './train.js';
+export { BROWSER_TRAIN_DEFAULTS } from '../config/train-config.js';
+export { trainInBrowser, type BrowserTrainConfig, type BrowserTrainEvent, type BrowserTrainResult, type TrainInBrowserOptions } from './train.js';
 export { exportInBrowser, BROWSER_EXPORT_VERSION, type BrowserExport, type ExportInBrowserOptions } from './export.js';
 export { selectBrowserBackend, type BrowserBackend, type BrowserBackendOptions, type BrowserBackendRequest } from './backend.js';
 export { framesToSets, type FrameInput } from './frames.js';

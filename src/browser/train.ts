@@ -2,44 +2,17 @@
 // step, losses and epoch loop as the Node trainer (src/train/loop.ts), fed from memory; the
 // validation slice is kept for calibration at export; checkpoints are bytes the page can keep in
 // IndexedDB (see idb.ts) or hand back to resume.
-import type { LossWeights, ModelConfig, SplitSizes, WeightMap } from '../types.js';
-import { DEFAULT_MODEL_CONFIG } from '../train/architecture.js';
-import type { ImageSet } from '../train/data/imageSet.js';
-import { checkpointTensors, createRun, initialState, runEpochs, TrainError, validateTrainConfig, type EpochSummary, type TrainEvent, type TrainState } from '../train/loop.js';
+import type { ModelConfig, SplitSizes, WeightMap } from '../types.js';
+import { BROWSER_TRAIN_DEFAULTS, validateTrainConfig, type TrainingSettings } from '../config/train-config.js';
+import type { ImageSet } from '../data/imageSet.js';
+import { checkpointTensors, createRun, initialState, runEpochs, TrainError, type EpochSummary, type TrainEvent, type TrainState } from '../train/loop.js';
 import { selectBrowserBackend, type BrowserBackend, type BrowserBackendRequest } from './backend.js';
 import { packCheckpoint, unpackCheckpoint } from './checkpoint-bytes.js';
 import { framesToSets, type FrameInput } from './frames.js';
-import { fusedKernelsActive } from '../train/fused/ops.js';
+import { fusedKernelsActive } from '../backend/fused/ops.js';
 
 /** What a browser run trains: the network and the optimiser, nothing about files. */
-export interface BrowserTrainConfig {
-  model: ModelConfig;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  beta1: number;
-  beta2: number;
-  weights: LossWeights;
-  seed: number;
-  /** Fraction of the frames held out for calibration (and validation scores per epoch). */
-  validationFraction: number;
-}
-
-/**
- * Laptop-sized defaults: 32×32 grey, nz 100, ngf = ndf = 16 (1/16 of the reference's conv work),
- * batch 16. The reference network is { ngf: 64, ndf: 64 } at batch 64.
- */
-export const BROWSER_TRAIN_DEFAULTS: BrowserTrainConfig = {
-  model: { ...DEFAULT_MODEL_CONFIG, ngf: 16, ndf: 16 },
-  epochs: 10,
-  batchSize: 16,
-  lr: 2e-4,
-  beta1: 0.5,
-  beta2: 0.999,
-  weights: { adv: 1, con: 50, enc: 1 },
-  seed: 0,
-  validationFraction: 0.1,
-};
+export type BrowserTrainConfig = TrainingSettings;
 
 export type BrowserTrainEvent = TrainEvent | { kind: 'preprocessed'; train: number; validation: number };
 

@@ -1,6 +1,7 @@
 // `ganomaly train`: parses options into a TrainConfig and prints progress; the work is train().
-import { DEFAULT_TRAIN_CONFIG, train, type ResumeOverrides, type TrainConfig } from '../train/trainer.js';
-import type { BackendRequest } from '../train/backend/index.js';
+import { DEFAULT_TRAIN_CONFIG, type ResumeOverrides, type TrainConfig } from '../config/train-config.js';
+import { train } from '../train/trainer.js';
+import type { BackendRequest } from '../backend/index.js';
 import { intOption, numberOption, parseCommandArgs, progressLine, UsageError } from './args.js';
 
 const HELP = `Usage: ganomaly train --data <spec> [--abnormal-class K] --out <run dir> [options]

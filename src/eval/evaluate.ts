@@ -12,7 +12,7 @@
 import path from 'node:path';
 import { createDetector, type ExecutionProvider, type NodeDetector } from '@ganomaly-edge/runtime/node';
 import { scoreStats } from '../stats.js';
-import { loadDataset, type Dataset, type ImageSet } from '../train/data/index.js';
+import { loadDataset, type Dataset, type ImageSet } from '../data/index.js';
 import type { Precision, ScoreStats } from '../types.js';
 import { EvalError } from './errors.js';
 import { averagePrecision, confusionAt, rocAuc, rocCurve, type ConfusionAtThreshold, type RocCurve } from './metrics.js';

@@ -1,7 +1,7 @@
 // Which split an evaluation uses and whether it is the one the model was trained with. Only on
 // the training split is the test set guaranteed disjoint from the training images; anything else
 // is allowed but reported, and data that cannot give the recorded split is refused.
-import { resolveDataSpec, type Dataset } from '../train/data/index.js';
+import { resolveDataSpec, type Dataset } from '../data/index.js';
 import { scoreStats } from '../stats.js';
 import type { Manifest, ScoreStats } from '../types.js';
 import { EvalError } from './errors.js';

@@ -3,7 +3,7 @@
 // decoder (sharp, as in deployment) reads them.
 import path from 'node:path';
 import type { RawImage } from '../pixels.js';
-import { loadIdxFolder, type Dataset, type ImageSet } from '../train/data/index.js';
+import { loadIdxFolder, type Dataset, type ImageSet } from '../data/index.js';
 
 export type RuntimeInput = RawImage | string;
 

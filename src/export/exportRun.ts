@@ -3,9 +3,9 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend, type BackendRequest } from '../train/backend/index.js';
-import { writeFileAtomic } from '../train/checkpoint.js';
-import { loadDataset } from '../train/data/index.js';
+import { selectBackend, type BackendRequest } from '../backend/index.js';
+import { writeFileAtomic } from '../io/write-atomic.js';
+import { loadDataset } from '../data/index.js';
 import { PRECISIONS, type Manifest, type Precision, type SplitSizes } from '../types.js';
 import { packageVersion } from '../version.js';
 import { calibrate } from './calibrate.js';

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { planParams, ganomalyPlans } from '../train/architecture.js';
 import { CheckpointError, loadCheckpoint } from '../train/checkpoint.js';
-import type { TrainConfig } from '../train/trainer.js';
+import type { TrainConfig } from '../config/train-config.js';
 import type { WeightMap } from '../types.js';
 import { ExportError } from './errors.js';
 

@@ -3,8 +3,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseManifest } from '@ganomaly-edge/runtime/node';
-import { writeFileAtomic } from '../train/checkpoint.js';
-import { loadDataset } from '../train/data/index.js';
+import { writeFileAtomic } from '../io/write-atomic.js';
+import { loadDataset } from '../data/index.js';
 import type { Manifest, Precision } from '../types.js';
 import type { ThresholdRule } from './calibrate.js';
 import { ExportError } from './errors.js';

@@ -2,7 +2,7 @@
 // must checkpoint and restore exactly, in a fixed order, and average across workers.
 import * as tf from '@tensorflow/tfjs';
 import type { NamedTensor } from '../types.js';
-import { adamFused, fusedKernelsActive } from './fused/ops.js';
+import { adamFused, fusedKernelsActive } from '../backend/fused/ops.js';
 
 export interface AdamOptions {
   lr: number;

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../io/write-atomic.js';
 import type { NamedTensor } from '../types.js';
 
 export class CheckpointError extends Error {
@@ -20,22 +21,6 @@ export interface CheckpointIndex<S> {
   bytes: number;
   tensors: { name: string; shape: number[]; offset: number; length: number }[];
   state: S;
-}
-
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    await fs.writeFile(tmp, data);
-    await fs.rename(tmp, file);
-  } catch (e) {
-    // A full disk (or any failure) must not leave a half-written temporary behind.
-    await fs.rm(tmp, { force: true }).catch(() => undefined);
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC' || code === 'EDQUOT') {
-      throw Object.assign(new Error(`no space left on the device while writing ${file}; free some space and retry (nothing was replaced)`), { code });
-    }
-    throw e;
-  }
 }
 
 /** Writes tensors + state; the index is renamed into place last, after the blob it points to exists. */

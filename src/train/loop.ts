@@ -3,17 +3,19 @@
 // so both run the same steps in the same order and reach the same losses from the same seed.
 import * as tf from '@tensorflow/tfjs';
 import { scoreStats } from '../stats.js';
-import { validateModelConfig } from './architecture.js';
 import type { ModelConfig, NamedTensor, ScoreStats, SplitSizes } from '../types.js';
-import { gatherBatch } from './data/batches.js';
-import type { ImageSet } from './data/imageSet.js';
-import { createRng, deriveSeed } from './data/rng.js';
+import { gatherBatch } from '../data/batches.js';
+import type { ImageSet } from '../data/imageSet.js';
+import { createRng, deriveSeed } from '../data/rng.js';
 import { GanomalyModel, latentDistance } from './model.js';
 import { GanomalyStep, type StepLosses } from './step.js';
-import type { TrainConfig } from './trainer.js';
+import type { TrainConfig, TrainingSettings } from '../config/train-config.js';
+import { GanomalyError } from '@ganomaly-edge/runtime';
 
-export class TrainError extends Error {
+/** Training cannot go on with this data or run folder (too few images, an existing run, …). */
+export class TrainError extends GanomalyError {
   override name = 'TrainError';
+  readonly code = 'train_failed';
 }
 
 export type LossName = Exclude<keyof StepLosses, 'dReinit'>;
@@ -31,7 +33,7 @@ export interface EpochSummary {
 
 export type TrainEvent =
   | { kind: 'start'; backend: string; backendReason: string; skipped: { name: string; why: string }[]; split: SplitSizes; stepsPerEpoch: number; resumedFrom: { epoch: number; step: number } | null;
-      /** Whether the step runs the fused training kernels (src/train/fused) or tfjs's unfused ops on this backend. */
+      /** Whether the step runs the fused training kernels (src/backend/fused) or tfjs's unfused ops on this backend. */
       fusedKernels: boolean;
       /** On resume: the configuration in effect (the run's own, restored) and which keys the caller overrode. */
       restored?: { config: TrainConfig; overridden: string[] };
@@ -41,27 +43,6 @@ export type TrainEvent =
   | { kind: 'validate'; epoch: number }
   | { kind: 'epoch'; summary: EpochSummary }
   | { kind: 'checkpoint'; epoch: number; step: number };
-
-
-
-/** The run settings the loop depends on, checked once before training (Node and browser alike). */
-export function validateTrainConfig(
-  c: Pick<TrainConfig, 'model' | 'epochs' | 'batchSize' | 'lr' | 'beta1' | 'beta2' | 'weights' | 'validationFraction' | 'seed'>,
-): void {
-  validateModelConfig(c.model);
-  const posInt = { epochs: c.epochs, batchSize: c.batchSize };
-  for (const [k, v] of Object.entries(posInt)) if (!Number.isInteger(v) || v < 1) throw new TrainError(`${k} must be a positive integer; got ${v}`);
-  if (c.batchSize < 2) throw new TrainError('batchSize must be at least 2 (BatchNorm needs batch statistics)');
-  for (const [k, v] of Object.entries({ lr: c.lr, beta1: c.beta1, beta2: c.beta2, ...c.weights })) {
-    if (!Number.isFinite(v) || v < 0) throw new TrainError(`${k} must be a finite non-negative number; got ${v}`);
-  }
-  // Adam's bias correction divides by 1 − beta^t: beta 1 divides by zero, beta > 1 flips signs.
-  for (const [k, v] of Object.entries({ beta1: c.beta1, beta2: c.beta2 })) {
-    if (!(v >= 0 && v < 1)) throw new TrainError(`${k} must be in [0, 1) (Adam divides by 1 − ${k}^t); got ${v}`);
-  }
-  if (!(c.validationFraction > 0 && c.validationFraction < 1)) throw new TrainError(`validationFraction must be in (0, 1); got ${c.validationFraction}`);
-  if (!Number.isInteger(c.seed) || c.seed < 0) throw new TrainError(`seed must be a non-negative integer; got ${c.seed}`);
-}
 
 /** Where a run is: epoch in progress, steps done in it, optimiser steps, the epoch's running sums. */
 export interface TrainState {
@@ -107,7 +88,7 @@ export async function scoreSet(model: GanomalyModel, set: ImageSet, batchSize: n
  * One place for the seed derivations, so every trainer starts from the same weights.
  */
 export function createRun(
-  cfg: Pick<TrainConfig, 'model' | 'weights' | 'lr' | 'beta1' | 'beta2' | 'seed'>,
+  cfg: Pick<TrainingSettings, 'model' | 'weights' | 'lr' | 'beta1' | 'beta2' | 'seed'>,
   resume?: { tensors: Record<string, NamedTensor>; state: TrainState },
 ): { model: GanomalyModel; step: GanomalyStep } {
   const model = resume ? GanomalyModel.fromWeights(cfg.model, resume.tensors) : GanomalyModel.create(cfg.model, deriveSeed(cfg.seed, 1));
@@ -127,7 +108,7 @@ export async function checkpointTensors(model: GanomalyModel, step: GanomalyStep
 }
 
 export interface LoopContext {
-  cfg: { epochs: number; batchSize: number; seed: number; model: ModelConfig };
+  cfg: Pick<TrainingSettings, 'epochs' | 'batchSize' | 'seed' | 'model'>;
   model: GanomalyModel;
   step: GanomalyStep;
   trainSet: ImageSet;

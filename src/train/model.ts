@@ -13,8 +13,8 @@ import {
   type Activation,
   type NetPlan,
 } from './architecture.js';
-import { negativeSlope, type FusedActivation } from './fused/math.js';
-import { batchNormActivation, batchNormMovingFused, fusedKernelsActive, leakyReluFused } from './fused/ops.js';
+import { negativeSlope, type FusedActivation } from '../backend/fused/math.js';
+import { batchNormActivation, batchNormMovingFused, fusedKernelsActive, leakyReluFused } from '../backend/fused/ops.js';
 
 /** Batch statistics seen by one BatchNorm layer in training mode, applied to the moving averages after the step. */
 export interface BnBatchStats {

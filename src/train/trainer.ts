@@ -2,53 +2,17 @@
 // (AbortSignal) between steps and resumable to the exact same losses on the cpu/wasm backends.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { LossWeights, ModelConfig, NamedTensor } from '../types.js';
-import { DEFAULT_MODEL_CONFIG } from './architecture.js';
-import { selectBackend, type BackendRequest } from './backend/index.js';
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
-import { loadDataset } from './data/index.js';
-import { checkpointTensors, createRun, initialState, runEpochs, TrainError, validateTrainConfig, type EpochSummary, type TrainEvent, type TrainState } from './loop.js';
-import { fusedKernelsActive } from './fused/ops.js';
+import type { NamedTensor } from '../types.js';
+import { validateTrainConfig, type ResumeOverrides, type TrainConfig } from '../config/train-config.js';
+import { selectBackend } from '../backend/index.js';
+import { writeFileAtomic } from '../io/write-atomic.js';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { loadDataset } from '../data/index.js';
+import { checkpointTensors, createRun, initialState, runEpochs, TrainError, type EpochSummary, type TrainEvent, type TrainState } from './loop.js';
+import { fusedKernelsActive } from '../backend/fused/ops.js';
 
-export { scoreSet, TrainError, validateTrainConfig, LOSS_NAMES, type EpochSummary, type LossName, type TrainEvent } from './loop.js';
-
-
-export interface TrainConfig {
-  /** Dataset spec: 'fashion-mnist', 'mnist', 'idx:<dir>' or 'folder:<dir>'. */
-  data: string;
-  /** Class held out as the anomaly (IDX data): index or name. Folders use their abnormal/ subfolder. */
-  abnormalClass?: string;
-  /** Run folder. */
-  out: string;
-  epochs: number;
-  batchSize: number;
-  model: ModelConfig;
-  lr: number;
-  beta1: number;
-  beta2: number;
-  weights: LossWeights;
-  seed: number;
-  backend: BackendRequest;
-  maxImages?: number;
-  validationFraction: number;
-  /** Folder data: leave out images that fail to decode (listed as warnings) instead of failing. */
-  skipBadImages?: boolean;
-}
-
-export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'data' | 'out'> = {
-  epochs: 15,
-  batchSize: 64,
-  model: DEFAULT_MODEL_CONFIG,
-  lr: 2e-4,
-  beta1: 0.5,
-  beta2: 0.999,
-  weights: { adv: 1, con: 50, enc: 1 },
-  seed: 0,
-  backend: 'auto',
-  validationFraction: 0.1,
-};
-
-
+export { scoreSet, TrainError, LOSS_NAMES, type EpochSummary, type LossName, type TrainEvent } from './loop.js';
+export { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type ResumeOverrides, type TrainConfig, type TrainingSettings } from '../config/train-config.js';
 
 export interface TrainOptions {
   onProgress?: (e: TrainEvent) => void;
@@ -62,10 +26,6 @@ export interface TrainOptions {
   resumeOverrides?: ResumeOverrides;
 }
 
-/** What may change when a run is resumed; everything else (data, model, split, seed, batch) is the run's. */
-export type ResumeOverrides = Partial<Pick<TrainConfig, 'epochs' | 'backend' | 'lr' | 'beta1' | 'beta2'>> & { weights?: Partial<TrainConfig['weights']> };
-export const RESUME_OVERRIDABLE = ['epochs', 'backend', 'lr', 'beta1', 'beta2', 'weights'] as const;
-
 export interface TrainResult {
   runDir: string;
   history: EpochSummary[];
@@ -74,9 +34,6 @@ export interface TrainResult {
   backend: string;
 }
 
-
-
-
 export async function readRunConfig(runDir: string): Promise<TrainConfig> {
   try {
     return JSON.parse(await fs.readFile(path.join(runDir, 'config.json'), 'utf8')) as TrainConfig;
@@ -84,7 +41,6 @@ export async function readRunConfig(runDir: string): Promise<TrainConfig> {
     throw new TrainError(`cannot read ${path.join(runDir, 'config.json')}: ${(e as Error).message}`);
   }
 }
-
 
 export async function train(config: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
   const runDir = path.resolve(config.out);

@@ -8,7 +8,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { leadingReduceOf } from './leading-reduce.js';
 import { loadNativeConv, type NativeConvAddon, type NativeLoad } from './native-addon.js';
 import { setConvAccelerator, type ConvAccelerator } from './wasm-kernels.js';
-import { setFusedAccelerator, type FusedMath } from '../fused/kernels.js';
+import { setFusedAccelerator, type FusedMath } from './fused/kernels.js';
 
 type Info = tf.TensorInfo;
 type Shape4 = [number, number, number, number];

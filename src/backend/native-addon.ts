@@ -13,7 +13,7 @@ export interface NativeConvAddon {
   conv(pass: 0 | 1 | 2, geometry: number[], a: Float32Array, b: Float32Array, out: Float32Array): void;
   /** out[j] = Σ_r x[r·width + j] in float32, in row order (÷ rows when mean); absent in older builds. */
   sumRows?(x: Float32Array, rows: number, width: number, out: Float32Array, mean: boolean): void;
-  /** The fused training kernels (src/train/fused); absent in older builds. */
+  /** The fused training kernels (src/backend/fused); absent in older builds. */
   bnActForward?(x: Float32Array, gamma: Float32Array, beta: Float32Array, eps: number, slope: number, y: Float32Array, mean: Float32Array, variance: Float32Array): void;
   bnActBackward?(
     dy: Float32Array, x: Float32Array, y: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array,
