@@ -120,7 +120,7 @@ interface Ctx { args: Args; manifest: Manifest; dir: string }
 
 /** The float input every ORT/tfjs variant gets: the shared preprocessing of the same pixels. */
 async function floatBatch(ctx: Ctx, n: number, layout: 'CHW' | 'HWC'): Promise<Float32Array> {
-  const { preprocessImage } = await import('../src/pixels.js');
+  const { preprocessImage } = await import('../src/runtime/core/pixels.js');
   const pre = ctx.manifest.preprocessing;
   const { isize, nc } = ctx.manifest.model;
   const per = isize * isize * nc;

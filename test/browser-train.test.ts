@@ -12,7 +12,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trainInBrowser, packCheckpoint, unpackCheckpoint, zipFiles, crc32 } from '../src/browser/index.js';
 import { createDetector } from '../src/runtime/node.js';
-import type { RawImage } from '../src/pixels.js';
+import type { RawImage } from '../src/runtime/core/pixels.js';
 import { testImage } from './helpers/make-model.js';
 import { buildTrainPage } from './helpers/browser-train-page.js';
 import { serveFolder, type StaticServer } from './helpers/static-server.js';

@@ -8,7 +8,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDetector, type ScoreResult } from '../src/runtime/node.js';
-import type { RawImage } from '../src/pixels.js';
+import type { RawImage } from '../src/runtime/core/pixels.js';
 import { makeModelFolder, testImage, type TestModel } from './helpers/make-model.js';
 import { startWebServer, type WebServer } from './helpers/serve-web.js';
 import { CHROMIUM, CHROMIUM_FLAGS, FAKE_CAMERA_FLAGS } from './helpers/chromium.js';

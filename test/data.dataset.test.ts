@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { defaultPreprocessing, preprocessImage, resizeBilinear } from '../src/pixels.js';
+import { defaultPreprocessing, preprocessImage, resizeBilinear } from '../src/runtime/core/pixels.js';
 import { DataError, FASHION_MNIST_CLASSES, loadDataset, loadIdxFolder, NAMED_DATASETS, resolveDataSpec, type Dataset } from '../src/data/index.js';
 import { writeIdxFixture } from './fixtures/data/idx.js';
 

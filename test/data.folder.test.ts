@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultPreprocessing, preprocessImage, type RawImage } from '../src/pixels.js';
+import { defaultPreprocessing, preprocessImage, type RawImage } from '../src/runtime/core/pixels.js';
 import { DataError, decodeImageFile, listImageFolder, loadDataset, type Dataset } from '../src/data/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ganomaly-folder-'));

@@ -2,7 +2,7 @@
 // sampled pixels are converted) gives the same values, bit for bit, as converting the whole image
 // first, for every channel count, both model channel counts, down- and up-scaling.
 import { describe, expect, it } from 'vitest';
-import { resizeBilinear, resizeBilinearConverted, toChannels } from '../src/pixels.js';
+import { resizeBilinear, resizeBilinearConverted, toChannels } from '../src/runtime/core/pixels.js';
 import { testImage } from './helpers/make-model.js';
 
 describe('resizeBilinearConverted', () => {

@@ -9,7 +9,7 @@ import { sha256Hex } from '../src/runtime/core/sha256.js';
 import { anomalyMapToPixels, reconstructionToPixels, turbo } from '../src/runtime/core/visual.js';
 import { checkRawPixels } from '../src/runtime/core/images.js';
 import { ChannelMismatchError, InvalidImageError } from '../src/runtime/core/errors.js';
-import { defaultPreprocessing, preprocessImage } from '../src/pixels.js';
+import { defaultPreprocessing, preprocessImage } from '../src/runtime/core/pixels.js';
 import { MANIFEST_SCHEMA_VERSION, type Manifest } from '../src/types.js';
 
 function validManifest(): Manifest {

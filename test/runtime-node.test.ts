@@ -26,7 +26,7 @@ import {
   type NodeDetector,
   type ScoreResult,
 } from '../src/runtime/node.js';
-import type { RawImage } from '../src/pixels.js';
+import type { RawImage } from '../src/runtime/core/pixels.js';
 import { maxAbsDiff } from './helpers/compare.js';
 import { directRun, makeModelFolder, testImage, TINY_CONFIG, writeModelFolder, type TestModel } from './helpers/make-model.js';
 import { startWebServer, type WebServer } from './helpers/serve-web.js';

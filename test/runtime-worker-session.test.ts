@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
-import type { RawImage } from '../src/pixels.js';
+import type { RawImage } from '../src/runtime/core/pixels.js';
 import { createWorkerSession } from '../src/runtime/node/worker-session.js';
 import { createDetector, DisposedError, ProviderError, type NodeDetector, type ScoreResult } from '../src/runtime/node.js';
 import { makeModelFolder, testImage, type TestModel } from './helpers/make-model.js';

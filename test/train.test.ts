@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
-import { train, TrainError, type EpochSummary } from '../src/train/trainer.js';
+import { train, type EpochSummary } from '../src/train/trainer.js';
 import { tinyTrainConfig } from './helpers/tiny-run.js';
 
 const strip = (h: EpochSummary[]) => h.map(({ seconds, imagesPerSec, ...rest }) => rest);
@@ -52,7 +52,7 @@ describe('trainer', () => {
     const cfg = tinyTrainConfig({ epochs: 1, maxImages: 120 });
     await train(cfg);
     await expect(train(cfg)).rejects.toThrow(/--resume/);
-    await expect(train(tinyTrainConfig({ batchSize: 1 }))).rejects.toThrow(TrainError);
+    await expect(train(tinyTrainConfig({ batchSize: 1 }))).rejects.toThrow(RangeError);
     await expect(train(tinyTrainConfig({ batchSize: 512, maxImages: 100 }))).rejects.toThrow(/fewer than one batch/);
     await expect(train(tinyTrainConfig({ data: 'nope:/x' }))).rejects.toThrow(/fashion-mnist|folder:/);
   }, 120_000);

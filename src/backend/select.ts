@@ -11,6 +11,7 @@ import { enableNativeConvKernels } from './native-kernels.js';
 import { loadNativeConv, threadsFromEnv } from './native-addon.js';
 import { useSingleThreadedWasm, useThreadedWasm } from './wasm-threads.js';
 import { firstLine, probeNodeWebGpu } from './webgpu-adapter.js';
+import { GanomalyError } from '@ganomaly-edge/runtime';
 
 export type BackendRequest = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export type BackendName = Exclude<BackendRequest, 'auto'>;
@@ -31,8 +32,9 @@ export interface BackendSelection {
   threads?: number;
 }
 
-export class BackendError extends Error {
+export class BackendError extends GanomalyError {
   override name = 'BackendError';
+  readonly code = 'backend_unavailable';
   constructor(message: string, readonly request: BackendRequest, readonly skipped: BackendSkip[] = []) {
     super(message);
   }

@@ -3,10 +3,7 @@
 // browser training result: the same graph writer, the same parity check against the tfjs model and
 // the same calibration on the held-out frames, run through onnxruntime-web instead of -node.
 import * as tf from '@tensorflow/tfjs';
-import { ORT_CONFIG_ENTRIES } from '../runtime/core/ort-adapter.js';
-import { manifestCoreSha256 } from '../runtime/core/manifest-core.js';
-import { loadOrtWeb } from '../runtime/web/ort-web.js';
-import { webSha256 } from '../runtime/web/platform.js';
+import { loadOrtWeb, manifestCoreSha256, ORT_CONFIG_ENTRIES, webSha256 } from '@ganomaly-edge/runtime/web';
 import type { TrainConfig } from '../config/train-config.js';
 import { PRECISIONS, type Manifest, type Precision } from '../types.js';
 import { calibrate } from '../export/calibrate.js';

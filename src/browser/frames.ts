@@ -1,8 +1,6 @@
 // Camera frames and images → the preprocessed NHWC set training reads, through the same pixel
 // code as every runtime (src/pixels.ts), so a model trained in a page sees what it will score.
-import { defaultPreprocessing, preprocessImage, type RawImage } from '../pixels.js';
-import { checkRawPixels, isRawPixels } from '../runtime/core/images.js';
-import { decodeWebImage, type WebImageInput } from '../runtime/web/decode.js';
+import { checkRawPixels, decodeWebImage, defaultPreprocessing, isRawPixels, preprocessImage, type RawImage, type WebImageInput } from '@ganomaly-edge/runtime/web';
 import { allocateImageSet, type ImageSet } from '../data/imageSet.js';
 import { createRng, deriveSeed } from '../data/rng.js';
 

@@ -1,8 +1,10 @@
 // Shared CLI plumbing: one-line errors, exit code 2 for bad usage, 1 for failures.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { GanomalyError } from '@ganomaly-edge/runtime';
 
-export class UsageError extends Error {
+export class UsageError extends GanomalyError {
   override name = 'UsageError';
+  readonly code = 'invalid_usage';
 }
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;

@@ -1,7 +1,7 @@
 // Image file → 8-bit interleaved pixels at native size. Everything after this is src/pixels.ts,
 // shared with the runtimes, so training sees exactly the pixels the deployed model will.
 import sharp from 'sharp';
-import type { RawImage } from '../pixels.js';
+import type { RawImage } from '@ganomaly-edge/runtime';
 
 /**
  * Decodes PNG/JPEG/WebP (anything sharp reads) to uchar pixels with the file's own channel count

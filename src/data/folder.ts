@@ -4,7 +4,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { extname, join, relative, sep } from 'node:path';
 import { DataError } from './errors.js';
 import { decodeImageFile } from './decode.js';
-import type { RawImage } from '../pixels.js';
+import type { RawImage } from '@ganomaly-edge/runtime';
 
 export const IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg', '.webp'];
 

@@ -2,7 +2,7 @@
 // IDX rows are handed over as raw 8-bit pixels; image files as paths, so the runtime's own
 // decoder (sharp, as in deployment) reads them.
 import path from 'node:path';
-import type { RawImage } from '../pixels.js';
+import type { RawImage } from '@ganomaly-edge/runtime';
 import { loadIdxFolder, type Dataset, type ImageSet } from '../data/index.js';
 
 export type RuntimeInput = RawImage | string;

@@ -1,5 +1,5 @@
 // Builds manifest.json: everything a runtime needs to score one image the way training did.
-import { defaultPreprocessing } from '../pixels.js';
+import { defaultPreprocessing } from '@ganomaly-edge/runtime';
 import type { TrainConfig } from '../config/train-config.js';
 import { MANIFEST_SCHEMA_VERSION, type Manifest, type ScoreStats, type SplitSizes } from '../types.js';
 

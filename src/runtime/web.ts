@@ -3,12 +3,14 @@
 import { Detector, type DetectorOptions } from './core/detector.js';
 import type { WebImageInput } from './web/decode.js';
 import { loadOrtWeb } from './web/ort-web.js';
-import { ortWebBuildFor, webPlatform, WEB_DEFAULT_PROVIDERS, type WasmPaths } from './web/platform.js';
+import { ortWebBuildFor, webPlatform, webSha256, WEB_DEFAULT_PROVIDERS, type WasmPaths } from './web/platform.js';
 
 export * from './core/index.js';
 export type { WebImageInput } from './web/decode.js';
 export type { OrtWebBuild, WasmPaths } from './web/platform.js';
-export { ortWebBuildFor, WEB_DEFAULT_PROVIDERS };
+export { ortWebBuildFor, webSha256, WEB_DEFAULT_PROVIDERS };
+export { decodeWebImage } from './web/decode.js';
+export { loadOrtWeb };
 
 export interface WebDetectorOptions extends DetectorOptions {
   /**

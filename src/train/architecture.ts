@@ -2,8 +2,10 @@
 // ONNX writer (src/export) both walk the same plan, so training and export cannot drift apart.
 import type { ModelConfig, NetName } from '../types.js';
 
-export class ConfigError extends Error {
+/** A model configuration out of range (isize, nc, nz, widths, score kind): a bad argument, so a RangeError. */
+export class ConfigError extends RangeError {
   override name = 'ConfigError';
+  readonly code = 'invalid_model_config';
 }
 
 export type Activation = 'lrelu' | 'relu' | 'tanh' | 'none';

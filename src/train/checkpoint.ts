@@ -5,9 +5,11 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../io/write-atomic.js';
 import type { NamedTensor } from '../types.js';
+import { GanomalyError } from '@ganomaly-edge/runtime';
 
-export class CheckpointError extends Error {
+export class CheckpointError extends GanomalyError {
   override name = 'CheckpointError';
+  readonly code = 'checkpoint_invalid';
 }
 
 export const CHECKPOINT_INDEX = 'checkpoint.json';

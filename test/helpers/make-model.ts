@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { buildDetector, convertDetectorPrecision, GRAPH_IO, VARIANT_FILES, VARIANT_WEIGHTS } from '../../src/export/onnx/index.js';
-import { defaultPreprocessing, preprocessImage, type RawImage } from '../../src/pixels.js';
+import { defaultPreprocessing, preprocessImage, type RawImage } from '../../src/runtime/core/pixels.js';
 import { ORT_CONFIG_ENTRIES } from '../../src/runtime/core/ort-adapter.js';
 import { randomWeights, seededRandom } from '../fixtures/random-weights.js';
 import { MANIFEST_SCHEMA_VERSION, type Manifest, type ModelConfig, type WeightMap } from '../../src/types.js';

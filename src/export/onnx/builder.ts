@@ -23,9 +23,11 @@ import {
   type TensorProto,
   type ValueInfoProto,
 } from '../proto/onnx_pb.js';
+import { GanomalyError } from '@ganomaly-edge/runtime';
 
-export class OnnxBuildError extends Error {
+export class OnnxBuildError extends GanomalyError {
   override name = 'OnnxBuildError';
+  readonly code = 'onnx_build_failed';
 }
 
 export const DEFAULT_OPSET = 17;

@@ -3,9 +3,11 @@
 // dangling names, out-of-order nodes, truncated weights, missing opsets or attributes.
 import { fromBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema, TensorProto_DataType, type ModelProto, type TensorProto } from '../proto/onnx_pb.js';
+import { GanomalyError } from '@ganomaly-edge/runtime';
 
-export class OnnxValidationError extends Error {
+export class OnnxValidationError extends GanomalyError {
   override name = 'OnnxValidationError';
+  readonly code = 'onnx_invalid';
   /** The node or tensor the problem is about ('' for model-level problems). */
   readonly subject: string;
   constructor(subject: string, message: string) {

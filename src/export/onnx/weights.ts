@@ -3,9 +3,11 @@
 // produce a graph that loads and scores wrongly.
 import type { NetName, WeightMap } from '../../types.js';
 import { layerParams, type LayerPlan } from '../../train/architecture.js';
+import { GanomalyError } from '@ganomaly-edge/runtime';
 
-export class WeightMapError extends Error {
+export class WeightMapError extends GanomalyError {
   override name = 'WeightMapError';
+  readonly code = 'invalid_weights';
   constructor(readonly tensor: string, message: string) {
     super(`${tensor}: ${message}`);
   }

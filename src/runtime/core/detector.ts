@@ -3,7 +3,8 @@
 import type { Manifest, Precision } from '../../types.js';
 import { Batcher } from './batcher.js';
 import { DisposedError, InvalidImageError, ModelLoadError, NonFiniteScoreError, errorMessage, typeName } from './errors.js';
-import { inputSize, preprocessPixels, toPixels } from './images.js';
+import { inputSize, toPixels } from './images.js';
+import { preprocessCheckedPixels } from './pixels.js';
 import { loadModel, type ModelSource } from './model-source.js';
 import type { ExecutionProvider, FloatTensor, InferenceHandle, Logger, RuntimePlatform } from './platform.js';
 import { createSessionWithFallback } from './providers.js';
@@ -221,7 +222,7 @@ export class Detector<Input> {
       while (failures.length === 0 && next < chunk.length) {
         const i = next++;
         try {
-          out[i] = preprocessPixels(await toPixels(this.platform, chunk[i], offset + i), this.manifest.preprocessing);
+          out[i] = preprocessCheckedPixels(await toPixels(this.platform, chunk[i], offset + i), this.manifest.preprocessing, 'CHW');
         } catch (error) {
           failures.push({ index: i, error });
         }

@@ -1,8 +1,8 @@
 // Raw pixel inputs are checked here, with typed errors, before the shared pixel pipeline sees
 // them; everything else goes through the platform's decoder first.
-import { preprocessImage, type RawImage } from '../../pixels.js';
+import { checkRawPixels, preprocessImage, type RawImage } from './pixels.js';
 import type { Preprocessing } from '../../types.js';
-import { ChannelMismatchError, ImageDecodeError, InvalidImageError, MissingDependencyError, errorMessage, typeName } from './errors.js';
+import { ChannelMismatchError, ImageDecodeError, InvalidImageError, MissingDependencyError, errorMessage } from './errors.js';
 import type { RuntimePlatform } from './platform.js';
 
 /** Decoded 8-bit pixels, interleaved (HWC): 1 grey, 2 grey+alpha, 3 RGB or 4 RGBA channels. */
@@ -18,35 +18,6 @@ export function isRawPixels(x: unknown): x is RawPixels {
     'height' in x &&
     'channels' in x
   );
-}
-
-export function checkRawPixels(img: RawPixels, index?: number): void {
-  const { data, width, height, channels } = img;
-  const at = index === undefined ? '' : ` (image ${index})`;
-  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) {
-    const got = typeName(data);
-    throw new InvalidImageError(
-      `raw pixel data must be a Uint8Array or Uint8ClampedArray of 0-255 values; got ${got}${at}. ` +
-        'Scale float pixels to 0-255 and convert first.',
-      index,
-    );
-  }
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new InvalidImageError(`raw image width and height must be positive integers; got ${width}x${height}${at}`, index);
-  }
-  if (!Number.isInteger(channels) || channels < 1 || channels > 4) {
-    throw new ChannelMismatchError(
-      `raw image has ${channels} channels${at}; supported are 1 (grey), 2 (grey+alpha), 3 (RGB) and 4 (RGBA)`,
-      channels,
-      index,
-    );
-  }
-  if (data.length !== width * height * channels) {
-    throw new InvalidImageError(
-      `raw pixel buffer has ${data.length} bytes but ${width}x${height}x${channels} needs ${width * height * channels}${at}`,
-      index,
-    );
-  }
 }
 
 /** Any input → 8-bit pixels, with the input's position in every error. */
@@ -72,10 +43,11 @@ export async function toPixels(platform: RuntimePlatform, input: unknown, index:
  * caller decode and preprocess where it likes (a worker thread) and hand over only the tensor.
  */
 export function preprocessPixels(img: RawPixels, pre: Preprocessing): Float32Array {
-  checkRawPixels(img);
   return preprocessImage(img, pre, 'CHW');
 }
 
 export function inputSize(pre: Preprocessing): number {
   return (pre.channelOrder === 'gray' ? 1 : 3) * pre.resize.width * pre.resize.height;
 }
+
+export { checkRawPixels };

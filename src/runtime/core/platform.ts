@@ -1,7 +1,7 @@
 // The little a platform must bring so the core can run a detector: an ONNX Runtime session, a way
 // to read model files, a hash, and an image decoder. Node and the browser each implement it once
 // (src/runtime/node, src/runtime/web), as onnxruntime's js/node and js/web do for js/common.
-import type { RawImage } from '../../pixels.js';
+import type { RawImage } from './pixels.js';
 
 /** An ONNX Runtime execution provider: a name ('cpu', 'cuda', 'webgpu', 'wasm', …) or ORT's option object. */
 export type ExecutionProvider = string | { readonly name: string; readonly [option: string]: unknown };

@@ -1,6 +1,6 @@
 // Turns model outputs into displayable 8-bit pixels: the reconstruction back in 0-255, and the
 // anomaly map through a colour map. Shared by the CLI's heatmap files and the web demo.
-import type { RawImage } from '../../pixels.js';
+import type { RawImage } from './pixels.js';
 import type { Preprocessing } from '../../types.js';
 import type { ImageTensor } from './detector.js';
 

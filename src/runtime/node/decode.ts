@@ -1,6 +1,6 @@
 // Node image decoding with sharp: file paths and encoded bytes (PNG, JPEG, WebP, GIF, TIFF, AVIF…)
 // become 8-bit pixels at native size; resizing is left to the shared pixel code.
-import type { RawImage } from '../../pixels.js';
+import type { RawImage } from '../core/pixels.js';
 import { ImageDecodeError, MissingDependencyError, errorMessage, isModuleNotFound, typeName } from '../core/errors.js';
 import { readRegularFile } from './read.js';
 

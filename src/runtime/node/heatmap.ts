@@ -1,6 +1,6 @@
 // PNG heatmaps for Node: the anomaly map, colour-mapped and upscaled, optionally beside the input
 // and the reconstruction. Used by `ganomaly score --heatmap` and available to library users.
-import type { RawImage } from '../../pixels.js';
+import type { RawImage } from '../core/pixels.js';
 import type { Preprocessing } from '../../types.js';
 import type { ScoreResult } from '../core/detector.js';
 import { anomalyMapToPixels, reconstructionToPixels, type HeatmapOptions } from '../core/visual.js';

@@ -1,6 +1,6 @@
 // Browser image decoding: every input becomes RGBA pixels at its native size through a 2D canvas,
 // then goes through the same pixel code as Node, so both score an image identically.
-import type { RawImage } from '../../pixels.js';
+import type { RawImage } from '../core/pixels.js';
 import { ImageDecodeError, errorMessage, typeName } from '../core/errors.js';
 
 /** What the browser runtime scores. Strings are image URLs (resolved against the page). */

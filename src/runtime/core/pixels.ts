@@ -1,7 +1,9 @@
 // Pixel math shared by training data loading, the Node runtime and the browser runtime.
 // Decoding differs per platform (sharp, canvas); everything after decoding is this file, so a
-// model scores the same image the same way everywhere. No imports: the browser bundle uses it.
-import type { Preprocessing } from './types.js';
+// model scores the same image the same way everywhere. Each exported function checks its image
+// once (checkRawPixels, the one validator); the unchecked helpers below it never check again.
+import type { Preprocessing } from '../../types.js';
+import { ChannelMismatchError, InvalidImageError, typeName } from './errors.js';
 
 /** Decoded 8-bit pixels, interleaved (HWC), 1, 3 or 4 channels. */
 export interface RawImage {
@@ -11,21 +13,34 @@ export interface RawImage {
   channels: number;
 }
 
-export class ImageInputError extends Error {
-  override name = 'ImageInputError';
-}
-
-export function checkRawImage(img: RawImage): void {
-  const { width, height, channels, data } = img;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new ImageInputError(`image width/height must be positive integers; got ${width}x${height}`);
+/**
+ * Checks decoded 8-bit pixels: a Uint8Array/Uint8ClampedArray of width × height × channels bytes,
+ * 1-4 channels. `index` (the image's position in a call's inputs) goes into the message.
+ */
+export function checkRawPixels(img: RawImage, index?: number): void {
+  const { data, width, height, channels } = img;
+  const at = index === undefined ? '' : ` (image ${index})`;
+  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) {
+    throw new InvalidImageError(
+      `raw pixel data must be a Uint8Array or Uint8ClampedArray of 0-255 values; got ${typeName(data)}${at}. ` +
+        'Scale float pixels to 0-255 and convert first.',
+      index,
+    );
   }
-  if (![1, 2, 3, 4].includes(channels)) {
-    throw new ImageInputError(`image must have 1, 2 (grey+alpha), 3 or 4 channels; got ${channels}`);
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new InvalidImageError(`raw image width and height must be positive integers; got ${width}x${height}${at}`, index);
+  }
+  if (!Number.isInteger(channels) || channels < 1 || channels > 4) {
+    throw new ChannelMismatchError(
+      `raw image has ${channels} channels${at}; supported are 1 (grey), 2 (grey+alpha), 3 (RGB) and 4 (RGBA)`,
+      channels,
+      index,
+    );
   }
   if (data.length !== width * height * channels) {
-    throw new ImageInputError(
-      `pixel buffer has ${data.length} bytes but ${width}x${height}x${channels} needs ${width * height * channels}`,
+    throw new InvalidImageError(
+      `raw pixel buffer has ${data.length} bytes but ${width}x${height}x${channels} needs ${width * height * channels}${at}`,
+      index,
     );
   }
 }
@@ -36,7 +51,11 @@ export function checkRawImage(img: RawImage): void {
  * Grey uses ITU-R BT.601 luma, rounded, as most image libraries do.
  */
 export function toChannels(img: RawImage, nc: 1 | 3): RawImage {
-  checkRawImage(img);
+  checkRawPixels(img);
+  return convertChannels(img, nc);
+}
+
+function convertChannels(img: RawImage, nc: 1 | 3): RawImage {
   const { width, height, channels, data } = img;
   const n = width * height;
   if (channels === nc) return img;
@@ -62,7 +81,11 @@ export function toChannels(img: RawImage, nc: 1 | 3): RawImage {
  * kept in float so no rounding happens between resize and normalisation.
  */
 export function resizeBilinear(img: RawImage, outW: number, outH: number): Float32Array {
-  checkRawImage(img);
+  checkRawPixels(img);
+  return resize(img, outW, outH);
+}
+
+function resize(img: RawImage, outW: number, outH: number): Float32Array {
   const { width: w, height: h, channels: c, data } = img;
   const out = new Float32Array(outW * outH * c);
   if (w === outW && h === outH) {
@@ -117,14 +140,28 @@ export function preprocessImage(
   out?: Float32Array,
   offset = 0,
 ): Float32Array {
+  checkRawPixels(img);
+  return preprocessCheckedPixels(img, pre, layout, out, offset);
+}
+
+/** preprocessImage for pixels that checkRawPixels has already accepted (the score path checks each input once). */
+export function preprocessCheckedPixels(
+  img: RawImage,
+  pre: Preprocessing,
+  layout: 'HWC' | 'CHW',
+  out?: Float32Array,
+  offset = 0,
+): Float32Array {
   const nc = pre.channelOrder === 'gray' ? 1 : 3;
   const { width: W, height: H } = pre.resize;
   // Converting channels inside the resize touches only the pixels bilinear sampling reads
   // (4 per output pixel), not the whole decoded image: a 4900×4900 upload costs what a 64×64 one
   // does. Same arithmetic per pixel as toChannels → resizeBilinear, so the same values.
-  const resized = resizeBilinearConverted(img, nc, W, H);
   const dst = out ?? new Float32Array(W * H * nc);
-  if (dst.length < offset + W * H * nc) throw new ImageInputError('output buffer too small for preprocessed image');
+  if (!Number.isInteger(offset) || offset < 0 || dst.length < offset + W * H * nc) {
+    throw new RangeError(`output buffer of ${dst.length} values cannot hold ${W * H * nc} at offset ${offset}`);
+  }
+  const resized = resizeConverted(img, nc, W, H);
   const scale = pre.std.map((s) => 1 / (255 * s));
   const shift = pre.mean.map((m, i) => m / pre.std[i]!);
   for (let p = 0; p < W * H; p++) {
@@ -141,9 +178,13 @@ export function preprocessImage(
  * each sampled source pixel is converted on the fly, with toChannels' exact arithmetic.
  */
 export function resizeBilinearConverted(img: RawImage, nc: 1 | 3, outW: number, outH: number): Float32Array {
-  checkRawImage(img);
+  checkRawPixels(img);
+  return resizeConverted(img, nc, outW, outH);
+}
+
+function resizeConverted(img: RawImage, nc: 1 | 3, outW: number, outH: number): Float32Array {
   const { width: w, height: h, channels, data } = img;
-  if (channels === nc || (w === outW && h === outH)) return resizeBilinear(toChannels(img, nc), outW, outH);
+  if (channels === nc || (w === outW && h === outH)) return resize(convertChannels(img, nc), outW, outH);
   const greySource = channels <= 2;
   /** Channel `ch` of source pixel `i` after conversion to nc channels. */
   const at = (i: number, ch: number): number => {
