@@ -89,6 +89,21 @@ export type Precision = 'fp32' | 'fp16' | 'int8';
 
 export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8'];
 
+/**
+ * The decision threshold and how it was chosen. `method` and `quantile` are the rule as data (what
+ * `quantize` and tools read); `rule` is the same in words for people. Manifests written before the
+ * data fields existed carry only `value` and `rule`.
+ */
+export interface Threshold {
+  value: number;
+  rule: string;
+  /** 'quantile': the `quantile` of `of` validation-normal scores; 'absolute': set by the user. */
+  method?: 'quantile' | 'absolute';
+  quantile?: number;
+  /** How many validation-normal scores the quantile was taken over. */
+  of?: number;
+}
+
 /** A reduced-precision copy of detector.onnx, described in manifest.variants. */
 export interface PrecisionVariant {
   /** Its file in the model folder (listed in manifest.files with sha256 and size). */
@@ -98,7 +113,7 @@ export interface PrecisionVariant {
   /** Validation-normal score statistics measured through ONNX Runtime on this variant. */
   calibration: ScoreStats;
   /** This variant's own threshold, by the same rule as the float32 one. */
-  threshold: { value: number; rule: string };
+  threshold: Threshold;
   /** Largest absolute difference from detector.onnx (float32) per output over `images` validation images. */
   parityVsFp32: { images: number } & Record<string, number>;
 }
@@ -112,7 +127,7 @@ export interface Manifest {
   preprocessing: Preprocessing;
   score: { kind: ScoreKind; description: string };
   calibration: ScoreStats;
-  threshold: { value: number; rule: string };
+  threshold: Threshold;
   files: Record<string, { sha256: string; bytes: number; inputs: string[]; outputs: string[] }>;
   model: ModelConfig;
   training: Record<string, unknown>;

@@ -42,6 +42,8 @@ export interface BrowserTrainResult {
   /** The held-out frames, preprocessed: exportInBrowser calibrates the threshold on them. */
   validation: ImageSet;
   stopped: boolean;
+  /** Where training stood at the end: finished epochs, and steps into the next one after a mid-epoch stop. */
+  trained: { epochs: number; stepsInEpoch: number };
   /** The final checkpoint (weights and optimiser state), for resuming or keeping. */
   checkpoint: Uint8Array;
 }
@@ -111,7 +113,7 @@ export async function trainInBrowser(opts: TrainInBrowserOptions): Promise<Brows
       yieldNow: yieldToPage,
     }));
     const checkpoint = await snapshot();
-    return { config: cfg, weights: await model.readWeights(), history, backend, split, validation: sets.validation, stopped, checkpoint };
+    return { config: cfg, weights: await model.readWeights(), history, backend, split, validation: sets.validation, stopped, trained: { epochs: state.epoch, stepsInEpoch: state.step }, checkpoint };
   } finally {
     step.dispose();
     model.dispose();

@@ -55,7 +55,7 @@ export async function run(argv: string[]): Promise<number> {
     backend: v.backend as BackendRequest | undefined,
     precisions: precisionListOption(v.precision),
     force: v.force,
-    onProgress(stage, done, total) {
+    onProgress({ stage, done, total }) {
       if (stage === 'calibrating' && total) bar.update(done ?? 0, total);
       else if (stage !== 'done') process.stderr.write(`${stage}…\n`);
       else bar.end();

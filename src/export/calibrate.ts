@@ -1,15 +1,37 @@
 // Calibration: validation-normal scores from the exported detector itself, so the threshold and
 // the normalisation are exactly what the runtime will compute.
 import { scoreStats, quantileSorted } from '../stats.js';
-import type { ModelConfig, ScoreStats } from '../types.js';
+import type { ModelConfig, ScoreStats, Threshold } from '../types.js';
 import { ExportError } from './errors.js';
 import { nhwcToNchw } from './layout.js';
 import type { OrtRunner } from './ort-runner.js';
 
 export interface ThresholdRule {
-  /** Quantile of the validation-normal scores (default 0.99), or an absolute value. */
+  /** Quantile of the validation-normal scores, in (0, 1] (default 0.99)… */
   quantile?: number;
+  /** …or an absolute value (finite). */
   value?: number;
+}
+
+export const DEFAULT_THRESHOLD_QUANTILE = 0.99;
+
+/** Checks a rule before any work: both set, a quantile outside (0, 1], a value that is not finite. */
+export function checkThresholdRule(rule: ThresholdRule): void {
+  if (rule.value !== undefined && rule.quantile !== undefined) throw new TypeError('give a threshold quantile or an absolute threshold, not both');
+  if (rule.value !== undefined && !Number.isFinite(rule.value)) throw new RangeError(`threshold must be a finite number; got ${rule.value}`);
+  if (rule.quantile !== undefined && !(rule.quantile > 0 && rule.quantile <= 1)) throw new RangeError(`threshold quantile must be in (0, 1]; got ${rule.quantile}`);
+}
+
+/**
+ * The rule a manifest's threshold was chosen by, to choose a variant's the same way: the data
+ * fields when present, else (manifests from before them) the sentence they were written as.
+ */
+export function thresholdRuleOf(t: Threshold): ThresholdRule {
+  if (t.method === 'absolute') return { value: t.value };
+  if (t.method === 'quantile' && t.quantile !== undefined) return { quantile: t.quantile };
+  if (/^absolute/.test(t.rule)) return { value: t.value };
+  const q = Number(/quantile ([\d.]+)/.exec(t.rule)?.[1]);
+  return { quantile: Number.isFinite(q) && q > 0 && q <= 1 ? q : DEFAULT_THRESHOLD_QUANTILE };
 }
 
 export async function calibrate(
@@ -21,7 +43,8 @@ export async function calibrate(
   runner: OrtRunner,
   batchSize = 64,
   onProgress?: (done: number, total: number) => void,
-): Promise<{ stats: ScoreStats; threshold: { value: number; rule: string }; scores: Float32Array }> {
+): Promise<{ stats: ScoreStats; threshold: Threshold; scores: Float32Array }> {
+  checkThresholdRule(rule);
   if (n < 1) throw new ExportError('calibration needs at least one validation image');
   const { isize, nc } = cfg;
   const per = isize * isize * nc;
@@ -38,15 +61,13 @@ export async function calibrate(
     await session.release();
   }
   const stats = scoreStats(scores);
-  let threshold: { value: number; rule: string };
+  let threshold: Threshold;
   if (rule.value !== undefined) {
-    if (!Number.isFinite(rule.value)) throw new ExportError(`threshold must be a finite number; got ${rule.value}`);
-    threshold = { value: rule.value, rule: 'absolute (set with --threshold)' };
+    threshold = { value: rule.value, rule: 'absolute (set with --threshold)', method: 'absolute' };
   } else {
-    const q = rule.quantile ?? 0.99;
-    if (!(q > 0 && q <= 1)) throw new ExportError(`threshold quantile must be in (0, 1]; got ${q}`);
+    const q = rule.quantile ?? DEFAULT_THRESHOLD_QUANTILE;
     const sorted = Float64Array.from(scores).sort();
-    threshold = { value: quantileSorted(sorted, q), rule: `quantile ${q} of ${n} validation-normal scores` };
+    threshold = { value: quantileSorted(sorted, q), rule: `quantile ${q} of ${n} validation-normal scores`, method: 'quantile', quantile: q, of: n };
   }
   return { stats, threshold, scores };
 }

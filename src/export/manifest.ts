@@ -1,7 +1,7 @@
 // Builds manifest.json: everything a runtime needs to score one image the way training did.
 import { defaultPreprocessing } from '@ganomaly-edge/runtime';
 import type { TrainConfig } from '../config/train-config.js';
-import { MANIFEST_SCHEMA_VERSION, type Manifest, type ScoreStats, type SplitSizes } from '../types.js';
+import { MANIFEST_SCHEMA_VERSION, type Manifest, type ScoreStats, type SplitSizes, type Threshold } from '../types.js';
 
 
 /** The part of the manifest that defines the model's behaviour; its hash is stamped into every graph's metadata. */
@@ -30,7 +30,7 @@ export function buildManifest(args: {
   trainedStepsInEpoch: number;
   split: SplitSizes | null;
   calibration: ScoreStats;
-  threshold: { value: number; rule: string };
+  threshold: Threshold;
   files: Manifest['files'];
   tools: Record<string, string>;
   parity: Record<string, number>;

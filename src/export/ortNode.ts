@@ -1,7 +1,7 @@
 // The Node runner for export-time checks (parity, calibration): onnxruntime-node on the CPU. It is
 // an optional dependency of the toolkit (npm drops it when its install script cannot download the
 // CUDA provider), so it is loaded on first use and its absence is an ExportError that says the fix.
-import { loadOrtNode, ORT_CONFIG_ENTRIES } from '@ganomaly-edge/runtime/node';
+import { loadOrtNode } from '@ganomaly-edge/runtime/node';
 import { ExportError } from './errors.js';
 import { ortRunner, type OrtRunner } from './ort-runner.js';
 
@@ -11,8 +11,7 @@ function loadRunner(): Promise<OrtRunner> {
   // The runtime's loader: one import of onnxruntime-node per process for scoring and export.
   runner ??= loadOrtNode().then(
     (ort) => {
-      // Same config entries as the runtime's sessions, so calibration equals what the runtime computes.
-      return ortRunner(ort, 'cpu', `onnxruntime-node ${ort.env.versions?.node ?? ort.env.versions?.common ?? ''}`.trim(), { extra: ORT_CONFIG_ENTRIES });
+      return ortRunner(ort, 'cpu', `onnxruntime-node ${ort.env.versions?.node ?? ort.env.versions?.common ?? ''}`.trim());
     },
     (e: unknown) => {
       runner = undefined;

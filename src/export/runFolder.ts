@@ -14,7 +14,6 @@ export interface RunFolder {
   /** Completed epochs and steps of the epoch in progress when the checkpoint was written. */
   epoch: number;
   step: number;
-  history: unknown[];
 }
 
 export async function readRunFolder(dir: string): Promise<RunFolder> {
@@ -46,6 +45,5 @@ export async function readRunFolder(dir: string): Promise<RunFolder> {
       weights[p.name] = t;
     }
   }
-  const history = JSON.parse(await fs.readFile(path.join(abs, 'history.json'), 'utf8').catch(() => '[]')) as unknown[];
-  return { dir: abs, config, weights, epoch: ck.state.epoch, step: ck.state.step, history };
+  return { dir: abs, config, weights, epoch: ck.state.epoch, step: ck.state.step };
 }

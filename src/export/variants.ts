@@ -6,7 +6,7 @@ import { parseManifest } from '@ganomaly-edge/runtime/node';
 import { writeFileAtomic } from '../io/write-atomic.js';
 import { loadDataset } from '../data/index.js';
 import type { Manifest, Precision } from '../types.js';
-import type { ThresholdRule } from './calibrate.js';
+import { thresholdRuleOf, type ThresholdRule } from './calibrate.js';
 import { ExportError } from './errors.js';
 import { sha256Hex } from './hash.js';
 import { GRAPH_IO } from './onnx/index.js';
@@ -69,8 +69,7 @@ export async function quantizeModel(modelDir: string, opts: QuantizeOptions = {}
       `the data gives ${data.split.validationNormal} validation images but the model was calibrated on ${manifest.split.validationNormal}; point --data at the data it was trained on`,
     );
   }
-  const q = opts.thresholdQuantile ?? Number(/quantile ([\d.]+)/.exec(manifest.threshold.rule)?.[1] ?? 0.99);
-  const rule: ThresholdRule = /^absolute/.test(manifest.threshold.rule) ? { value: manifest.threshold.value } : { quantile: q };
+  const rule: ThresholdRule = opts.thresholdQuantile !== undefined ? { quantile: opts.thresholdQuantile } : thresholdRuleOf(manifest.threshold);
   const precisions = opts.precisions ?? ['fp16', 'int8'];
   const built = await buildVariants(manifest.model, fp32, data.validation, precisions, rule, nodeOrt, 16, progress);
   const { files, variants } = await writeVariants(dir, built);

@@ -16,7 +16,7 @@ export {
   NonFiniteScoreError,
   ProviderError,
 } from './errors.js';
-export { parseManifest, selectPrecision, SUPPORTED_SCHEMA_VERSIONS, DETECTOR_FILE, DETECTOR_OUTPUTS, REDUCED_PRECISIONS } from './manifest.js';
+export { parseManifest, selectPrecision, SUPPORTED_SCHEMA_VERSIONS, DETECTOR_FILE, MANIFEST_FILE, REDUCED_PRECISIONS } from './manifest.js';
 export type { Manifest, Precision, PrecisionVariant } from '../../types.js';
 export { fetchModelFiles, loadModel } from './model-source.js';
 export type { LoadedModel, ModelBytes, ModelSource, ModelUrls } from './model-source.js';

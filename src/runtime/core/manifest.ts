@@ -8,7 +8,7 @@ export const SUPPORTED_SCHEMA_VERSIONS: readonly number[] = [MANIFEST_SCHEMA_VER
 
 /** The graph the runtime runs, and the names of its tensors (see `ganomaly export`). */
 export const DETECTOR_FILE = 'detector.onnx';
-export const DETECTOR_OUTPUTS = ['score', 'z', 'z_hat', 'x_hat', 'anomaly_map'] as const;
+export const MANIFEST_FILE = 'manifest.json';
 export const REDUCED_PRECISIONS = ['fp16', 'int8'] as const;
 
 /**
