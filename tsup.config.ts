@@ -3,6 +3,7 @@ import { defineConfig } from 'tsup';
 // Three builds, no `clean` (scripts/clean-dist.mjs runs first): tsup's clean in one config deletes
 // .d.ts files that another config has already written (FACTS.md).
 const RUNTIME_OUT = 'packages/runtime/dist';
+const BROWSER_OUT = 'packages/browser/dist';
 
 export default defineConfig([
   {
@@ -29,18 +30,19 @@ export default defineConfig([
     external: ['onnxruntime-web', /^onnxruntime-web\//],
   },
   {
-    // ganomaly-edge/browser: training and export inside a page (tfjs, onnxruntime-web); no Node
-    // modules (checked by test/browser-train). Its ORT and WebGPU imports stay dynamic chunks.
-    entry: { 'browser/index': 'src/browser/index.ts' },
+    // @ganomaly-edge/browser: training and export inside a page (tfjs, onnxruntime-web); no Node
+    // modules (checked by test/browser-train). It imports @ganomaly-edge/runtime by name, so a page
+    // that trains and scores bundles one runtime (checked by test/packages). Its WebGPU import stays
+    // a dynamic chunk.
+    entry: { index: 'src/browser/index.ts' },
     format: ['esm'],
     platform: 'browser',
     target: 'es2022',
     dts: true,
-    sourcemap: true,
     clean: false,
     splitting: true,
-    outDir: 'dist',
-    external: [/^@tensorflow\//, 'onnxruntime-web', /^onnxruntime-web\//, /^@bufbuild\//],
+    outDir: BROWSER_OUT,
+    external: [/^@tensorflow\//, 'onnxruntime-web', /^onnxruntime-web\//, /^@bufbuild\//, /^@ganomaly-edge\//],
   },
   {
     // ganomaly-edge, the toolkit: library subpaths and the CLI. The runtime stays an import of
@@ -51,6 +53,7 @@ export default defineConfig([
       'export/index': 'src/export/index.ts',
       'eval/index': 'src/eval/index.ts',
       'serve/index': 'src/serve/index.ts',
+      'browser/index': 'src/browser-alias.ts',
       'cli/index': 'src/cli/index.ts',
     },
     format: ['esm'],
@@ -63,6 +66,7 @@ export default defineConfig([
         'export/index': 'src/export/index.ts',
         'eval/index': 'src/eval/index.ts',
         'serve/index': 'src/serve/index.ts',
+        'browser/index': 'src/browser-alias.ts',
       },
     },
     sourcemap: true,

@@ -10,6 +10,7 @@ export default defineConfig({
     alias: [
       { find: /^@ganomaly-edge\/runtime\/node$/, replacement: src('./src/runtime/node.ts') },
       { find: /^@ganomaly-edge\/runtime(\/web)?$/, replacement: src('./src/runtime/web.ts') },
+      { find: /^@ganomaly-edge\/browser$/, replacement: src('./src/browser/index.ts') },
     ],
   },
   test: {

@@ -8,9 +8,10 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import * as ortWeb from 'onnxruntime-web';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { trainInBrowser, packCheckpoint, unpackCheckpoint, zipFiles, crc32 } from '../src/browser/index.js';
+import { exportInBrowser, trainInBrowser, packCheckpoint, unpackCheckpoint, zipFiles, crc32 } from '../src/browser/index.js';
 import { createDetector } from '../src/runtime/node.js';
 import type { RawImage } from '../src/runtime/core/pixels.js';
 import { testImage } from './helpers/make-model.js';
@@ -64,19 +65,40 @@ describe('browser training: units', () => {
     expect(() => unpackCheckpoint(full.checkpoint)).not.toThrow();
   });
 
+  it('an export after a mid-epoch stop records the steps into the unfinished epoch', async () => {
+    const controller = new AbortController();
+    let steps = 0;
+    const result = await trainInBrowser({
+      images: FRAMES, config: { ...CONFIG, epochs: 1 }, backend: 'cpu', signal: controller.signal,
+      onProgress: (e) => { if (e.kind === 'step' && ++steps === 2) controller.abort(); },
+    });
+    expect(result.stopped).toBe(true);
+    expect(result.trained).toEqual({ epochs: 0, stepsInEpoch: 2 });
+    const ex = await exportInBrowser(result, { precisions: ['fp32'], parityImages: 2, ort: ortWeb as never });
+    expect(ex.manifest.training).toMatchObject({ epochsCompleted: 0, stepsIntoNextEpoch: 2 });
+    expect(ex.manifest.threshold).toMatchObject({ method: 'quantile', quantile: 0.99, of: result.validation.count });
+    expect(ex.manifest.tools['ganomaly-edge']).toBe(JSON.parse(await readFile('package.json', 'utf8')).version);
+  });
+
   it('refuses too few frames and bad configs with clear errors', async () => {
     await expect(trainInBrowser({ images: FRAMES.slice(0, 1), config: CONFIG, backend: 'cpu' })).rejects.toThrow(/at least 2 frames/);
     await expect(trainInBrowser({ images: FRAMES.slice(0, 4), config: CONFIG, backend: 'cpu' })).rejects.toThrow(/fewer than one batch/);
     await expect(trainInBrowser({ images: FRAMES, config: { ...CONFIG, batchSize: 1 }, backend: 'cpu' })).rejects.toThrow(/batchSize must be at least 2/);
   });
 
-  it('the ganomaly-edge/browser bundle holds no Node built-ins, sharp, onnxruntime-node or file-based training code', async () => {
-    const r = await build({ entryPoints: ['src/browser/index.ts'], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, metafile: true, splitting: true, outdir: '.tmp/browser-bundle', logLevel: 'silent' });
+  it('the @ganomaly-edge/browser bundle holds no Node built-ins or runtime copy, sharp, onnxruntime-node or file-based training code', async () => {
+    const r = await build({
+      entryPoints: ['src/browser/index.ts'], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, metafile: true, splitting: true,
+      outdir: '.tmp/browser-bundle', logLevel: 'silent', external: ['@ganomaly-edge/*'],
+    });
     const inputs = Object.keys(r.metafile.inputs);
     const imports = Object.values(r.metafile.inputs).flatMap((i) => i.imports.map((x) => x.path));
     expect(inputs.filter((p) => FORBIDDEN.test(p))).toEqual([]);
     expect(imports.filter((p) => FORBIDDEN.test(p) || /^(fs|path|os|crypto|worker_threads|child_process)$/.test(p))).toEqual([]);
     expect(inputs.some((p) => p.includes('src/train/loop.ts'))).toBe(true);
+    // The runtime is imported by name, never bundled: a page that also scores holds one copy.
+    expect(inputs.filter((p) => p.includes('src/runtime/'))).toEqual([]);
+    expect(imports).toContain('@ganomaly-edge/runtime/web');
   });
 });
 

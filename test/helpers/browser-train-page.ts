@@ -11,6 +11,8 @@ export async function buildTrainPage(outdir: string, opts: { minify?: boolean } 
   await build({
     entryPoints: ['test/fixtures/browser-train/page.ts'], bundle: true, splitting: true, format: 'esm', platform: 'browser', target: 'es2022',
     outdir, entryNames: 'page', logLevel: 'silent', minify: opts.minify ?? false,
+    // The sources, as one runtime: the browser code imports the runtime by its package name.
+    alias: { '@ganomaly-edge/runtime/web': './src/runtime/web.ts', '@ganomaly-edge/runtime': './src/runtime/web.ts' },
   });
   await copyFile('test/fixtures/browser-train/index.html', join(outdir, 'index.html'));
   for (const f of TFJS_WASM) await copyFile(join('node_modules/@tensorflow/tfjs-backend-wasm/dist', f), join(outdir, f));
