@@ -32,7 +32,7 @@ import { CHROMIUM, CHROMIUM_FLAGS } from './helpers/chromium.js';
 
 const REQUIRE_BROWSER = process.env.GANOMALY_REQUIRE_BROWSER === '1';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const HAVE_BUILD = existsSync(join(REPO, 'dist', 'cli', 'index.js')) && existsSync(join(REPO, 'packages', 'runtime', 'dist', 'web.js'));
+const HAVE_BUILD = existsSync(join(REPO, 'dist', 'cli', 'index.js')) && existsSync(join(REPO, 'packages', 'runtime', 'dist', 'web.js')) && existsSync(join(REPO, 'packages', 'browser', 'dist', 'index.js'));
 const FIXTURES = join(REPO, 'test', 'fixtures', 'packages');
 const SAMPLE = 'abnormal-trouser-21.png';
 
@@ -46,6 +46,7 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed packages', () => {
   let webBefore: Footprint;
   let ortAlone: Footprint;
   let gateway: Install;
+  let trainer: Install;
   let toolkit: Install;
   let gatewayScores: {
     provider: string; scores: Record<string, number>; flags: Record<string, boolean>; raw: number; threshold: number;
@@ -63,8 +64,10 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed packages', () => {
       // would otherwise fetch the CUDA provider from outside the npm registry (and fail offline).
       freshInstall(join(work, 'gateway'), [packed.runtime.tarball, packed.model.tarball, 'onnxruntime-node@1.30.0', 'sharp@0.35.5'], ['onnxruntime-node-install=skip']),
       // The toolkit with no env var and no .npmrc at all.
-      freshInstall(join(work, 'toolkit'), [packed.runtime.tarball, packed.toolkit.tarball]),
+      freshInstall(join(work, 'toolkit'), [packed.runtime.tarball, packed.browser.tarball, packed.toolkit.tarball]),
     ]);
+    // A web app that learns in the page: the browser package, the runtime and onnxruntime-web.
+    trainer = await freshInstall(join(work, 'trainer'), [packed.runtime.tarball, packed.browser.tarball, 'onnxruntime-web@1.30.0']);
     webBefore = await footprint(web.dir);
     ortAlone = await footprint((await freshInstall(join(work, 'ort-web-alone'), ['onnxruntime-web@1.30.0'])).dir);
     await addPackages(web.dir, [packed.model.tarball]);
@@ -93,6 +96,26 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed packages', () => {
     // The toolkit no longer carries the model; it ships its docs so README links resolve.
     expect(packed.toolkit.files.filter((f) => f.startsWith('models/'))).toEqual([]);
     expect(packed.toolkit.files).toEqual(expect.arrayContaining(['README.md', 'docs/serve.md', 'dist/cli/index.js', 'dist/browser/index.js', 'dist/browser/index.d.ts']));
+  });
+
+  it('the browser package ships its build and README, no install script, and imports the runtime by name', async () => {
+    const b = packed.browser;
+    console.log(`@ganomaly-edge/browser: ${(b.unpackedSize / 1024).toFixed(1)} KiB unpacked, ${(b.size / 1024).toFixed(1)} KiB packed: ${b.files.join(', ')}`);
+    expect(b.files.filter((f) => !/^dist\/[\w-]+\.(js|d\.ts)$/.test(f)).sort()).toEqual(['README.md', 'package.json']);
+    expect(Object.keys(b.scripts)).toEqual([]);
+    const js = await readFile(join(trainer.dir, 'node_modules', '@ganomaly-edge', 'browser', 'dist', 'index.js'), 'utf8');
+    expect(js).toMatch(/from\s*["']@ganomaly-edge\/runtime/);
+    expect(js).not.toMatch(/manifest_invalid/); // the runtime's error codes live in the runtime only
+  });
+
+  it('web app that learns: browser + runtime + onnxruntime-web install no onnxruntime-node, sharp or tfjs-node, and one runtime', async () => {
+    const fp = await footprint(trainer.dir);
+    console.log(`learning web app node_modules: ${(fp.bytes / 2 ** 20).toFixed(1)} MiB, ${fp.packages.length} packages, ${(trainer.ms / 1000).toFixed(1)} s`);
+    expect(fp.packages.filter((p) => /^onnxruntime-node$|^sharp$|^@img\/|^@tensorflow\/tfjs-node/.test(p))).toEqual([]);
+    expect(fp.packages).toEqual(expect.arrayContaining(['@ganomaly-edge/browser', '@ganomaly-edge/runtime', '@tensorflow/tfjs', 'onnxruntime-web']));
+    expect(fp.packages.filter((p) => p === '@ganomaly-edge/runtime')).toHaveLength(1);
+    expect(existsSync(join(trainer.dir, 'node_modules', '@ganomaly-edge', 'browser', 'node_modules'))).toBe(false);
+    expect(fp.packages).not.toContain('ganomaly-edge');
   });
 
   it('web app: runtime + onnxruntime-web is ≤ 1.1× onnxruntime-web alone, with nothing of training or Node', async () => {
@@ -295,6 +318,46 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed packages', () => {
         }
       }, 120_000);
     }
+
+    it('a page that trains, exports and scores bundles one copy of the runtime, and runs', async () => {
+      const outdir = join(trainer.dir, 'dist-esbuild');
+      await cp(join(FIXTURES, 'trainer-app'), trainer.dir, { recursive: true });
+      const esbuild = await import('esbuild');
+      const r = await esbuild.build({
+        absWorkingDir: trainer.dir, entryPoints: ['main.ts'], bundle: true, splitting: true, format: 'esm', platform: 'browser', target: 'es2022',
+        minify: true, outdir, metafile: true, logLevel: 'warning',
+      });
+      const runtimeInputs = Object.keys(r.metafile.inputs).filter((p) => p.includes('@ganomaly-edge/runtime/'));
+      expect(runtimeInputs).toEqual(['node_modules/@ganomaly-edge/runtime/dist/web.js']);
+      // The text as well: one definition of the runtime's error codes across every emitted chunk.
+      let codes = 0;
+      for (const f of Object.keys(r.metafile.outputs).filter((p) => p.endsWith('.js'))) codes += (await readFile(join(trainer.dir, f), 'utf8')).split('"manifest_invalid"').length - 1;
+      expect(codes).toBe(1);
+      await writeFile(join(outdir, 'index.html'), (await readFile(join(trainer.dir, 'index.html'), 'utf8')).replace('./main.ts', './main.js'));
+      for (const f of ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.mjs']) {
+        const src = join(trainer.dir, 'node_modules', 'onnxruntime-web', 'dist', f);
+        if (existsSync(src)) await cp(src, join(outdir, f));
+      }
+      const server = await serveFolder(outdir, { isolated: false });
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      try {
+        await page.goto(server.url);
+        await page.waitForFunction(() => (window as { fixtureResult?: unknown }).fixtureResult, null, { timeout: 120_000 });
+        const res = await page.evaluate(() => (window as unknown as { fixtureResult: { scores?: number[]; threshold?: number; sameErrorClass?: boolean; tools?: Record<string, string>; error?: string } }).fixtureResult);
+        expect(res.error, res.error).toBeUndefined();
+        expect(errors).toEqual([]);
+        expect(res.scores).toHaveLength(4);
+        for (const x of res.scores!) expect(Number.isFinite(x) && x >= 0).toBe(true);
+        expect(Number.isFinite(res.threshold)).toBe(true);
+        expect(res.sameErrorClass).toBe(true);
+        expect(res.tools!['ganomaly-edge']).toBe(JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')).version);
+      } finally {
+        await page.close();
+        await server.close();
+      }
+    }, 240_000);
 
     for (const bundler of ['vite', 'esbuild'] as const) {
       it(`${bundler}: the runtime's default providers (webgpu → wasm) fall back to WASM in the WebGPU build and score the same`, async () => {

@@ -1,9 +1,9 @@
 // "Learn normal": record frames (webcam or dropped images) → trainInBrowser → exportInBrowser →
 // score the live camera with the web runtime; "Download model" saves the exported folder as a zip
-// that `ganomaly score --model` and the gateway runtime load unchanged. In an app, import from
-// 'ganomaly-edge/browser' and '@ganomaly-edge/runtime' instead of the sources.
-import { exportInBrowser, trainInBrowser, type BrowserExport, type BrowserTrainEvent } from '../../src/browser/index.js';
-import { anomalyMapToPixels, createDetector, reconstructionToPixels, type RawPixels, type WebDetector } from '../../src/runtime/web.js';
+// that `ganomaly score --model` and the gateway runtime load unchanged. Imports the published
+// packages, as an app does (the demo server bundles them from node_modules: `npm run build` first).
+import { exportInBrowser, trainInBrowser, type BrowserExport, type BrowserTrainEvent } from '@ganomaly-edge/browser';
+import { anomalyMapToPixels, createDetector, reconstructionToPixels, type RawPixels, type WebDetector } from '@ganomaly-edge/runtime';
 import { drawScaled, pixelsCanvas } from '../shared/draw.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -103,7 +103,7 @@ ui.start.onclick = async () => {
       images: state.frames,
       config: { epochs, batchSize: Number(ui.batch.value), model: { isize: Number(ui.isize.value), nc: 1, ngf: Number(ui.ngf.value), ndf: Number(ui.ngf.value) } },
       signal: abort.signal,
-      wasmPaths: new URL('./', location.href).href,
+      tfjsWasmPaths: new URL('./', location.href).href,
       onProgress: (e: BrowserTrainEvent) => {
         if (e.kind === 'start') ui.trainStatus.textContent = `backend ${e.backend} (${e.backendReason}); ${e.split.trainNormal} training + ${e.split.validationNormal} validation frames`;
         if (e.kind !== 'step') return;

@@ -1,5 +1,5 @@
 // Canvas helpers shared by the demo pages (examples/web, examples/learn).
-import type { RawPixels } from '../../src/runtime/web.js';
+import type { RawPixels } from '@ganomaly-edge/runtime';
 
 /** 8-bit pixels (1, 3 or 4 channels) as an offscreen canvas of their own size. */
 export function pixelsCanvas(img: RawPixels): OffscreenCanvas {

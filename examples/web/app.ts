@@ -1,5 +1,6 @@
 // The demo page's module: load a model folder, score an uploaded image or webcam frames, draw the
-// reconstruction and the anomaly map. In an app, import from '@ganomaly-edge/runtime' instead.
+// reconstruction and the anomaly map. Imports the published package, as an app does (the demo
+// server bundles it from node_modules: run `npm run build` first).
 import {
   anomalyMapToPixels,
   createDetector,
@@ -9,7 +10,7 @@ import {
   type WebDetector,
   type WebDetectorOptions,
   type WebImageInput,
-} from '../../src/runtime/web.js';
+} from '@ganomaly-edge/runtime';
 import { drawScaled, pixelsCanvas } from '../shared/draw.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;

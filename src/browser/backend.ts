@@ -17,9 +17,22 @@ export interface BrowserBackendOptions {
   /**
    * Folder URL (ending in '/') holding tfjs-backend-wasm's .wasm files (tfjs-backend-wasm.wasm,
    * -simd.wasm, -threaded-simd.wasm from node_modules/@tensorflow/tfjs-backend-wasm/dist).
-   * Default: tfjs's own lookup, next to the script.
+   * Default: tfjs's own lookup, next to the script. (onnxruntime-web's files are the runtime's
+   * `wasmPaths`, a different folder of different files.)
    */
+  tfjsWasmPaths?: string;
+  /** @deprecated Renamed tfjsWasmPaths (the runtime's `wasmPaths` names onnxruntime-web's files). */
   wasmPaths?: string;
+}
+
+/** The tfjs wasm folder from the option or its deprecated name; both given and different is a TypeError. */
+export function tfjsWasmFolder(opts: BrowserBackendOptions): string | undefined {
+  if (opts.tfjsWasmPaths !== undefined && opts.wasmPaths !== undefined && opts.tfjsWasmPaths !== opts.wasmPaths) {
+    throw new TypeError('give tfjsWasmPaths (wasmPaths is its deprecated name), not both');
+  }
+  const folder = opts.tfjsWasmPaths ?? opts.wasmPaths;
+  if (folder !== undefined && typeof folder !== 'string') throw new TypeError(`tfjsWasmPaths must be a folder URL string; got ${typeof folder}`);
+  return folder;
 }
 
 const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
@@ -52,9 +65,10 @@ async function tryWebGpu(): Promise<string | null> {
 let wasmPathsSet: string | undefined;
 
 async function tryWasm(opts: BrowserBackendOptions): Promise<string | null> {
-  if (opts.wasmPaths !== undefined && opts.wasmPaths !== wasmPathsSet) {
-    setWasmPaths(opts.wasmPaths);
-    wasmPathsSet = opts.wasmPaths;
+  const folder = tfjsWasmFolder(opts);
+  if (folder !== undefined && folder !== wasmPathsSet) {
+    setWasmPaths(folder);
+    wasmPathsSet = folder;
   }
   registerFastWasmKernels();
   return activate('wasm');

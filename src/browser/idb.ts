@@ -24,6 +24,14 @@ async function tx<T>(mode: IDBTransactionMode, f: (s: IDBObjectStore) => IDBRequ
   }
 }
 
-export const saveCheckpoint = (key: string, bytes: Uint8Array): Promise<IDBValidKey> => tx('readwrite', (s) => s.put(bytes, key));
-export const loadCheckpoint = (key: string): Promise<Uint8Array | undefined> => tx('readonly', (s) => s.get(key) as IDBRequest<Uint8Array | undefined>);
-export const deleteCheckpoint = (key: string): Promise<undefined> => tx('readwrite', (s) => s.delete(key));
+// Named for IndexedDB: the toolkit's loadCheckpoint reads a run folder on disk.
+export const saveIdbCheckpoint = (key: string, bytes: Uint8Array): Promise<IDBValidKey> => tx('readwrite', (s) => s.put(bytes, key));
+export const loadIdbCheckpoint = (key: string): Promise<Uint8Array | undefined> => tx('readonly', (s) => s.get(key) as IDBRequest<Uint8Array | undefined>);
+export const deleteIdbCheckpoint = (key: string): Promise<undefined> => tx('readwrite', (s) => s.delete(key));
+
+/** @deprecated Renamed saveIdbCheckpoint. */
+export const saveCheckpoint = saveIdbCheckpoint;
+/** @deprecated Renamed loadIdbCheckpoint (the toolkit's loadCheckpoint reads a run folder). */
+export const loadCheckpoint = loadIdbCheckpoint;
+/** @deprecated Renamed deleteIdbCheckpoint. */
+export const deleteCheckpoint = deleteIdbCheckpoint;

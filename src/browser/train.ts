@@ -26,6 +26,8 @@ export interface TrainInBrowserOptions {
   /** 'auto' (default): WebGPU with an adapter, else WASM, else cpu. */
   backend?: BrowserBackendRequest;
   /** Folder URL of tfjs-backend-wasm's .wasm files (see selectBrowserBackend). */
+  tfjsWasmPaths?: string;
+  /** @deprecated Renamed tfjsWasmPaths (the runtime's `wasmPaths` names onnxruntime-web's files). */
   wasmPaths?: string;
   /** A checkpoint from an earlier run's onCheckpoint / result.checkpoint(): continue it. */
   resume?: Uint8Array;
@@ -80,7 +82,7 @@ export async function trainInBrowser(opts: TrainInBrowserOptions): Promise<Brows
   }
   validateTrainConfig(cfg);
   if (!Array.isArray(opts.images)) throw new TypeError('trainInBrowser needs { images: [...] }');
-  const backend = await selectBrowserBackend(opts.backend ?? 'auto', { wasmPaths: opts.wasmPaths });
+  const backend = await selectBrowserBackend(opts.backend ?? 'auto', { tfjsWasmPaths: opts.tfjsWasmPaths, wasmPaths: opts.wasmPaths });
   const { isize, nc } = cfg.model;
   const sets = await framesToSets(opts.images, { isize, nc, seed: cfg.seed, validationFraction: cfg.validationFraction });
   if (sets.train.count < cfg.batchSize) {

@@ -27,6 +27,7 @@ export const REPO = findRepo();
 export const PACKAGES = {
   toolkit: 'ganomaly-edge',
   runtime: '@ganomaly-edge/runtime',
+  browser: '@ganomaly-edge/browser',
   model: '@ganomaly-edge/model-fashion-mnist-trouser',
 } as const;
 
@@ -56,7 +57,7 @@ export function userEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** `npm pack` of the toolkit, the runtime and the model package (dist/ must be built). */
+/** `npm pack` of the toolkit, the runtime, the browser package and the model package (dist/ must be built). */
 export async function packAll(dest: string): Promise<Record<PackageKey, Packed>> {
   await mkdir(dest, { recursive: true });
   const { stdout } = await run('npm', ['pack', '--workspaces', '--include-workspace-root', '--json', '--pack-destination', dest], {
