@@ -45,7 +45,12 @@ describe('train --resume', () => {
     expect(await json(configFile)).toEqual({ ...before, epochs: 2 });
 
     await expect(cli(['--out', cfg.out, '--resume', '--isize', '32'])).rejects.toThrow(UsageError);
-    await expect(cli(['--out', cfg.out, '--resume', '--batch-size', '8'])).rejects.toThrow(/--resume continues the run with its own --batch-size/);
+    await expect(cli(['--out', cfg.out, '--resume', '--batch-size', '8'])).rejects.toThrow(/cannot change --batch-size \(the run has 16\)/);
+    // The original command line repeated with --resume added: the run's own values are accepted.
+    const r3 = await cli(['--out', cfg.out, '--resume', '--data', 'fashion-mnist', '--abnormal-class', '0', '--max-images', '120', '--batch-size', '16', '--isize', '16', '--seed', '5', '--epochs', '2']);
+    expect(r3.code).toBe(0);
+    expect(r3.out).toMatch(/nothing changed/);
+    expect(await json(configFile)).toEqual({ ...before, epochs: 2 });
   }, 300_000);
 });
 

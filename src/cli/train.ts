@@ -1,6 +1,6 @@
 // `ganomaly train`: parses options into a TrainConfig and prints progress; the work is train().
 import { DEFAULT_TRAIN_CONFIG, type ResumeOverrides, type TrainConfig } from '../config/train-config.js';
-import { train } from '../train/trainer.js';
+import { readRunConfig, train } from '../train/trainer.js';
 import type { BackendRequest } from '../backend/index.js';
 import { intOption, numberOption, parseCommandArgs, progressLine, UsageError } from './args.js';
 
@@ -32,8 +32,9 @@ Optimisation:
 Run:
   --out <dir>              run folder (required)
   --resume                 continue the run in --out from its last checkpoint, with the run's
-                           own settings (config.json); only --epochs, --backend, --lr, --beta1,
-                           --beta2 and --w-* may be given to change them
+                           own settings (config.json); options equal to the run's are accepted,
+                           and only --epochs, --backend, --lr, --beta1, --beta2 and --w-* may
+                           change
   --skip-bad-images        folder data: leave out images that fail to decode (listed) instead
                            of stopping
   --backend <name>         auto | tensorflow | webgpu | wasm | cpu (default auto:
@@ -61,13 +62,6 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   if (!v.out) throw new UsageError('--out <run dir> is required');
   if (!v.data && !v.resume) throw new UsageError('--data <spec> is required (fashion-mnist, mnist, idx:<dir>, folder:<dir>)');
-  if (v.resume) {
-    const fixed = ['data', 'abnormal-class', 'max-images', 'validation-fraction', 'isize', 'channels', 'nz', 'ngf', 'ndf', 'score', 'batch-size', 'seed', 'skip-bad-images']
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined);
-    if (fixed.length) {
-      throw new UsageError(`--resume continues the run with its own ${fixed.map((k) => `--${k}`).join(', ')} (from ${v.out}/config.json); drop ${fixed.length === 1 ? 'it' : 'them'}, or start a new run in another --out`);
-    }
-  }
   const backend = (v.backend ?? 'auto') as BackendRequest;
   if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}; got '${backend}'`);
   const channels = intOption(v.channels, 'channels') ?? DEFAULT_TRAIN_CONFIG.model.nc;
@@ -105,6 +99,8 @@ export async function run(argv: string[]): Promise<number> {
     validationFraction: frac ?? d.validationFraction,
     ...(v['skip-bad-images'] ? { skipBadImages: true } : {}),
   };
+
+  if (v.resume) await checkResumeFlags(v as Record<string, unknown>, config);
 
   const controller = new AbortController();
   const onSigint = () => {
@@ -177,5 +173,37 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   } finally {
     process.off('SIGINT', onSigint);
+  }
+}
+
+/** Flags a resumed run takes from its config.json, with where each one lives there. */
+const RUN_FIXED: Record<string, (c: TrainConfig) => unknown> = {
+  data: (c) => c.data,
+  'abnormal-class': (c) => c.abnormalClass,
+  'max-images': (c) => c.maxImages,
+  'validation-fraction': (c) => c.validationFraction,
+  isize: (c) => c.model.isize,
+  channels: (c) => c.model.nc,
+  nz: (c) => c.model.nz,
+  ngf: (c) => c.model.ngf,
+  ndf: (c) => c.model.ndf,
+  score: (c) => c.model.scoreKind,
+  'batch-size': (c) => c.batchSize,
+  seed: (c) => c.seed,
+  'skip-bad-images': (c) => c.skipBadImages ?? false,
+};
+
+/**
+ * --resume with the run's own values (the original command line repeated with --resume added) is
+ * accepted; a flag that would change what a run cannot change mid-way is refused, naming it.
+ */
+async function checkResumeFlags(v: Record<string, unknown>, asked: TrainConfig): Promise<void> {
+  const given = Object.keys(RUN_FIXED).filter((k) => v[k] !== undefined);
+  if (given.length === 0) return;
+  const saved = await readRunConfig(asked.out);
+  const changed = given.filter((k) => JSON.stringify(RUN_FIXED[k]!(asked)) !== JSON.stringify(RUN_FIXED[k]!(saved)));
+  if (changed.length) {
+    const list = changed.map((k) => `--${k} (the run has ${JSON.stringify(RUN_FIXED[k]!(saved))})`).join(', ');
+    throw new UsageError(`--resume continues the run with its own settings from ${asked.out}/config.json; it cannot change ${list}: drop ${changed.length === 1 ? 'it' : 'them'}, or start a new run in another --out`);
   }
 }
