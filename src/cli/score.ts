@@ -13,7 +13,7 @@ import {
   type ScoreResult,
 } from '@ganomaly-edge/runtime/node';
 import { parseByteSize } from '../serve/body.js';
-import { intOption, numberOption, parseCommandArgs, progressLine, UsageError, precisionOption } from './args.js';
+import { executionProvidersOption, intOption, numberOption, parseCommandArgs, progressLine, UsageError, precisionOption } from './args.js';
 
 const HELP = `Usage: ganomaly score --model <model dir> <image|dir>... [options]
 
@@ -25,7 +25,9 @@ anomalies are found; 1 if any image could not be scored; 2 on bad usage.
 
 Options:
   -m, --model <dir|url>     model folder (manifest.json + detector.onnx), required
-  --providers <list>        execution providers to try in order (default cuda,cpu)
+  --execution-providers <list>
+                            ONNX Runtime execution providers to try in order (default cuda,cpu)
+  --providers <list>        deprecated: the old name of --execution-providers
   --threshold <x>           raw-score threshold (default: the manifest's)
   --batch-size <n>          images per ONNX Runtime run (default 16)
   --max-decoded <size>      most decoded pixel bytes held at once, e.g. 256mb (default 256mb):
@@ -157,6 +159,7 @@ function formatRow(o: Outcome, pathWidth: number, json: boolean): string {
 export async function run(argv: string[]): Promise<number> {
   const { values: v, positionals } = parseCommandArgs(argv, {
     model: { type: 'string', short: 'm' },
+    'execution-providers': { type: 'string' },
     providers: { type: 'string' },
     threshold: { type: 'string' },
     'batch-size': { type: 'string' },
@@ -186,14 +189,13 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   const threshold = numberOption(v.threshold, 'threshold');
-  const providers = v.providers?.split(',').map((p) => p.trim()).filter(Boolean);
-  if (providers && providers.length === 0) throw new UsageError('--providers needs at least one name, e.g. --providers cpu');
+  const executionProviders = executionProvidersOption(v['execution-providers'], v.providers, 'providers');
   if (v['side-by-side'] && !v.heatmap) throw new UsageError('--side-by-side needs --heatmap <dir>');
   const files = await collectImages(positionals);
 
   const detector = await createDetector({
     model: v.model,
-    executionProviders: providers,
+    executionProviders,
     threshold,
     maxBatch: batchSize,
     verifyIntegrity: !v['skip-integrity'],
