@@ -5,9 +5,11 @@ import { basename, extname, join, relative } from 'node:path';
 import {
   ChannelMismatchError,
   createDetector,
+  decodedByteSize,
   ImageDecodeError,
+  imageExtensions,
   InvalidImageError,
-  loadSharp,
+  readImageInfo,
   renderHeatmapPng,
   type NodeDetector,
   type ScoreResult,
@@ -42,7 +44,7 @@ Options:
   -q, --quiet               no progress or summary on stderr
   -h, --help                show this help`;
 
-const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif', '.tif', '.tiff', '.avif']);
+const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set(imageExtensions());
 
 interface ImageFile {
   path: string;
@@ -102,13 +104,11 @@ async function scoreChunk(detector: NodeDetector, chunk: ImageFile[], outputs: (
   return out;
 }
 
-/** Bytes an image file decodes to, from its header (sharp metadata; nothing decoded). 0 when unreadable: the scoring reports why. */
+/** Bytes an image file decodes to, from its header (nothing decoded). 0 when unreadable: the scoring reports why. */
 async function decodedBytes(path: string): Promise<number> {
   try {
     if (!(await stat(path)).isFile()) return 0; // a FIFO or device: the decoder refuses it without opening it
-    const sharp = await loadSharp();
-    const m = await sharp(path, { limitInputPixels: false }).metadata();
-    return (m.width ?? 0) * (m.height ?? 0) * (m.channels ?? 4) * (m.depth === 'ushort' ? 2 : 1);
+    return decodedByteSize(await readImageInfo(path, false));
   } catch {
     return 0;
   }
