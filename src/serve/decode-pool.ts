@@ -48,11 +48,10 @@ function rebuild(e: WorkerErrorReport): Error {
   return e.name === 'ImageDecodeError' ? new ImageDecodeError(e.message) : rebuildError(e);
 }
 
-/** One worker thread and the job it is running. */
+/** One worker thread; the pool gives it one job at a time. */
 class DecodeWorker {
   readonly worker: Worker;
   readonly channel: WorkerChannel<Reply>;
-  job: Job | null = null;
   readonly ready: Promise<void>;
 
   constructor(opts: DecodePoolOptions, onStop: (w: DecodeWorker, e: Error) => void, private readonly onIdle: (w: DecodeWorker) => void) {
@@ -75,7 +74,6 @@ class DecodeWorker {
   }
 
   run(job: Job): void {
-    this.job = job;
     // Copied, not transferred: a multipart part is a view into the whole body.
     this.channel.request({ data: job.data }).then(
       (r) => this.finish(job, () => job.resolve(r.input!)),
@@ -84,7 +82,6 @@ class DecodeWorker {
   }
 
   private finish(job: Job, settle: () => void): void {
-    this.job = null;
     if (job.onAbort) job.signal!.removeEventListener('abort', job.onAbort);
     settle();
     if (!this.channel.failure) this.onIdle(this);
