@@ -60,7 +60,7 @@ for (const precision of precisions) {
   const file = precision === 'fp32' ? 'detector.onnx' : manifest.variants![precision as 'fp16' | 'int8']!.file;
   const bytes = new Uint8Array(await readFile(join(dir, file)));
   process.stderr.write(`${precision}: evaluating…\n`);
-  const { report } = await evaluateModel({ model: dir, precision, providers: ['cpu'] });
+  const { report } = await evaluateModel({ model: dir, precision, executionProviders: ['cpu'] });
   process.stderr.write(`${precision}: timing…\n`);
   rows.push({
     precision, file, bytes: bytes.length, gzipBytes: gzipSync(bytes).length,

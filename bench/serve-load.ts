@@ -219,7 +219,7 @@ async function main(): Promise<void> {
   const manifest = JSON.parse(await fs.readFile(path.join(modelDir, 'manifest.json'), 'utf8')) as { name: string; model: { isize: number; nc: number; ngf: number; nz: number } };
   const bodies = await payloads(manifest.model.isize, manifest.model.nc);
   const session = process.env.SERVE_LOAD_SESSION ? (JSON.parse(process.env.SERVE_LOAD_SESSION) as Record<string, unknown>) : undefined;
-  const base: Partial<ServeOptions> = { model: modelDir, providers: ['cpu'], maxQueue: 1024, sessionOptions: session };
+  const base: Partial<ServeOptions> = { model: modelDir, executionProviders: ['cpu'], maxQueue: 1024, sessionOptions: session };
   const runs: Record<string, Tally & { config: Partial<ServeOptions>; concurrency: number }> = {};
 
   const scenarios: [string, Partial<ServeOptions>, number][] = [
@@ -389,7 +389,7 @@ function postOnce(url: string, body: Buffer): Promise<number | string> {
 async function hostile(): Promise<void> {
   const modelDir = await findOrMakeModel();
   // Defaults, plus a health port (probed next to the main port's /healthz).
-  const base: Partial<ServeOptions> = { model: modelDir, providers: ['cpu'], healthPort: 0 };
+  const base: Partial<ServeOptions> = { model: modelDir, executionProviders: ['cpu'], healthPort: 0 };
   const big = await bombLikePng(4900, 4900);
   const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   const results: Record<string, unknown> = {};

@@ -87,3 +87,23 @@ export function precisionListOption(value: string | undefined, name = 'precision
   if (bad.length > 0 || items.length === 0) throw new UsageError(`--${name} takes a list of fp32, fp16, int8; got '${value}'`);
   return PRECISION_NAMES.filter((p) => items.includes(p));
 }
+
+/**
+ * `--execution-providers cuda,cpu` (ONNX Runtime's name), or its deprecated alias (`--providers`
+ * on score and serve, `--provider` on eval), which still works until the next minor version.
+ * Both given with different lists is a UsageError.
+ */
+export function executionProvidersOption(current: string | undefined, deprecated: string | undefined, deprecatedName: string): string[] | undefined {
+  const list = (value: string | undefined, name: string) => {
+    if (value === undefined) return undefined;
+    const names = value.split(',').map((p) => p.trim()).filter(Boolean);
+    if (names.length === 0) throw new UsageError(`--${name} needs at least one provider name, e.g. --${name} cpu`);
+    return names;
+  };
+  const a = list(current, 'execution-providers');
+  const b = list(deprecated, deprecatedName);
+  if (a && b && a.join(',') !== b.join(',')) {
+    throw new UsageError(`--${deprecatedName} is the deprecated name of --execution-providers; give only --execution-providers (got '${current}' and '${deprecated}')`);
+  }
+  return a ?? b;
+}

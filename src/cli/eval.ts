@@ -1,7 +1,7 @@
 // `ganomaly eval`: test-split metrics of an exported model, scored through the runtime.
 import path from 'node:path';
 import { evaluateModel, formatPrecisionTable, formatSummary, type EvalReport, type EvalStage } from '../eval/index.js';
-import { intOption, numberOption, parseCommandArgs, precisionListOption, progressLine, UsageError } from './args.js';
+import { executionProvidersOption, intOption, numberOption, parseCommandArgs, precisionListOption, progressLine, UsageError } from './args.js';
 
 const HELP = `Usage: ganomaly eval --model <model dir> [options]
 
@@ -20,7 +20,9 @@ Options:
   --validation-fraction <f>   (default: the training value)
   --threshold <x>             raw-score threshold (default: the manifest's)
   --batch-size <n>            images per runtime call (default 64)
-  --provider <list>           execution providers, comma-separated (default cpu)
+  --execution-providers <list>
+                              ONNX Runtime execution providers, comma-separated (default cpu)
+  --provider <list>           deprecated: the old name of --execution-providers
   --precision <list>          detectors to evaluate, any of fp32,fp16,int8 (default fp32); with
                               more than one, a table compares them on the same split
   --out <dir>                 write report.json, roc.png, hist.png, hist-baseline.png, scores.csv
@@ -35,7 +37,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values: v, positionals } = parseCommandArgs(argv, {
     model: { type: 'string' }, data: { type: 'string' }, 'abnormal-class': { type: 'string' }, seed: { type: 'string' },
     'max-images': { type: 'string' }, 'validation-fraction': { type: 'string' }, threshold: { type: 'string' },
-    'batch-size': { type: 'string' }, provider: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' },
+    'batch-size': { type: 'string' }, 'execution-providers': { type: 'string' }, provider: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' },
     precision: { type: 'string' },
   }, false);
   if (v.help) {
@@ -44,8 +46,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   if (!v.model) throw new UsageError('--model <model dir> is required');
-  const providers = v.provider?.split(',').map((p) => p.trim()).filter(Boolean);
-  if (providers && providers.length === 0) throw new UsageError('--provider needs at least one provider name');
+  const executionProviders = executionProvidersOption(v['execution-providers'], v.provider, 'provider');
   const precisions = precisionListOption(v.precision) ?? ['fp32'];
   const reports: EvalReport[] = [];
   for (const precision of precisions) {
@@ -61,7 +62,7 @@ export async function run(argv: string[]): Promise<number> {
       validationFraction: numberOption(v['validation-fraction'], 'validation-fraction'),
       threshold: numberOption(v.threshold, 'threshold'),
       batchSize: intOption(v['batch-size'], 'batch-size'),
-      providers,
+      executionProviders,
       precision,
       out,
       onProgress(s, done, total) {

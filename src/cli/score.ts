@@ -5,15 +5,17 @@ import { basename, extname, join, relative } from 'node:path';
 import {
   ChannelMismatchError,
   createDetector,
+  decodedByteSize,
   ImageDecodeError,
+  imageExtensions,
   InvalidImageError,
-  loadSharp,
+  readImageInfo,
   renderHeatmapPng,
   type NodeDetector,
   type ScoreResult,
 } from '@ganomaly-edge/runtime/node';
 import { parseByteSize } from '../serve/body.js';
-import { intOption, numberOption, parseCommandArgs, progressLine, UsageError, precisionOption } from './args.js';
+import { executionProvidersOption, intOption, numberOption, parseCommandArgs, progressLine, UsageError, precisionOption } from './args.js';
 
 const HELP = `Usage: ganomaly score --model <model dir> <image|dir>... [options]
 
@@ -25,7 +27,9 @@ anomalies are found; 1 if any image could not be scored; 2 on bad usage.
 
 Options:
   -m, --model <dir|url>     model folder (manifest.json + detector.onnx), required
-  --providers <list>        execution providers to try in order (default cuda,cpu)
+  --execution-providers <list>
+                            ONNX Runtime execution providers to try in order (default cuda,cpu)
+  --providers <list>        deprecated: the old name of --execution-providers
   --threshold <x>           raw-score threshold (default: the manifest's)
   --batch-size <n>          images per ONNX Runtime run (default 16)
   --max-decoded <size>      most decoded pixel bytes held at once, e.g. 256mb (default 256mb):
@@ -40,7 +44,7 @@ Options:
   -q, --quiet               no progress or summary on stderr
   -h, --help                show this help`;
 
-const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif', '.tif', '.tiff', '.avif']);
+const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set(imageExtensions());
 
 interface ImageFile {
   path: string;
@@ -100,13 +104,11 @@ async function scoreChunk(detector: NodeDetector, chunk: ImageFile[], outputs: (
   return out;
 }
 
-/** Bytes an image file decodes to, from its header (sharp metadata; nothing decoded). 0 when unreadable: the scoring reports why. */
+/** Bytes an image file decodes to, from its header (nothing decoded). 0 when unreadable: the scoring reports why. */
 async function decodedBytes(path: string): Promise<number> {
   try {
     if (!(await stat(path)).isFile()) return 0; // a FIFO or device: the decoder refuses it without opening it
-    const sharp = await loadSharp();
-    const m = await sharp(path, { limitInputPixels: false }).metadata();
-    return (m.width ?? 0) * (m.height ?? 0) * (m.channels ?? 4) * (m.depth === 'ushort' ? 2 : 1);
+    return decodedByteSize(await readImageInfo(path, false));
   } catch {
     return 0;
   }
@@ -157,6 +159,7 @@ function formatRow(o: Outcome, pathWidth: number, json: boolean): string {
 export async function run(argv: string[]): Promise<number> {
   const { values: v, positionals } = parseCommandArgs(argv, {
     model: { type: 'string', short: 'm' },
+    'execution-providers': { type: 'string' },
     providers: { type: 'string' },
     threshold: { type: 'string' },
     'batch-size': { type: 'string' },
@@ -186,14 +189,13 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   const threshold = numberOption(v.threshold, 'threshold');
-  const providers = v.providers?.split(',').map((p) => p.trim()).filter(Boolean);
-  if (providers && providers.length === 0) throw new UsageError('--providers needs at least one name, e.g. --providers cpu');
+  const executionProviders = executionProvidersOption(v['execution-providers'], v.providers, 'providers');
   if (v['side-by-side'] && !v.heatmap) throw new UsageError('--side-by-side needs --heatmap <dir>');
   const files = await collectImages(positionals);
 
   const detector = await createDetector({
     model: v.model,
-    executionProviders: providers,
+    executionProviders,
     threshold,
     maxBatch: batchSize,
     verifyIntegrity: !v['skip-integrity'],

@@ -3,7 +3,7 @@
 import { parseByteSize } from '../serve/body.js';
 import { jsonLines } from '../serve/logging.js';
 import { SERVE_DEFAULTS, startServer } from '../serve/server.js';
-import { intOption, numberOption, parseCommandArgs, UsageError, precisionOption } from './args.js';
+import { executionProvidersOption, intOption, numberOption, parseCommandArgs, UsageError, precisionOption } from './args.js';
 
 const HELP = `Usage: ganomaly serve --model <model dir> [options]
 
@@ -24,7 +24,9 @@ Options:
   --health-port <n>       also serve /healthz and /readyz on this port, from a thread of their
                           own: answered within milliseconds under any load (point probes here);
                           /healthz there turns 503 if the server thread stops for 10 s (0 = any free port)
-  --providers <list>      execution providers to try in order (default cuda,cpu)
+  --execution-providers <list>
+                          ONNX Runtime execution providers to try in order (default cuda,cpu)
+  --providers <list>      deprecated: the old name of --execution-providers
   --max-batch <n>         most images per ONNX Runtime run (default ${SERVE_DEFAULTS.maxBatch}; 1 = no batching)
   --max-wait-ms <ms>      how long a request waits for others to share its run (default ${SERVE_DEFAULTS.maxWaitMs})
   --max-queue <n>         most images admitted at once; beyond it 503 (default 8 × max-batch)
@@ -51,7 +53,8 @@ export async function run(argv: string[]): Promise<number> {
   const { values: v } = parseCommandArgs(
     argv,
     {
-      model: { type: 'string', short: 'm' }, port: { type: 'string' }, 'health-port': { type: 'string' }, host: { type: 'string' }, providers: { type: 'string' },
+      model: { type: 'string', short: 'm' }, port: { type: 'string' }, 'health-port': { type: 'string' }, host: { type: 'string' },
+      'execution-providers': { type: 'string' }, providers: { type: 'string' },
       'max-batch': { type: 'string' }, 'max-wait-ms': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-body': { type: 'string' },
       'max-pixels': { type: 'string' }, 'timeout-ms': { type: 'string' }, 'body-timeout-ms': { type: 'string' },
       'max-decoded': { type: 'string' }, 'decode-wait-ms': { type: 'string' }, 'decode-concurrency': { type: 'string' },
@@ -65,8 +68,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (!v.model) throw new UsageError('--model <model dir> is required (ganomaly serve --model <dir>)');
-  const providers = v.providers?.split(',').map((p) => p.trim()).filter(Boolean);
-  if (providers && providers.length === 0) throw new UsageError('--providers needs at least one name, e.g. --providers cpu');
+  const executionProviders = executionProvidersOption(v['execution-providers'], v.providers, 'providers');
   const maxWaitMs = numberOption(v['max-wait-ms'], 'max-wait-ms');
   if (maxWaitMs !== undefined && maxWaitMs < 0) throw new UsageError(`--max-wait-ms must be ≥ 0; got ${maxWaitMs}`);
   let maxBodyBytes: number | undefined;
@@ -89,7 +91,7 @@ export async function run(argv: string[]): Promise<number> {
     port: intOption(v.port, 'port', 0),
     healthPort: intOption(v['health-port'], 'health-port', 0),
     host: v.host,
-    providers,
+    executionProviders,
     maxBatch: intOption(v['max-batch'], 'max-batch'),
     maxWaitMs,
     maxQueue: intOption(v['max-queue'], 'max-queue'),
@@ -97,7 +99,7 @@ export async function run(argv: string[]): Promise<number> {
     limitInputPixels: intOption(v['max-pixels'], 'max-pixels'),
     maxDecodedBytes,
     decodeWaitMs: intOption(v['decode-wait-ms'], 'decode-wait-ms'),
-    maxConcurrentDecodes: intOption(v['decode-concurrency'], 'decode-concurrency'),
+    decodeConcurrency: intOption(v['decode-concurrency'], 'decode-concurrency'),
     timeoutMs: intOption(v['timeout-ms'], 'timeout-ms'),
     bodyTimeoutMs: intOption(v['body-timeout-ms'], 'body-timeout-ms'),
     threshold: numberOption(v.threshold, 'threshold'),

@@ -5,8 +5,9 @@ import { extname, join, relative, sep } from 'node:path';
 import { DataError } from './errors.js';
 import { decodeImageFile } from './decode.js';
 import type { RawImage } from '@ganomaly-edge/runtime';
+import { CORE_IMAGE_FORMATS, imageExtensions } from '@ganomaly-edge/runtime/node';
 
-export const IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg', '.webp'];
+export const IMAGE_EXTENSIONS: readonly string[] = imageExtensions(CORE_IMAGE_FORMATS);
 
 export interface ImageFolder {
   dir: string;

@@ -11,6 +11,7 @@
 // (computed at export from loadDataset's tensors), which checks that claim on every run.
 import path from 'node:path';
 import { createDetector, type ExecutionProvider, type NodeDetector } from '@ganomaly-edge/runtime/node';
+import { renamedOption } from '../renamed-option.js';
 import { scoreStats } from '../stats.js';
 import { loadDataset, type Dataset, type ImageSet } from '../data/index.js';
 import type { Precision, ScoreStats } from '../types.js';
@@ -36,7 +37,12 @@ export interface EvaluateOptions {
   threshold?: number;
   /** Images per runtime call. Default 64. */
   batchSize?: number;
-  /** Default ['cpu']: the provider export calibrated with, so numbers reproduce exactly. */
+  /** ONNX Runtime execution providers, tried in order. Default ['cpu']: the provider export calibrated with, so numbers reproduce exactly. */
+  executionProviders?: readonly ExecutionProvider[];
+  /**
+   * @deprecated Renamed `executionProviders` (ONNX Runtime's name); this one is accepted until the
+   * next minor version. Both given with different values is a TypeError.
+   */
   providers?: readonly ExecutionProvider[];
   /** Folder for report.json, roc.png, hist.png, hist-baseline.png and scores.csv. */
   out?: string;
@@ -88,7 +94,7 @@ export async function evaluateModel(opts: EvaluateOptions): Promise<EvalResult> 
   const warnings: string[] = [];
   const detector = await createDetector({
     model: opts.model,
-    executionProviders: opts.providers ?? ['cpu'],
+    executionProviders: renamedOption(opts.executionProviders, opts.providers, 'executionProviders', 'providers') ?? ['cpu'],
     maxBatch: batchSize,
     threshold: opts.threshold,
     precision: opts.precision,

@@ -10,6 +10,19 @@ export type { OrtLogLevel } from './node/platform.js';
 export { renderHeatmapPng, type HeatmapPngOptions } from './node/heatmap.js';
 export { decodeNodeImage, loadSharp } from './node/decode.js';
 export { loadOrtNode } from './node/ort-node.js';
+export {
+  bytesPerSample,
+  CORE_IMAGE_FORMATS,
+  decodedByteSize,
+  IMAGE_FORMATS,
+  imageExtensions,
+  imageFormatOfMediaType,
+  imageMediaTypes,
+  readImageInfo,
+  type ImageFormatInfo,
+  type ImageFormatName,
+  type ImageInfo,
+} from './node/image-formats.js';
 export { DEFAULT_LIMIT_INPUT_PIXELS, NODE_DEFAULT_PROVIDERS };
 
 export interface NodeDetectorOptions extends DetectorOptions {

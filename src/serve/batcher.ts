@@ -1,14 +1,23 @@
-// Cross-request micro-batching. The runtime already coalesces work that arrives while a run is in
-// flight; this adds what a server needs on top: a wait window so a burst that arrives within a
-// few milliseconds shares one ONNX Runtime run, a bounded view of the queue, per-item
-// cancellation (timeouts), and a hook that sees every batch (for metrics).
+// Kept apart from the runtime's batcher (src/runtime/core/batcher.ts) because the two do different
+// jobs: that one packs one run's inputs into a tensor (padding a fixed-batch graph) and splits the
+// outputs back per image, while this one decides when a run starts and which queued images join it
+// (a wait window, a run at once when no admitted company is on its way, per-item cancellation and
+// retry, a hook per batch), each of its batches being one call into the runtime's.
+//
+// Cross-request micro-batching: the runtime already coalesces work that arrives while a run is in
+// flight; this adds what a server needs on top: a wait window so a burst that arrives within a few
+// milliseconds shares one ONNX Runtime run, a bounded view of the queue, per-item cancellation
+// (timeouts), and a hook that sees every batch (for metrics).
 //
 // One batch runs at a time: the session runs in a worker thread by default (serve's
 // sessionInWorker; in the main thread with --session-in-main-thread), one run at a time either
 // way, so a second concurrent run would only queue behind the first.
+import { GanomalyError } from '@ganomaly-edge/runtime/node';
 
-export class CancelledError extends Error {
+/** A queued image left the queue because its request ended (timeout, departed client, shutdown). */
+export class CancelledError extends GanomalyError {
   override name = 'CancelledError';
+  readonly code = 'cancelled';
 }
 
 interface Job<In, Out> {

@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { ImageDecodeError, type Manifest } from '@ganomaly-edge/runtime/node';
 import { CancelledError } from './batcher.js';
 import { DECODE_WORKER_SOURCE } from './decode-worker-source.js';
+import { rebuildError, WorkerChannel, type WorkerErrorReport, type WorkerReply } from '../workers/request-reply.js';
 
 export interface DecodePoolOptions {
   /** Worker threads, each decoding one image at a time. */
@@ -26,11 +27,9 @@ interface Job {
   onAbort?: () => void;
 }
 
-interface Reply {
-  id?: number;
+interface Reply extends WorkerReply {
   ready?: boolean;
   input?: Float32Array;
-  error?: { name: string; message: string };
 }
 
 /** A worker loads the runtime and sharp in ~100 ms; one that takes this long is not coming. */
@@ -44,73 +43,48 @@ function resolveRuntime(): string {
   return runtimeUrl;
 }
 
-function rebuild(e: { name: string; message: string }): Error {
-  if (e.name === 'ImageDecodeError') return new ImageDecodeError(e.message);
-  const err = new Error(e.message);
-  err.name = e.name;
-  return err;
+/** ImageDecodeError keeps its class, so the server can tell a bad image from a broken worker. */
+function rebuild(e: WorkerErrorReport): Error {
+  return e.name === 'ImageDecodeError' ? new ImageDecodeError(e.message) : rebuildError(e);
 }
 
-/** One worker thread and the job it is running. */
+/** One worker thread; the pool gives it one job at a time. */
 class DecodeWorker {
   readonly worker: Worker;
-  job: Job | null = null;
+  readonly channel: WorkerChannel<Reply>;
   readonly ready: Promise<void>;
-  private nextId = 0;
-  private stopped = false;
 
-  constructor(opts: DecodePoolOptions, private readonly onStop: (w: DecodeWorker, e: Error) => void, private readonly onIdle: (w: DecodeWorker) => void) {
-    this.worker = new Worker(DECODE_WORKER_SOURCE, {
+  constructor(opts: DecodePoolOptions, onStop: (w: DecodeWorker, e: Error) => void, private readonly onIdle: (w: DecodeWorker) => void) {
+    const worker = (this.worker = new Worker(DECODE_WORKER_SOURCE, {
       eval: true,
       workerData: { runtimeUrl: resolveRuntime(), limitInputPixels: opts.limitInputPixels, preprocessing: opts.preprocessing },
-    });
-    this.worker.unref(); // idle workers must not keep the process alive
+    }));
+    this.channel = new WorkerChannel<Reply>(worker, { what: 'the decode worker thread', rebuild, onDeath: (e) => onStop(this, e) });
     this.ready = new Promise<void>((resolve, reject) => {
       const first = (r: Reply) => {
         if (r.ready === undefined) return;
-        this.worker.off('message', first);
+        worker.off('message', first);
         if (r.ready) resolve();
         else reject(new Error(`the decode worker thread could not start: ${r.error?.message ?? 'unknown error'}`));
       };
-      this.worker.on('message', first);
-      this.worker.once('exit', (code) => reject(new Error(`the decode worker thread exited while starting (code ${code})`)));
+      worker.on('message', first);
+      worker.once('exit', (code) => reject(new Error(`the decode worker thread exited while starting (code ${code})`)));
     });
     this.ready.catch(() => undefined);
-    this.worker.on('message', (r: Reply) => {
-      if (r.id === undefined || r.id !== this.nextId - 1 || !this.job) return;
-      const job = this.job;
-      this.finish();
-      if (r.error) job.reject(rebuild(r.error));
-      else job.resolve(r.input!);
-      this.onIdle(this);
-    });
-    this.worker.on('error', (e) => this.stop(new Error(`the decode worker thread failed: ${e.message}`)));
-    this.worker.on('exit', (code) => this.stop(new Error(`the decode worker thread exited (code ${code})`)));
   }
 
   run(job: Job): void {
-    this.job = job;
-    this.worker.ref();
     // Copied, not transferred: a multipart part is a view into the whole body.
-    this.worker.postMessage({ id: this.nextId++, data: job.data });
+    this.channel.request({ data: job.data }).then(
+      (r) => this.finish(job, () => job.resolve(r.input!)),
+      (e: unknown) => this.finish(job, () => job.reject(e)),
+    );
   }
 
-  private finish(): void {
-    const job = this.job!;
-    this.job = null;
-    this.worker.unref();
+  private finish(job: Job, settle: () => void): void {
     if (job.onAbort) job.signal!.removeEventListener('abort', job.onAbort);
-  }
-
-  private stop(e: Error): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    const job = this.job;
-    if (job) {
-      this.finish();
-      job.reject(e);
-    }
-    this.onStop(this, e);
+    settle();
+    if (!this.channel.failure) this.onIdle(this);
   }
 }
 
@@ -184,7 +158,7 @@ export class DecodePool {
     const workers = [...this.all];
     this.all.clear();
     this.idle.length = 0;
-    await Promise.all(workers.map((w) => (w.worker.ref(), w.worker.terminate())));
+    await Promise.all(workers.map((w) => w.channel.close(new CancelledError('the decode pool is closed'))));
   }
 
   private spawn(): DecodeWorker {
@@ -216,7 +190,7 @@ export class DecodePool {
       (e: unknown) => {
         // A replacement that cannot even start would fail the same way again: stop trying.
         this.all.delete(fresh);
-        void fresh.worker.terminate();
+        void fresh.channel.close(e instanceof Error ? e : new Error(String(e)));
         if (this.all.size === 0) {
           this.broken = e instanceof Error ? e : new Error(String(e));
           for (const job of this.queue.splice(0)) job.reject(this.broken);

@@ -1,7 +1,8 @@
 // The one error type the server's handlers throw: an HTTP status, a stable machine-readable code,
 // and a message a person can act on. Anything else that escapes a handler becomes a 500.
+import { GanomalyError } from '@ganomaly-edge/runtime/node';
 
-export class HttpError extends Error {
+export class HttpError extends GanomalyError {
   override name = 'HttpError';
   constructor(
     readonly status: number,

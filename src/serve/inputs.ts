@@ -1,12 +1,23 @@
 // Turns one uploaded image (encoded PNG/JPEG/WebP bytes, or raw 8-bit pixels described by
 // headers) into model input before it joins a batch: a bad image fails its own request with a
 // 400, never the batch it would have shared.
-import { ImageDecodeError, loadSharp, preprocessPixels, type Manifest } from '@ganomaly-edge/runtime/node';
+import {
+  CORE_IMAGE_FORMATS,
+  decodedByteSize,
+  IMAGE_FORMATS,
+  imageFormatOfMediaType,
+  imageMediaTypes,
+  ImageDecodeError,
+  preprocessPixels,
+  readImageInfo,
+  type ImageInfo,
+  type Manifest,
+} from '@ganomaly-edge/runtime/node';
 import type { DecodePool } from './decode-pool.js';
 import { HttpError } from './errors.js';
 import { readImageHeader } from './image-header.js';
 
-export const ENCODED_TYPES: ReadonlySet<string> = new Set(['image/png', 'image/jpeg', 'image/jpg', 'image/webp']);
+export const ENCODED_TYPES: ReadonlySet<string> = new Set(imageMediaTypes(CORE_IMAGE_FORMATS));
 export const RAW_TYPE = 'application/octet-stream';
 
 export function isSupportedImageType(type: string): boolean {
@@ -77,14 +88,12 @@ export async function toModelInput(
   }
 }
 
-/** What sharp's metadata().format must say for each declared type (an SVG sent as image/png is refused). */
-const FORMAT_OF: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpeg', 'image/jpg': 'jpeg', 'image/webp': 'webp' };
-
 /**
- * The bytes `data` will take once decoded, from its header alone (image-header.ts in JS, else
- * sharp's metadata(); no pixel decoding), so the server can admit by decoded size before
- * decoding. Refuses, with the same HttpErrors as toModelInput, what it would refuse: pixel-limit
- * bombs, bad raw headers, and bodies whose real format differs from the declared type.
+ * The bytes `data` will take once decoded (the runtime's decodedByteSize), from its header alone
+ * (image-header.ts in JS, else sharp's metadata(); no pixel decoding), so the server can admit by
+ * decoded size before decoding. Refuses, with the same HttpErrors as toModelInput, what it would
+ * refuse: pixel-limit bombs, bad raw headers, and bodies whose real format differs from the
+ * declared type.
  */
 export async function decodedSize(
   data: Buffer,
@@ -94,32 +103,33 @@ export async function decodedSize(
 ): Promise<number> {
   if (data.length === 0) throw new HttpError(400, 'empty_body', 'the image is empty');
   if (type === RAW_TYPE) return data.length; // checked in full by toModelInput; already in memory
-  const expected = FORMAT_OF[type];
-  if (!expected) throw unsupportedType(type, 'the image');
+  const format = imageFormatOfMediaType(type, CORE_IMAGE_FORMATS);
+  if (!format) throw unsupportedType(type, 'the image');
+  const expected = IMAGE_FORMATS[format].sharpFormat;
   const header = readImageHeader(data);
-  if (header?.format === expected) return checkedSize(header.width, header.height, header.channels, header.bytesPerSample, limitInputPixels);
+  if (header?.format === expected) return checkedSize(header, limitInputPixels);
   // Not a header the JS reader is sure of (or not the declared format): sharp reads it, and names what it is.
-  const sharp = await loadSharp();
-  let meta: { format?: string; width?: number; height?: number; channels?: number; depth?: string };
+  let info: ImageInfo;
   try {
-    meta = await sharp(data, { limitInputPixels }).metadata();
+    info = await readImageInfo(data, limitInputPixels);
   } catch (e) {
-    if (/pixel limit/i.test(e instanceof Error ? e.message : String(e))) {
+    if (!(e instanceof ImageDecodeError)) throw e;
+    if (/pixel limit/i.test(e.message)) {
       throw new HttpError(400, 'image_too_large', `image exceeds the limit of ${limitInputPixels} pixels (server option --max-pixels)`);
     }
-    throw new HttpError(400, 'undecodable_image', `cannot read the image header: ${e instanceof Error ? e.message : String(e)}`);
+    throw new HttpError(400, 'undecodable_image', e.message);
   }
-  if (meta.format !== expected) {
-    throw new HttpError(415, 'unsupported_media_type', `the body is declared as ${type} but is ${meta.format ?? 'not a recognised image'}; send image/png, image/jpeg or image/webp`);
+  if (info.format !== expected) {
+    throw new HttpError(415, 'unsupported_media_type', `the body is declared as ${type} but is ${info.format ?? 'not a recognised image'}; send image/png, image/jpeg or image/webp`);
   }
-  const bytesPerSample = meta.depth === 'ushort' || meta.depth === 'short' ? 2 : meta.depth === 'float' || meta.depth === 'uint' || meta.depth === 'int' ? 4 : 1;
-  return checkedSize(meta.width ?? 0, meta.height ?? 0, meta.channels ?? 4, bytesPerSample, limitInputPixels);
+  return checkedSize(info, limitInputPixels);
 }
 
-function checkedSize(width: number, height: number, channels: number, bytesPerSample: number, limitInputPixels: number): number {
+function checkedSize(info: Pick<ImageInfo, 'width' | 'height' | 'channels' | 'bytesPerSample'>, limitInputPixels: number): number {
+  const { width, height } = info;
   if (width < 1 || height < 1) throw new HttpError(400, 'undecodable_image', 'the image header has no size');
   if (width * height > limitInputPixels) {
     throw new HttpError(400, 'image_too_large', `${width}x${height} pixels exceeds the limit of ${limitInputPixels} (server option --max-pixels)`);
   }
-  return width * height * channels * bytesPerSample;
+  return decodedByteSize(info);
 }

@@ -1,0 +1,93 @@
+// The image formats the toolkit reads, and what an image costs once decoded, each defined once:
+// `ganomaly score` picks files by these extensions, serve accepts these media types and admits
+// uploads by this size, and training folders take the core formats.
+import { ImageDecodeError, errorMessage } from '../core/errors.js';
+import { loadSharp } from './decode.js';
+
+export type ImageFormatName = 'png' | 'jpeg' | 'webp' | 'gif' | 'tiff' | 'avif';
+
+export interface ImageFormatInfo {
+  /** Media types that declare the format (image/jpg is a common misspelling of image/jpeg). */
+  readonly mediaTypes: readonly string[];
+  /** File extensions, lower case, with the dot. */
+  readonly extensions: readonly string[];
+  /** What sharp's metadata().format reports for it (AVIF is read by libheif: 'heif'). */
+  readonly sharpFormat: string;
+}
+
+/** Every encoded format sharp decodes for the runtime, in the order their extensions are listed. */
+export const IMAGE_FORMATS: Readonly<Record<ImageFormatName, ImageFormatInfo>> = {
+  png: { mediaTypes: ['image/png'], extensions: ['.png'], sharpFormat: 'png' },
+  jpeg: { mediaTypes: ['image/jpeg', 'image/jpg'], extensions: ['.jpg', '.jpeg'], sharpFormat: 'jpeg' },
+  webp: { mediaTypes: ['image/webp'], extensions: ['.webp'], sharpFormat: 'webp' },
+  gif: { mediaTypes: ['image/gif'], extensions: ['.gif'], sharpFormat: 'gif' },
+  tiff: { mediaTypes: ['image/tiff'], extensions: ['.tif', '.tiff'], sharpFormat: 'tiff' },
+  avif: { mediaTypes: ['image/avif'], extensions: ['.avif'], sharpFormat: 'heif' },
+};
+
+/**
+ * PNG, JPEG and WebP: the formats training folders and serve uploads take (and that browsers
+ * decode too, so a model trained on them can be fed the same files anywhere). `ganomaly score`
+ * takes every format in IMAGE_FORMATS.
+ */
+export const CORE_IMAGE_FORMATS: readonly ImageFormatName[] = ['png', 'jpeg', 'webp'];
+
+const ALL_FORMATS = Object.keys(IMAGE_FORMATS) as ImageFormatName[];
+
+/** The file extensions of `formats` (default: all), lower case with the dot. */
+export function imageExtensions(formats: readonly ImageFormatName[] = ALL_FORMATS): string[] {
+  return formats.flatMap((f) => IMAGE_FORMATS[f].extensions);
+}
+
+/** The media types of `formats` (default: all), lower case. */
+export function imageMediaTypes(formats: readonly ImageFormatName[] = ALL_FORMATS): string[] {
+  return formats.flatMap((f) => IMAGE_FORMATS[f].mediaTypes);
+}
+
+/** The format a media type (lower case, no parameters) declares, among `formats` (default: all). */
+export function imageFormatOfMediaType(type: string, formats: readonly ImageFormatName[] = ALL_FORMATS): ImageFormatName | undefined {
+  return formats.find((f) => IMAGE_FORMATS[f].mediaTypes.includes(type));
+}
+
+/** What an image is, read from its header alone (nothing decoded). */
+export interface ImageInfo {
+  /** sharp's metadata().format, when sharp read it (see ImageFormatInfo.sharpFormat). */
+  format?: string;
+  width: number;
+  height: number;
+  /** Bands the decoder produces. */
+  channels: number;
+  /** Bytes per sample as decoded: 1 (8 bits or fewer), 2 (16-bit), 4 (32-bit int or float). */
+  bytesPerSample: 1 | 2 | 4;
+}
+
+/** sharp's metadata().depth as bytes per sample (libvips band formats). */
+export function bytesPerSample(depth: string | undefined): 1 | 2 | 4 {
+  if (depth === 'ushort' || depth === 'short') return 2;
+  if (depth === 'float' || depth === 'uint' || depth === 'int') return 4;
+  return 1;
+}
+
+/**
+ * The bytes an image's pixels take once decoded: width × height × channels × bytes per sample.
+ * What callers budget by before decoding (serve's admission, score's runs).
+ */
+export function decodedByteSize(info: Pick<ImageInfo, 'width' | 'height' | 'channels' | 'bytesPerSample'>): number {
+  return info.width * info.height * info.channels * info.bytesPerSample;
+}
+
+/**
+ * Reads an image's header with sharp's metadata() (a file path or encoded bytes; nothing is
+ * decoded). `limitInputPixels` refuses bigger images as decoding would (false: no limit). Channels
+ * default to 4 when the header does not say. Throws ImageDecodeError when sharp cannot read it.
+ */
+export async function readImageInfo(input: string | Uint8Array, limitInputPixels: number | false): Promise<ImageInfo> {
+  const sharp = await loadSharp();
+  let meta: { format?: string; width?: number; height?: number; channels?: number; depth?: string };
+  try {
+    meta = await sharp(input, { limitInputPixels }).metadata();
+  } catch (e) {
+    throw new ImageDecodeError(`cannot read the image header: ${errorMessage(e)}`);
+  }
+  return { format: meta.format, width: meta.width ?? 0, height: meta.height ?? 0, channels: meta.channels ?? 4, bytesPerSample: bytesPerSample(meta.depth) };
+}
