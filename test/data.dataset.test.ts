@@ -58,7 +58,7 @@ describe('resolveDataSpec', () => {
 describe('loadDataset on IDX', () => {
   const opts = { isize: 32, nc: 1 as const, abnormalClass: 3, seed: 11 };
 
-  it('splits by the reference protocol and preprocesses with src/pixels.ts (28 → 32)', async () => {
+  it('splits by the reference protocol and preprocesses with src/runtime/core/pixels.ts (28 → 32)', async () => {
     const ds = await loadDataset(`idx:${idxDir}`, opts);
     expect(ds.split).toEqual({ seed: 11, abnormalClass: '3', trainNormal: 65, validationNormal: 7, testNormal: 18, testAbnormal: 10 });
     expect(ds.pooled).toEqual({ normal: 90, abnormal: 10 });

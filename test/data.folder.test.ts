@@ -72,7 +72,7 @@ describe('listImageFolder', () => {
 });
 
 describe('loadDataset on a folder', () => {
-  it('decodes PNG/JPEG/WebP at native size and preprocesses RGB to grey exactly as src/pixels.ts', async () => {
+  it('decodes PNG/JPEG/WebP at native size and preprocesses RGB to grey exactly as src/runtime/core/pixels.ts', async () => {
     const ds = await loadDataset(`folder:${root}`, { isize: 16, nc: 1, seed: 5 });
     // 10 normals: 2 test, 8 train+validation of which round(0.8) = 1 validation; 4 abnormal in test.
     expect(ds.split).toEqual({ seed: 5, abnormalClass: 'abnormal', trainNormal: 7, validationNormal: 1, testNormal: 2, testAbnormal: 4 });

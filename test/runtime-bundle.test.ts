@@ -29,7 +29,7 @@ describe('browser bundle of src/runtime/web.ts', () => {
     console.log(`web runtime bundle (minified, onnxruntime-web external): ${(b.bytes / 1024).toFixed(1)} KiB from ${b.inputs.length} files`);
     expect(b.inputs.filter((p) => FORBIDDEN.test(p))).toEqual([]);
     expect(b.imports.filter((p) => FORBIDDEN.test(p))).toEqual([]);
-    expect(b.inputs.every((p) => p.startsWith('src/runtime/') || p === 'src/pixels.ts' || p === 'src/types.ts')).toBe(true);
+    expect(b.inputs.every((p) => p.startsWith('src/runtime/') || p === 'src/runtime/core/pixels.ts' || p === 'src/types.ts')).toBe(true);
     expect(b.imports).toContain('onnxruntime-web/webgpu');
     expect(b.imports).toContain('onnxruntime-web/wasm');
   });

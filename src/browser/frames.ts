@@ -1,5 +1,5 @@
 // Camera frames and images → the preprocessed NHWC set training reads, through the same pixel
-// code as every runtime (src/pixels.ts), so a model trained in a page sees what it will score.
+// code as every runtime (src/runtime/core/pixels.ts), so a model trained in a page sees what it will score.
 import { checkRawPixels, decodeWebImage, defaultPreprocessing, isRawPixels, preprocessImage, type RawImage, type WebImageInput } from '@ganomaly-edge/runtime/web';
 import { allocateImageSet, type ImageSet } from '../data/imageSet.js';
 import { createRng, deriveSeed } from '../data/rng.js';

@@ -1,5 +1,5 @@
 // loadDataset: spec → pooled images → seeded split → preprocessed NHWC sets. Pixels go through
-// src/pixels.ts preprocessImage, the same function the runtimes use, one image at a time.
+// src/runtime/core/pixels.ts preprocessImage, the same function the runtimes use, one image at a time.
 import { basename, relative } from 'node:path';
 import { defaultPreprocessing, preprocessImage } from '@ganomaly-edge/runtime';
 import type { Preprocessing, SplitSizes } from '../types.js';

@@ -1,4 +1,4 @@
-// Image file → 8-bit interleaved pixels at native size. Everything after this is src/pixels.ts,
+// Image file → 8-bit interleaved pixels at native size. Everything after this is src/runtime/core/pixels.ts,
 // shared with the runtimes, so training sees exactly the pixels the deployed model will.
 import sharp from 'sharp';
 import type { RawImage } from '@ganomaly-edge/runtime';

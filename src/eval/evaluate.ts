@@ -6,7 +6,7 @@
 // takes 0-255 pixels (or files) only, and rounding the preprocessed floats back to bytes would
 // not give the same tensor (Fashion-MNIST is resized 28 → 32 bilinearly, so the resized pixels
 // are not integers). The source pixels are the exact bytes training decoded, and the runtime
-// runs them through the same src/pixels.ts pipeline, so its input tensor is the training one.
+// runs them through the same src/runtime/core/pixels.ts pipeline, so its input tensor is the training one.
 // The validation normals are scored too: their statistics must reproduce manifest.calibration
 // (computed at export from loadDataset's tensors), which checks that claim on every run.
 import path from 'node:path';
