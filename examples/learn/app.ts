@@ -121,7 +121,7 @@ ui.start.onclick = async () => {
     state.trainSeconds = (performance.now() - t0) / 1000;
     state.stage = 'exporting';
     ui.trainStatus.textContent += `\ntrained in ${state.trainSeconds.toFixed(1)} s${result.stopped ? ' (stopped)' : ''}; exporting to ONNX…`;
-    state.exported = await exportInBrowser(result, { name: 'learned-normal', onProgress: (s) => { ui.scoreStatus.textContent = s; } });
+    state.exported = await exportInBrowser(result, { name: 'learned-normal', onProgress: (e) => { ui.scoreStatus.textContent = e.stage; } });
     const m = state.exported.manifest;
     state.detector = await createDetector({
       model: { manifest: m, detector: state.exported.files['detector.onnx']! },

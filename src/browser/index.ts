@@ -9,4 +9,4 @@ export { framesToSets, type FrameInput } from './frames.js';
 export { packCheckpoint, unpackCheckpoint } from './checkpoint-bytes.js';
 export { saveIdbCheckpoint, loadIdbCheckpoint, deleteIdbCheckpoint, saveCheckpoint, loadCheckpoint, deleteCheckpoint } from './idb.js';
 export { zipFiles, crc32 } from './zip.js';
-export type { EpochSummary, TrainEvent } from '../train/loop.js';
+export type { EpochSummary, TrainEvent } from './train.js';

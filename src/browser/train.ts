@@ -14,6 +14,8 @@ import { fusedKernelsActive } from '../backend/fused/ops.js';
 /** What a browser run trains: the network and the optimiser, nothing about files. */
 export type BrowserTrainConfig = TrainingSettings;
 
+export type { EpochSummary, TrainEvent };
+
 export type BrowserTrainEvent = TrainEvent | { kind: 'preprocessed'; train: number; validation: number };
 
 export interface TrainInBrowserOptions {

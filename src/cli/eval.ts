@@ -65,13 +65,13 @@ export async function run(argv: string[]): Promise<number> {
       executionProviders,
       precision,
       out,
-      onProgress(s, done, total) {
+      onProgress({ stage: s, done, total }) {
         if (s !== stage) {
           bar?.end();
           bar = progressLine(`${precisions.length > 1 ? `${precision} ` : ''}${s}`.padEnd(18));
           stage = s;
         }
-        bar!.update(done, total);
+        bar!.update(done ?? 0, total ?? 0);
       },
     });
     bar?.end();

@@ -9,6 +9,7 @@ import { loadIdxFolder, type IdxDataset } from './idx.js';
 import { allocateImageSet, dropSlots, type ImageSet } from './imageSet.js';
 import { resolveDataSpec, type DataSpec } from './spec.js';
 import { splitPool, type SplitIndices, type SplitProtocol } from './split.js';
+import type { StageEvent } from '../progress.js';
 
 export interface LoadOptions {
   isize: number;
@@ -25,7 +26,8 @@ export interface LoadOptions {
   skipUndecodable?: boolean;
   /** Folders: images decoding at once. Default 8. */
   concurrency?: number;
-  onProgress?: (done: number, total: number) => void;
+  /** Decoding progress: `{ kind: 'stage', stage: 'decoding', done, total }` (the toolkit's one progress shape). */
+  onProgress?: (e: StageEvent) => void;
 }
 
 export interface Dataset {
@@ -130,7 +132,7 @@ function fillFromIdx(idx: IdxDataset, sets: Sets, pre: Preprocessing, onProgress
       const p = set.sources[slot]!;
       const img = { data: idx.images.subarray(p * hw, (p + 1) * hw), width: idx.width, height: idx.height, channels: 1 };
       preprocessImage(img, pre, 'HWC', set.images, slot * per);
-      if (++done % 1000 === 0 || done === total) onProgress?.(done, total);
+      if (++done % 1000 === 0 || done === total) onProgress?.({ kind: 'stage', stage: 'decoding', done, total });
     }
   }
 }
@@ -146,7 +148,7 @@ async function fillFromFiles(files: string[], sets: Sets, pre: Preprocessing, op
   const failures = await decodeEach(
     jobs.map((j) => j.file),
     (i, img) => preprocessImage(img, pre, 'HWC', jobs[i]!.set.images, jobs[i]!.slot * per),
-    { concurrency: opts.concurrency, onDecoded: () => opts.onProgress?.(++done, jobs.length) },
+    { concurrency: opts.concurrency, onDecoded: () => opts.onProgress?.({ kind: 'stage', stage: 'decoding', done: ++done, total: jobs.length }) },
   );
   if (failures.length === 0) return sets;
   const shown = failures.slice(0, 5).map((f) => `${f.file}: ${f.reason}`).join('; ');

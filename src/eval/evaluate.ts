@@ -13,14 +13,18 @@ import path from 'node:path';
 import { createDetector, type ExecutionProvider, type NodeDetector } from '@ganomaly-edge/runtime/node';
 import { renamedOption } from '../renamed-option.js';
 import { scoreStats } from '../stats.js';
-import { loadDataset, type Dataset, type ImageSet } from '../data/index.js';
-import type { Precision, ScoreStats } from '../types.js';
+import { loadDataset, type ImageSet } from '../data/index.js';
+import type { Precision } from '../types.js';
 import { EvalError } from './errors.js';
-import { averagePrecision, confusionAt, rocAuc, rocCurve, type ConfusionAtThreshold, type RocCurve } from './metrics.js';
+import { averagePrecision, confusionAt, rocAuc, rocCurve } from './metrics.js';
 import { writeEvalOutputs } from './outputs.js';
+import type { EvalReport, EvalResult, EvalStage, MetricsBlock } from './report.js';
+
+export type { EvalReport, EvalResult, EvalStage, MetricsBlock } from './report.js';
 import { runtimeInputs, type RuntimeInput } from './sources.js';
-import { checkCalibration, compareWithTraining, resolveProtocol, type CalibrationCheck } from './protocol.js';
+import { checkCalibration, compareWithTraining, resolveProtocol } from './protocol.js';
 import { matchingThreshold } from './thresholds.js';
+import type { StageEvent } from '../progress.js';
 
 export interface EvaluateOptions {
   /** Exported model folder (manifest.json + detector.onnx). */
@@ -48,42 +52,8 @@ export interface EvaluateOptions {
   out?: string;
   /** Which detector: fp32 (default), fp16 or int8 (the model's variant, with its own calibration and threshold). */
   precision?: Precision;
-  onProgress?: (stage: EvalStage, done: number, total: number) => void;
-}
-
-export type EvalStage = 'loading data' | 'scoring validation' | 'scoring test';
-
-export interface MetricsBlock {
-  rocAuc: number;
-  averagePrecision: number;
-  atThreshold: ConfusionAtThreshold | null;
-  normalScores: ScoreStats;
-  abnormalScores: ScoreStats;
-}
-
-export interface EvalReport {
-  createdAt: string;
-  model: { dir: string; name: string; scoreKind: string; isize: number; nc: number; exportedAt: string; precision: Precision; file: string; bytes: number };
-  provider: string;
-  data: { spec: string; abnormalClass: string; seed: number; maxImages: number | null; validationFraction: number;
-    /** Same protocol, class and split sizes as training; calibrationCheck then confirms the images. */
-    sameSplitAsTraining: boolean;
-  };
-  split: Dataset['split'];
-  threshold: { value: number; rule: string };
-  ganomaly: MetricsBlock & { description: string };
-  baseline: MetricsBlock & { description: string; threshold: { value: number; quantile: number } | null };
-  /** Validation-normal scores recomputed here vs manifest.calibration (only for the training split). */
-  calibrationCheck: CalibrationCheck | null;
-  scoring: { images: number; seconds: number };
-  warnings: string[];
-}
-
-export interface EvalResult {
-  report: EvalReport;
-  /** Per test image, in split order. */
-  test: { labels: Uint8Array; scores: Float64Array; baseline: Float64Array; sources: string[] };
-  roc: { ganomaly: RocCurve; baseline: RocCurve };
+  /** One progress shape across the toolkit: `{ kind: 'stage', stage, done, total }`. */
+  onProgress?: (e: StageEvent & { stage: EvalStage }) => void;
 }
 
 export const BASELINE_DESCRIPTION = 'pixel reconstruction error: spatial mean of the anomaly map, mean |x - x_hat|';
@@ -109,12 +79,12 @@ export async function evaluateModel(opts: EvaluateOptions): Promise<EvalResult> 
 
 async function evaluateWith(detector: NodeDetector, opts: EvaluateOptions, batchSize: number, warnings: string[]): Promise<EvalResult> {
   const manifest = detector.manifest;
-  const progress = opts.onProgress ?? (() => {});
+  const progress = (stage: EvalStage, done: number, total: number) => opts.onProgress?.({ kind: 'stage', stage, done, total });
   const protocol = resolveProtocol(manifest, opts);
   const data = await loadDataset(protocol.data, {
     isize: manifest.model.isize, nc: manifest.model.nc, abnormalClass: protocol.abnormalClass, seed: protocol.seed,
     maxImages: protocol.maxImages ?? undefined, validationFraction: protocol.validationFraction,
-    onProgress: (d, t) => progress('loading data', d, t),
+    onProgress: ({ done, total }) => progress('loading data', done ?? 0, total ?? 0),
   });
   warnings.push(...data.warnings);
   if (data.split.testNormal === 0 || data.split.testAbnormal === 0) {

@@ -2,7 +2,7 @@
 // numbers can be re-derived with any other tool.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { EvalResult } from './evaluate.js';
+import type { EvalResult } from './report.js';
 import { histogramSvg, rocSvg, svgToPng } from './plots.js';
 
 export const EVAL_FILES = ['report.json', 'roc.png', 'hist.png', 'hist-baseline.png', 'scores.csv'] as const;

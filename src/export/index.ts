@@ -9,3 +9,6 @@ export { writeTritonRepository, tritonConfig, renderTritonConfig, type TritonOpt
 export { buildVariants, writeVariants, quantizeModel, parsePrecisions, type BuiltVariant, type QuantizeOptions } from './variants.js';
 export { nodeOrt } from './ortNode.js';
 export { ortRunner, type OrtRunner, type RunnerSession } from './ort-runner.js';
+export { buildModelFolder, type ModelFolder, type ModelFolderOptions, type ModelFolderSource } from './model-folder.js';
+export { thresholdRuleOf, checkThresholdRule, DEFAULT_THRESHOLD_QUANTILE } from './calibrate.js';
+export type { StageEvent, ProgressCallback } from '../progress.js';

@@ -1,6 +1,8 @@
 // Public training API: `import { train } from 'ganomaly-edge/train'`.
-export { train, scoreSet, readRunConfig, validateTrainConfig, DEFAULT_TRAIN_CONFIG, TrainError } from './trainer.js';
-export type { TrainConfig, TrainOptions, TrainResult, TrainEvent, EpochSummary, ResumeOverrides } from './trainer.js';
+export { train, scoreSet, readRunConfig, TrainError } from './trainer.js';
+export type { TrainOptions, TrainResult, TrainEvent, EpochSummary } from './trainer.js';
+export { DEFAULT_TRAIN_CONFIG, BROWSER_TRAIN_DEFAULTS, validateTrainConfig, type ResumeOverrides, type TrainConfig, type TrainingSettings } from '../config/train-config.js';
+export type { StageEvent, ProgressCallback } from '../progress.js';
 export { GanomalyModel, latentDistance } from './model.js';
 export { GanomalyStep, type StepLosses } from './step.js';
 export { setFusedKernels, fusedKernelsActive } from '../backend/fused/ops.js';
