@@ -19,7 +19,7 @@ export default defineConfig([
   },
   {
     // @ganomaly-edge/runtime, browser entry: no tfjs, sharp, onnxruntime-node or node: modules
-    // (checked by test/runtime-bundle and test/packages). Each ORT build stays a dynamic import.
+    // (checked by test/unit/runtime/bundle and test/e2e/packages). Each ORT build stays a dynamic import.
     entry: { web: 'src/runtime/web.ts' },
     outDir: RUNTIME_OUT,
     format: ['esm'],
@@ -31,8 +31,8 @@ export default defineConfig([
   },
   {
     // @ganomaly-edge/browser: training and export inside a page (tfjs, onnxruntime-web); no Node
-    // modules (checked by test/browser-train). It imports @ganomaly-edge/runtime by name, so a page
-    // that trains and scores bundles one runtime (checked by test/packages). Its WebGPU import stays
+    // modules (checked by test/e2e/browser-train). It imports @ganomaly-edge/runtime by name, so a page
+    // that trains and scores bundles one runtime (checked by test/e2e/packages). Its WebGPU import stays
     // a dynamic chunk.
     entry: { index: 'src/browser/index.ts' },
     format: ['esm'],

@@ -1,5 +1,5 @@
 // @ganomaly-edge/browser: train, export and keep a GANomaly model inside a page. No Node modules,
-// no sharp, no onnxruntime-node (checked by test/browser-train.test.ts); the runtime is imported by
+// no sharp, no onnxruntime-node (checked by test/e2e/browser-train.test.ts); the runtime is imported by
 // name, so a page that also scores with @ganomaly-edge/runtime's createDetector holds one copy.
 export { BROWSER_TRAIN_DEFAULTS } from '../config/train-config.js';
 export { trainInBrowser, type BrowserTrainConfig, type BrowserTrainEvent, type BrowserTrainResult, type TrainInBrowserOptions } from './train.js';

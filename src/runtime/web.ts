@@ -1,5 +1,5 @@
 // ganomaly-edge runtime for browsers: onnxruntime-web (WebGPU when an adapter exists, else WASM)
-// and canvas decoding. Imports nothing from Node, tfjs or sharp (checked by test/runtime-bundle).
+// and canvas decoding. Imports nothing from Node, tfjs or sharp (checked by test/unit/runtime/bundle).
 import { Detector, type DetectorOptions } from './core/detector.js';
 import type { WebImageInput } from './web/decode.js';
 import { loadOrtWeb } from './web/ort-web.js';

@@ -1,6 +1,6 @@
 // What users install, reproduced: pack every package of the workspace, install tarballs into fresh
 // folders outside the repository (no .npmrc of ours, no env var), and measure what landed there.
-// Shared by test/packages.test.ts and bench/packages.ts.
+// Shared by test/e2e/packages.test.ts and bench/packages.ts.
 import { execFile } from 'node:child_process';
 import { copyFile, cp, lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';

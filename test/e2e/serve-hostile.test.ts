@@ -1,0 +1,272 @@
+// `serve` under hostile load (issue 13): admission by decoded bytes (read from the image header
+// before decoding), slow senders that hold no admission slot, bodies whose real format is not the
+// declared one. The flood itself (64/128 × 4900² PNGs) is measured by bench/serve-load.ts hostile.
+import { execFileSync } from 'node:child_process';
+import http from 'node:http';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ImageDecodeError, preprocessPixels } from '../../src/runtime/node.js';
+import { ByteBudget } from '../../src/serve/budget.js';
+import { DecodePool } from '../../src/serve/decode-pool.js';
+import { startHealthListener } from '../../src/serve/health-listener.js';
+import { HttpError } from '../../src/serve/errors.js';
+import { startServer, type RunningServer, type ServeOptions } from '../../src/serve/server.js';
+import { makeModelFolder, testImage, type TestModel } from '../helpers/make-model.js';
+
+let model: TestModel;
+let small: Buffer;
+const servers: RunningServer[] = [];
+
+beforeAll(async () => {
+  model = await makeModelFolder();
+  const img = testImage(40, 40, 1, 9);
+  small = await sharp(Buffer.from(img.data), { raw: { width: 40, height: 40, channels: 1 } }).png().toBuffer();
+});
+
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+async function serve(opts: Partial<ServeOptions> = {}): Promise<RunningServer> {
+  const s = await startServer({ model: model.dir, port: 0, providers: ['cpu'], ...opts });
+  servers.push(s);
+  return s;
+}
+
+async function post(url: string, body: Buffer, type = 'image/png'): Promise<{ status: number; json: { error?: { code: string; message: string }; score?: number } }> {
+  const r = await fetch(`${url}/v1/score`, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': type } });
+  return { status: r.status, json: (await r.json()) as never };
+}
+
+const metric = async (url: string, series: string) => {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(text.split('\n').find((l) => l.startsWith(`${series} `))!.split(' ')[1]);
+};
+
+describe('ByteBudget', () => {
+  it('grants in arrival order, makes later ones wait, 413 for one image over the budget, 503 past the wait', async () => {
+    const b = new ByteBudget(100, 200, 2);
+    const r1 = await b.acquire(60);
+    const order: string[] = [];
+    const p2 = b.acquire(50).then((r) => (order.push('50'), r));
+    const p3 = b.acquire(10).then((r) => (order.push('10'), r)); // fits now, but waits its turn
+    await new Promise((r) => setTimeout(r, 20));
+    expect([b.inUse, b.waiting, order]).toEqual([60, 2, []]);
+    r1();
+    r1(); // idempotent
+    const [r2, r3] = await Promise.all([p2, p3]);
+    expect([b.inUse, order]).toEqual([60, ['50', '10']]);
+    const e413 = await b.acquire(101).catch((e: unknown) => e);
+    expect(e413).toBeInstanceOf(HttpError);
+    expect((e413 as HttpError).status).toBe(413);
+    const late = await b.acquire(90).catch((e: unknown) => e);
+    expect([(late as HttpError).status, (late as HttpError).code]).toEqual([503, 'busy']);
+    r2();
+    r3();
+    expect([b.inUse, b.waiting]).toEqual([0, 0]);
+  });
+
+  it('refuses at once when the waiting images already fill the budget queueFactor times', async () => {
+    const b = new ByteBudget(100, 60_000, 1);
+    const held = await b.acquire(100);
+    const waiting = b.acquire(100);
+    // Settled before the next event-loop turn: refused at once, not after the 60 s wait.
+    const e = await Promise.race([b.acquire(1).then(() => 'acquired', (x: unknown) => x), new Promise((r) => setImmediate(() => r('still waiting')))]);
+    expect((e as HttpError).status).toBe(503);
+    held();
+    (await waiting)();
+  });
+});
+
+describe('serve admission', () => {
+  it('413 for an image whose header says it decodes to more than --max-decoded-bytes; small ones still score', async () => {
+    const s = await serve({ maxDecodedBytes: 1_000_000 });
+    const big = await sharp({ create: { width: 1000, height: 1000, channels: 4, background: { r: 1, g: 2, b: 3, alpha: 1 } } }).png().toBuffer();
+    const r = await post(s.url, big);
+    expect([r.status, r.json.error?.code]).toEqual([413, 'image_too_large']);
+    expect(r.json.error?.message).toMatch(/decode budget of 1000000 bytes/);
+    expect((await post(s.url, small)).status).toBe(200);
+    expect(await metric(s.url, 'ganomaly_decoded_bytes')).toBe(0);
+  });
+
+  it('concurrent uploads of big images: every one answered 200 or 503, decoded bytes never over the budget', async () => {
+    const budget = 3 * 1500 * 1500 * 4;
+    const s = await serve({ maxDecodedBytes: budget, decodeWaitMs: 2000 });
+    const big = await sharp({ create: { width: 1500, height: 1500, channels: 4, background: { r: 9, g: 99, b: 199, alpha: 1 } } }).png().toBuffer();
+    let peak = 0;
+    let polling = true;
+    const poll = (async () => {
+      while (polling) {
+        peak = Math.max(peak, await metric(s.url, 'ganomaly_decoded_bytes'));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const codes = await Promise.all(Array.from({ length: 24 }, () => post(s.url, big).then((r) => r.status)));
+    polling = false;
+    await poll;
+    expect(codes.every((c) => c === 200 || c === 503)).toBe(true);
+    expect(codes.filter((c) => c === 200).length).toBeGreaterThanOrEqual(3);
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(budget);
+    expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+  });
+
+  it('slow senders hold no admission slot: with --max-queue 2 and 6 uploads trickling in, a complete request is scored', async () => {
+    const s = await serve({ maxQueue: 2 });
+    const slow: http.ClientRequest[] = [];
+    for (let i = 0; i < 6; i++) {
+      const req = http.request(`${s.url}/v1/score`, { method: 'POST', agent: false, headers: { 'content-type': 'image/png', 'content-length': small.length } });
+      req.on('error', () => undefined);
+      req.write(small.subarray(0, 8));
+      slow.push(req);
+    }
+    while ((await metric(s.url, 'ganomaly_arriving_images')) < 6) await new Promise((r) => setTimeout(r, 10));
+    expect(await metric(s.url, 'ganomaly_admitted_images')).toBe(0);
+    const r = await post(s.url, small);
+    expect(r.status).toBe(200);
+    expect(typeof r.json.score).toBe('number');
+    for (const req of slow) req.destroy();
+  });
+
+  it('shutdown: a response in flight on a keep-alive connection says Connection: close', async () => {
+    const s = await startServer({ model: model.dir, port: 0, providers: ['cpu'] });
+    const agent = new http.Agent({ keepAlive: true });
+    let finish = () => {};
+    const reply = new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.request(`${s.url}/v1/score`, { method: 'POST', agent, headers: { 'content-type': 'image/png', 'content-length': small.length } }, (res) => {
+        res.resume().on('end', () => resolve(res));
+      });
+      req.on('error', reject);
+      req.write(small.subarray(0, 8));
+      finish = () => req.end(small.subarray(8));
+    });
+    while ((await metric(s.url, 'ganomaly_arriving_images')) < 1) await new Promise((r) => setTimeout(r, 10));
+    const closed = s.close();
+    finish();
+    const res = await reply;
+    expect(res.statusCode).toBe(200);
+    expect(res.headers.connection).toBe('close');
+    await closed;
+    agent.destroy();
+  });
+
+  it('415 when the body is not the declared format (GIF, TIFF or SVG sent as image/png)', async () => {
+    const s = await serve();
+    const raw = { raw: { width: 8, height: 8, channels: 3 as const } };
+    const pixels = Buffer.alloc(8 * 8 * 3, 120);
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>');
+    for (const body of [await sharp(pixels, raw).gif().toBuffer(), await sharp(pixels, raw).tiff().toBuffer(), svg]) {
+      const r = await post(s.url, body);
+      expect([r.status, r.json.error?.code]).toEqual([415, 'unsupported_media_type']);
+    }
+    const jpeg = await sharp(pixels, raw).jpeg().toBuffer();
+    expect((await post(s.url, jpeg, 'image/jpeg')).status).toBe(200);
+    expect((await post(s.url, jpeg, 'image/png')).status).toBe(415);
+  });
+});
+
+describe('decode workers', () => {
+  it('a worker produces exactly the model input the runtime would, in order; bad bytes are ImageDecodeError; a dead worker is replaced', async () => {
+    const pre = model.manifest.preprocessing;
+    const pool = await DecodePool.start({ workers: 2, limitInputPixels: 1_000_000, preprocessing: pre });
+    try {
+      const imgs = [testImage(40, 40, 1, 1), testImage(77, 51, 3, 2), testImage(20, 30, 4, 3)];
+      const pngs = await Promise.all(imgs.map((i) => sharp(Buffer.from(i.data), { raw: { width: i.width, height: i.height, channels: i.channels as 1 | 3 | 4 } }).png().toBuffer()));
+      const got = await Promise.all(pngs.map((p) => pool.decode(p)));
+      got.forEach((x, k) => expect(x).toEqual(preprocessPixels(imgs[k]!, pre)));
+      await expect(pool.decode(Buffer.from('not an image'))).rejects.toBeInstanceOf(ImageDecodeError);
+      const huge = await sharp({ create: { width: 1100, height: 1000, channels: 3, background: '#000' } }).png().toBuffer();
+      await expect(pool.decode(huge)).rejects.toThrow(/pixel limit/);
+      // Aborted while queued: it leaves the queue without being decoded.
+      const ac = new AbortController();
+      const busy = [pool.decode(pngs[1]!), pool.decode(pngs[1]!)];
+      const queued = pool.decode(pngs[0]!, ac.signal);
+      expect(pool.waiting).toBe(1);
+      ac.abort();
+      await expect(queued).rejects.toThrow(/ended before its image was decoded/);
+      await Promise.all(busy);
+      // A worker that dies (here: terminated under it) fails nothing else and is replaced.
+      const [first] = (pool as unknown as { all: Set<{ worker: { terminate(): Promise<number> } }> }).all;
+      await first!.worker.terminate();
+      const again = await Promise.all(pngs.map((p) => pool.decode(p)));
+      again.forEach((x, k) => expect(x).toEqual(got[k]));
+    } finally {
+      await pool.close();
+    }
+    await expect(pool.decode(small)).rejects.toThrow(/closed/);
+  });
+
+  it('the server decodes uploads in its workers: same scores as the library, no decoded pixels in the server thread', async () => {
+    const s = await serve({ maxConcurrentDecodes: 1 });
+    const r = await post(s.url, small);
+    expect(r.status).toBe(200);
+    const img = testImage(40, 40, 1, 9);
+    expect(r.json.score).toBe((await s.detector.score(img)).score);
+    // 12 uploads of a 3000×3000 RGBA PNG (36 MB decoded each). sharp's output buffers are V8
+    // external memory of the isolate that decodes: the instrument first sees one decoded here.
+    const big = await sharp({ create: { width: 3000, height: 3000, channels: 4, background: { r: 9, g: 80, b: 200, alpha: 1 } } }).png().toBuffer();
+    const externalPeakDuring = async (work: () => Promise<unknown>) => {
+      const before = process.memoryUsage().external;
+      let peak = before;
+      const watch = setInterval(() => (peak = Math.max(peak, process.memoryUsage().external)), 1);
+      await work();
+      peak = Math.max(peak, process.memoryUsage().external);
+      clearInterval(watch);
+      return peak - before;
+    };
+    expect(await externalPeakDuring(() => sharp(big).raw().toBuffer())).toBeGreaterThanOrEqual(36e6);
+    let codes: number[] = [];
+    const grew = await externalPeakDuring(async () => (codes = await Promise.all(Array.from({ length: 12 }, () => post(s.url, big).then((x) => x.status)))));
+    expect(codes.every((c) => c === 200 || c === 503)).toBe(true);
+    expect(codes.filter((c) => c === 200).length).toBeGreaterThan(0);
+    expect(grew).toBeLessThan(30e6); // bodies only (~12 × 30 KB); a decoded image here would be 36 MB
+  });
+});
+
+describe('health port', () => {
+  it('answers /healthz and /readyz from its own thread; 503 when the server thread stalls and while draining', async () => {
+    const s = await serve({ healthPort: 0 });
+    expect(s.healthUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(s.healthUrl).not.toBe(s.url);
+    const get = async (p: string) => {
+      const r = await fetch(`${s.healthUrl}${p}`);
+      return [r.status, ((await r.json()) as { status?: string }).status];
+    };
+    expect(await get('/healthz')).toEqual([200, 'ok']);
+    expect(await get('/readyz')).toEqual([200, 'ready']);
+    expect((await fetch(`${s.healthUrl}/v1/score`, { method: 'POST', body: 'x' })).status).toBe(404);
+    expect((await fetch(`${s.healthUrl}/healthz`, { method: 'POST', body: 'x' })).status).toBe(405);
+    await s.close();
+    await expect(fetch(`${s.healthUrl}/healthz`)).rejects.toThrow(); // closed with the server
+  });
+
+  it('a stalled main thread turns /healthz into 503 (probed from another process while this thread is blocked)', async () => {
+    const h = await startHealthListener('127.0.0.1', 0, 300);
+    try {
+      h.setState('ready');
+      const url = `http://127.0.0.1:${h.port}/healthz`;
+      const blockingProbe = (delayMs: number) => execFileSync(process.execPath, ['-e', `setTimeout(() => fetch('${url}').then(async (r) => console.log(r.status, (await r.json()).status)), ${delayMs})`], { encoding: 'utf8' }).trim();
+      // execFileSync blocks this thread, so its beats stop while the child probes.
+      expect(blockingProbe(800)).toBe('503 stalled');
+      await new Promise((r) => setTimeout(r, 250)); // beats again
+      // Asked without blocking this thread (a blocking probe is itself a stall once it takes 300 ms).
+      const ok = await fetch(url);
+      expect([ok.status, ((await ok.json()) as { status: string }).status]).toEqual([200, 'ok']);
+      h.setState('draining');
+      expect((await fetch(`http://127.0.0.1:${h.port}/readyz`)).status).toBe(503);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a health port already in use fails startServer clearly and releases the model', async () => {
+    const blocker = http.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      await expect(startServer({ model: model.dir, port: 0, providers: ['cpu'], healthPort: port })).rejects.toThrow(/cannot listen on the health port 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+    } finally {
+      blocker.close();
+    }
+  });
+});
