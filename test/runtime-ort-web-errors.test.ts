@@ -27,7 +27,7 @@ async function failure(resolve: () => unknown): Promise<unknown> {
 // What each browser engine throws for `import('onnxruntime-web/wasm')` on a page whose import map
 // lacks the specifier (Chromium 156 here; Firefox and Safari as their engines word it).
 const BROWSER_UNMAPPED = {
-  chromium: new TypeError('Failed to resolve module specifier "onnxruntime-web/wasm". Relative references must start with either "/", "./", or "../".'),
+  chromium: new TypeError("Failed to resolve module specifier 'onnxruntime-web/wasm'"),
   firefox: new TypeError('The specifier “onnxruntime-web/wasm” was a bare specifier, but was not remapped to anything. Relative module specifiers must start with “./”, “../” or “/”.'),
   safari: new TypeError("Module name, 'onnxruntime-web/wasm' does not resolve to a valid URL."),
 };
