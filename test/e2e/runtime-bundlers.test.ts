@@ -34,12 +34,58 @@ if (!HAVE_CHROMIUM && !REQUIRED) {
 const FIXTURES = join(REPO, 'test', 'fixtures', 'bundlers');
 const MODEL_DIR = join(REPO, 'models', 'fashion-mnist-trouser');
 const SAMPLE = join(MODEL_DIR, 'samples', 'abnormal-trouser-21.png');
-const ORT_WEB_VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies['onnxruntime-web']!;
 // Two WASM threads: ORT's default on a 2-core machine is one, and then no page would start the
 // pthread worker, whose script URL is what each bundler handles differently.
 const QUERY = '?providers=wasm&threads=2';
 const ASYNCIFY = /ort-wasm-simd-threaded\.asyncify[^/]*\.wasm$/;
 const PLAIN_WASM = /ort-wasm-simd-threaded(?!\.)[^/]*\.wasm$/;
+
+interface LockEntry {
+  version: string;
+  dependencies?: Record<string, string>;
+  [field: string]: unknown;
+}
+
+/**
+ * A fresh app with onnxruntime-web and the packed tarballs, installed with no network. `npm install
+ * --offline onnxruntime-web` needs the registry's package documents in the npm cache, and a machine
+ * that only ran `npm ci` has the tarballs but not those documents (ENOTCACHED). So onnxruntime-web
+ * and its dependencies are installed by `npm ci --offline` from a lockfile cut out of the
+ * repository's own (the versions and integrity hashes the repository's `npm ci` cached), then the
+ * tarballs by `npm install --offline`, as a user adds packages to an app.
+ */
+async function installOffline(app: string, tarballs: string[]): Promise<void> {
+  const lock = (JSON.parse(readFileSync(join(REPO, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> }).packages;
+  // Node's lookup through the lockfile's paths: nested node_modules first, then each folder up.
+  const find = (from: string, name: string): string => {
+    for (let base = from; ; base = base.slice(0, Math.max(0, base.lastIndexOf('/node_modules/')))) {
+      const key = `${base ? `${base}/` : ''}node_modules/${name}`;
+      if (lock[key]) return key;
+      if (!base) throw new Error(`${name} (needed by ${from || 'the app'}) is not in the repository's package-lock.json`);
+    }
+  };
+  const packages: Record<string, LockEntry> = {};
+  const queue: [string, string][] = [['', 'onnxruntime-web']];
+  for (let next = queue.pop(); next; next = queue.pop()) {
+    const key = find(...next);
+    if (packages[key]) continue;
+    // The repository's dev/optional flags describe its own tree, not the app's.
+    const { dev: _dev, devOptional: _devOptional, optional: _optional, peer: _peer, ...entry } = lock[key]!;
+    packages[key] = entry;
+    for (const dep of Object.keys(entry.dependencies ?? {})) queue.push([key, dep]);
+  }
+  const root = { name: 'bundler-app', private: true, type: 'module', dependencies: { 'onnxruntime-web': packages['node_modules/onnxruntime-web']!.version } };
+  await mkdir(app, { recursive: true });
+  await writeFile(join(app, 'package.json'), `${JSON.stringify(root, null, 2)}\n`);
+  await writeFile(join(app, 'package-lock.json'), `${JSON.stringify({ name: root.name, lockfileVersion: 3, requires: true, packages: { '': root, ...packages } }, null, 2)}\n`);
+  const npm = (args: string[]) => run('npm', [...args, '--offline', '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd: app, env: userEnv(), maxBuffer: 64 << 20, timeout: 300_000,
+  }).catch((e: { stderr?: string; message: string }) => {
+    throw new Error(`npm ${args[0]} --offline in the app folder failed (run \`npm ci\` in the repository first: it caches what this needs): ${e.stderr ?? e.message}`);
+  });
+  await npm(['ci']);
+  await npm(['install', ...tarballs]);
+}
 
 interface PageResult {
   score?: number;
@@ -113,14 +159,7 @@ describe.skipIf((!HAVE_CHROMIUM && !REQUIRED) || (!HAVE_BUILD && !process.env.CI
       cwd: REPO, env: userEnv(), maxBuffer: 64 << 20,
     });
     const tarballs = (JSON.parse(stdout) as { filename: string }[]).map((p) => join(packed, p.filename));
-    await mkdir(app, { recursive: true });
-    await writeFile(join(app, 'package.json'), `${JSON.stringify({ name: 'bundler-app', private: true, type: 'module' }, null, 2)}\n`);
-    // --offline: the test never reaches a registry; a cache without onnxruntime-web fails here, loudly.
-    await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs, `onnxruntime-web@${ORT_WEB_VERSION}`], {
-      cwd: app, env: userEnv(), maxBuffer: 64 << 20, timeout: 300_000,
-    }).catch((e: { stderr?: string; message: string }) => {
-      throw new Error(`offline install failed (is onnxruntime-web@${ORT_WEB_VERSION} in the npm cache? \`npm install --prefer-offline onnxruntime-web@${ORT_WEB_VERSION}\` in any folder puts it there): ${e.stderr ?? e.message}`);
-    });
+    await installOffline(app, tarballs);
     await cp(FIXTURES, app, { recursive: true });
     await cp(SAMPLE, join(app, 'sample.png'));
 
