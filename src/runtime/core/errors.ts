@@ -126,11 +126,49 @@ export class MissingDependencyError extends GanomalyError {
   }
 }
 
-/** True when `e` says a module could not be found (Node's and bundlers' wordings). */
-export function isModuleNotFound(e: unknown): boolean {
+/**
+ * The package may be installed, but the import specifier the runtime asked for did not resolve to a
+ * module: a page's import map that lacks it, a bundler alias that maps it to nothing (`false`, an
+ * empty module), or an installed version that does not export that subpath. Installing the package
+ * again does not help; mapping `specifier` does.
+ */
+export class UnresolvedModuleError extends GanomalyError {
+  override name = 'UnresolvedModuleError';
+  readonly code = 'module_unresolved';
+  constructor(
+    /** The npm package the specifier belongs to. */
+    readonly packageName: string,
+    /** The specifier to map, exactly as the runtime imports it (e.g. 'onnxruntime-web/wasm'). */
+    readonly specifier: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+// Browsers resolve bare specifiers only through an import map, whether or not the package sits in
+// node_modules on the server; each engine words the failure differently (Chromium, Firefox, Safari).
+// Vite's resolver says "Missing … specifier in … package" for a subpath the installed version lacks.
+const SPECIFIER_UNMAPPED = /failed to resolve module specifier|was a bare specifier, but was not remapped|does not resolve to a valid url|missing ".*" specifier in ".*" package/i;
+
+/**
+ * Why an import failed, when it failed for want of the module: 'unresolved' when the specifier has
+ * no mapping (a browser's bare-specifier error, or Node's ERR_PACKAGE_PATH_NOT_EXPORTED and Vite's
+ * "Missing … specifier": the package is there, its version lacks the subpath); 'not-installed' when the package itself is
+ * absent (Node's "Cannot find package", a bundle's "Cannot find module" stub, emitted when the
+ * bundler found nothing to put there); null for any other failure (a syntax error, a network error).
+ */
+export function moduleNotFoundKind(e: unknown): 'unresolved' | 'not-installed' | null {
   const code = (e as { code?: unknown } | null)?.code;
-  if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return true;
-  return /cannot find (module|package)|failed to resolve module/i.test(errorMessage(e));
+  const message = errorMessage(e);
+  if (code === 'ERR_PACKAGE_PATH_NOT_EXPORTED' || SPECIFIER_UNMAPPED.test(message)) return 'unresolved';
+  if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || /cannot find (module|package)/i.test(message)) return 'not-installed';
+  return null;
+}
+
+/** True when `e` says the package is not installed (Node's and bundlers' wordings). */
+export function isModuleNotFound(e: unknown): boolean {
+  return moduleNotFoundKind(e) === 'not-installed';
 }
 
 /** The model produced a score that is NaN or infinite: a broken model or preprocessing, never a result. */

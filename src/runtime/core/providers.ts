@@ -1,6 +1,6 @@
 // Tries execution providers in order. ORT does not fall back by itself: creating a CUDA session
 // without the CUDA libraries rejects (FACTS.md), and so does WebGPU without an adapter.
-import { errorMessage, MissingDependencyError, ModelLoadError, ProviderError } from './errors.js';
+import { errorMessage, MissingDependencyError, ModelLoadError, ProviderError, UnresolvedModuleError } from './errors.js';
 import type { ExecutionProvider, InferenceHandle, Logger, RuntimePlatform } from './platform.js';
 
 export function providerName(p: ExecutionProvider): string {
@@ -35,8 +35,8 @@ export async function createSessionWithFallback(
       }
       return { session, provider };
     } catch (e) {
-      // No provider can help when ONNX Runtime itself is not installed: say which package to add.
-      if (e instanceof MissingDependencyError) throw e;
+      // No provider can help when ONNX Runtime itself is not installed or not mapped: say what to fix.
+      if (e instanceof MissingDependencyError || e instanceof UnresolvedModuleError) throw e;
       failures.push({ provider: providerName(p), reason: firstLine(errorMessage(e)) });
     }
   }
