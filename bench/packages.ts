@@ -1,7 +1,7 @@
 // What each kind of user installs and downloads, measured from the packed packages:
-//   - npm pack sizes of the toolkit, the runtime and the model package;
+//   - npm pack sizes of the toolkit, the runtime, the browser package and the model package;
 //   - fresh installs (npm cache first, no env var, no .npmrc of ours): web app, onnxruntime-web
-//     alone, gateway, toolkit — node_modules bytes, package count, wall time;
+//     alone, gateway, learning web app, toolkit — node_modules bytes, package count, wall time;
 //   - the fixture page built with Vite and esbuild: bytes a page loads (JS minified, gzip as a
 //     compressing server sends them), and the time to the first score in headless Chromium
 //     (median of --runs page loads), per ORT build and per model precision.
@@ -45,7 +45,9 @@ try {
   const webDir = await install('web-app', [packed.runtime.tarball, 'onnxruntime-web@1.30.0'], ['@ganomaly-edge/runtime', 'onnxruntime-web']);
   await install('gateway', [packed.runtime.tarball, packed.model.tarball, 'onnxruntime-node@1.30.0', 'sharp@0.35.5'],
     ['@ganomaly-edge/runtime', '@ganomaly-edge/model-fashion-mnist-trouser', 'onnxruntime-node', 'sharp'], ['onnxruntime-node-install=skip'], '.npmrc: onnxruntime-node-install=skip');
-  await install('toolkit', [packed.runtime.tarball, packed.toolkit.tarball], ['ganomaly-edge'], [], 'no env var, no .npmrc');
+  await install('learning-web-app', [packed.runtime.tarball, packed.browser.tarball, 'onnxruntime-web@1.30.0'],
+    ['@ganomaly-edge/browser', '@ganomaly-edge/runtime', 'onnxruntime-web'], [], 'trains and exports in the page, scores with the runtime');
+  await install('toolkit', [packed.runtime.tarball, packed.browser.tarball, packed.toolkit.tarball], ['ganomaly-edge'], [], 'no env var, no .npmrc');
   const toolkitHasOrtNode = installs.toolkit!.footprint.packages.includes('onnxruntime-node');
   installs.toolkit!.note += toolkitHasOrtNode ? '; onnxruntime-node installed' : '; onnxruntime-node dropped (optional; CUDA download failed)';
 
