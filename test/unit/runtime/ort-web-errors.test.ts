@@ -77,7 +77,7 @@ describe('onnxruntime-web import failures', () => {
   });
 
   it('the file each message names is what onnxruntime-web exports under the specifier', () => {
-    const exportsMap = (JSON.parse(readFileSync(require.resolve('onnxruntime-web/package.json'), 'utf8')) as { exports: Record<string, { import: { default: string } }> }).exports;
+    const exportsMap = (JSON.parse(readFileSync(new URL('../../../node_modules/onnxruntime-web/package.json', import.meta.url), 'utf8')) as { exports: Record<string, { import: { default: string } }> }).exports;
     for (const { specifier, file } of Object.values(ORT_WEB_SPECIFIERS)) {
       expect(exportsMap[specifier.replace(/^onnxruntime-web/, '.')]!.import.default).toBe(`./${file}`);
     }
