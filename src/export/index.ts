@@ -6,6 +6,6 @@ export { calibrate, type ThresholdRule } from './calibrate.js';
 export { readRunFolder, type RunFolder } from './runFolder.js';
 export * from './onnx/index.js';
 export { writeTritonRepository, tritonConfig, renderTritonConfig, type TritonOptions } from './triton.js';
-export { buildVariants, writeVariants, quantizeModel, parsePrecisions, type BuiltVariant, type QuantizeOptions } from './variants.js';
+export { buildVariants, quantizeModel, parsePrecisions, type BuiltVariant, type QuantizeOptions } from './variants.js';
 export { nodeOrt } from './ortNode.js';
 export { ortRunner, type OrtRunner, type RunnerSession } from './ort-runner.js';
