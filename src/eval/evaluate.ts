@@ -86,7 +86,7 @@ export interface EvalResult {
   roc: { ganomaly: RocCurve; baseline: RocCurve };
 }
 
-export const BASELINE_DESCRIPTION = 'pixel reconstruction error: spatial mean of the anomaly map, mean |x - x_hat|';
+const BASELINE_DESCRIPTION = 'pixel reconstruction error: spatial mean of the anomaly map, mean |x - x_hat|';
 
 export async function evaluateModel(opts: EvaluateOptions): Promise<EvalResult> {
   const batchSize = opts.batchSize ?? 64;

@@ -5,7 +5,7 @@ export { checkParity, PARITY_TOLERANCE, type ParityReport } from './parity.js';
 export { calibrate, type ThresholdRule } from './calibrate.js';
 export { readRunFolder, type RunFolder } from './runFolder.js';
 export * from './onnx/index.js';
-export { writeTritonRepository, tritonConfig, renderTritonConfig, type TritonOptions } from './triton.js';
+export { writeTritonRepository, type TritonOptions } from './triton.js';
 export { buildVariants, quantizeModel, parsePrecisions, type BuiltVariant, type QuantizeOptions } from './variants.js';
 export { nodeOrt } from './ortNode.js';
 export { ortRunner, type OrtRunner, type RunnerSession } from './ort-runner.js';

@@ -66,7 +66,7 @@ export function tritonModelName(manifest: Manifest): string {
 }
 
 /** The configuration Triton needs, derived from the manifest alone. */
-export function tritonConfig(manifest: Manifest, opts: TritonOptions = {}): TritonConfig {
+function tritonConfig(manifest: Manifest, opts: TritonOptions = {}): TritonConfig {
   const file = manifest.files[DETECTOR_FILE];
   if (!file) throw new ExportError('the manifest lists no detector.onnx');
   const [batch, ...item] = manifest.input.shape;
@@ -98,7 +98,7 @@ function tensorText(t: TensorConfig): string {
 }
 
 /** config.pbtxt text (protobuf text format of Triton's ModelConfig). */
-export function renderTritonConfig(c: TritonConfig): string {
+function renderTritonConfig(c: TritonConfig): string {
   const out = [
     `name: ${JSON.stringify(c.name)}`,
     `platform: ${JSON.stringify(c.platform)}`,
