@@ -9,5 +9,3 @@ export interface StageEvent {
   done?: number;
   total?: number;
 }
-
-export type ProgressCallback<E extends { kind: string } = StageEvent> = (event: E) => void;

@@ -26,12 +26,6 @@ export interface LossWeights {
   enc: number;
 }
 
-export interface OptimizerConfig {
-  lr: number;
-  beta1: number;
-  beta2: number;
-}
-
 /** Names the four networks of GANomaly. */
 export type NetName = 'GE' | 'GD' | 'E' | 'D';
 

@@ -31,10 +31,6 @@ export function setConvAccelerator(a: ConvAccelerator | null): void {
   accelerator = a;
 }
 
-export function convAcceleratorActive(): boolean {
-  return accelerator !== null;
-}
-
 function convInfoOf(xShape: number[], filterShape: number[], attrs: tf.NamedAttrMap): tf.backend_util.Conv2DInfo {
   const { strides, pad, dataFormat, dimRoundingMode } = attrs as unknown as tf.Conv2DBackpropInputAttrs;
   return tf.backend_util.computeConv2DInfo(

@@ -5,7 +5,9 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerFastWasmKernels } from '../backend/wasm-kernels.js';
 
-export type BrowserBackendRequest = 'auto' | 'webgpu' | 'wasm' | 'cpu';
+const BROWSER_BACKEND_REQUESTS = ['auto', 'webgpu', 'wasm', 'cpu'] as const;
+
+export type BrowserBackendRequest = (typeof BROWSER_BACKEND_REQUESTS)[number];
 
 export interface BrowserBackend {
   name: 'webgpu' | 'wasm' | 'cpu';
@@ -76,6 +78,11 @@ async function tryWasm(opts: BrowserBackendOptions): Promise<string | null> {
 
 /** Makes the chosen backend tfjs's active one; an explicit request that fails is an error. */
 export async function selectBrowserBackend(request: BrowserBackendRequest = 'auto', opts: BrowserBackendOptions = {}): Promise<BrowserBackend> {
+  // Checked up front: an unknown name would otherwise fall through to the cpu branch below.
+  if (typeof request !== 'string') throw new TypeError(`backend request must be a string; got ${typeof request}`);
+  if (!(BROWSER_BACKEND_REQUESTS as readonly string[]).includes(request)) {
+    throw new RangeError(`backend request must be one of ${BROWSER_BACKEND_REQUESTS.join(', ')}; got '${request}'`);
+  }
   const order: BrowserBackend['name'][] = request === 'auto' ? ['webgpu', 'wasm', 'cpu'] : [request];
   const skipped: BrowserBackend['skipped'] = [];
   for (const name of order) {

@@ -1,4 +1,5 @@
 // `ganomaly export`: run folder → ONNX graphs + manifest.json.
+import { DETECTOR_FILE } from '@ganomaly-edge/runtime/node';
 import { exportRun } from '../export/index.js';
 import { BACKEND_REQUESTS, type BackendRequest } from '../backend/index.js';
 import { intOption, numberOption, parseCommandArgs, precisionListOption, progressLine, UsageError } from './args.js';
@@ -75,7 +76,7 @@ export async function run(argv: string[]): Promise<number> {
 
 /** One line per reduced-precision variant: size against float32, its threshold, its parity. */
 export function printVariants(manifest: import('../types.js').Manifest): void {
-  const fp32 = manifest.files['detector.onnx']!.bytes;
+  const fp32 = manifest.files[DETECTOR_FILE]!.bytes;
   for (const [p, v] of Object.entries(manifest.variants ?? {})) {
     const bytes = manifest.files[v.file]!.bytes;
     console.log(

@@ -29,7 +29,9 @@ export async function run(argv: string[]): Promise<number> {
   if (precisions.length === 0) throw new UsageError('--precision: fp32 is detector.onnx itself; name fp16 and/or int8');
   const manifest = await quantizeModel(v.model, {
     precisions, data: v.data,
-    onProgress: (stage) => process.stderr.write(`${stage}…\n`),
+    onProgress({ stage }) {
+      if (stage !== 'done') process.stderr.write(`${stage}…\n`);
+    },
   });
   console.log(`updated ${v.model}/manifest.json`);
   printVariants(manifest);

@@ -51,7 +51,7 @@ export interface Dataset {
 }
 
 /** Accepts an index, its decimal string, or a class name (case-insensitive). */
-export function resolveClass(value: number | string | undefined, classNames: readonly string[], where: string): number {
+function resolveClass(value: number | string | undefined, classNames: readonly string[], where: string): number {
   const list = classNames.map((n, i) => (n === String(i) ? n : `${i} ${n}`)).join(', ');
   if (value === undefined) throw new DataError(`${where}: choose the abnormal class (abnormalClass / --abnormal-class): ${list}`);
   const asIndex = typeof value === 'number' ? value : /^\d+$/.test(value.trim()) ? Number(value.trim()) : NaN;

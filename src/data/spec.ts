@@ -8,7 +8,7 @@ export type DataSpec =
   | { kind: 'idx'; name: 'fashion-mnist' | 'mnist' | 'idx'; dir: string; classNames?: readonly string[] }
   | { kind: 'folder'; name: 'folder'; dir: string };
 
-export const DATA_SPEC_FORMS =
+const DATA_SPEC_FORMS =
   "'fashion-mnist', 'mnist', 'idx:<dir>' (MNIST-style IDX files) or 'folder:<dir>' (<dir>/normal and <dir>/abnormal image files)";
 
 function isDirectory(p: string): boolean {

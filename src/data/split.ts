@@ -23,7 +23,7 @@ export interface SplitIndices {
   testLabels: Uint8Array;
 }
 
-export function checkProtocol(p: SplitProtocol): void {
+function checkProtocol(p: SplitProtocol): void {
   if (!Number.isInteger(p.seed) || p.seed < 0 || p.seed > 0xffffffff) throw new DataError(`seed must be an integer in 0..4294967295; got ${p.seed}`);
   if (p.maxImages !== undefined && (!Number.isInteger(p.maxImages) || p.maxImages < 2)) {
     throw new DataError(`maxImages must be an integer ≥ 2; got ${p.maxImages}`);

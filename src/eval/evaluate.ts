@@ -10,7 +10,7 @@
 // The validation normals are scored too: their statistics must reproduce manifest.calibration
 // (computed at export from loadDataset's tensors), which checks that claim on every run.
 import path from 'node:path';
-import { createDetector, type ExecutionProvider, type NodeDetector } from '@ganomaly-edge/runtime/node';
+import { createDetector, DETECTOR_FILE, type ExecutionProvider, type NodeDetector } from '@ganomaly-edge/runtime/node';
 import { renamedOption } from '../renamed-option.js';
 import { scoreStats } from '../stats.js';
 import { loadDataset, type ImageSet } from '../data/index.js';
@@ -56,7 +56,7 @@ export interface EvaluateOptions {
   onProgress?: (e: StageEvent & { stage: EvalStage }) => void;
 }
 
-export const BASELINE_DESCRIPTION = 'pixel reconstruction error: spatial mean of the anomaly map, mean |x - x_hat|';
+const BASELINE_DESCRIPTION = 'pixel reconstruction error: spatial mean of the anomaly map, mean |x - x_hat|';
 
 export async function evaluateModel(opts: EvaluateOptions): Promise<EvalResult> {
   const batchSize = opts.batchSize ?? 64;
@@ -120,8 +120,8 @@ async function evaluateWith(detector: NodeDetector, opts: EvaluateOptions, batch
       dir: path.resolve(opts.model), name: manifest.name, scoreKind: manifest.score.kind, isize: manifest.model.isize, nc: manifest.model.nc,
       exportedAt: manifest.createdAt,
       precision: detector.precision,
-      file: detector.precision === 'fp32' ? 'detector.onnx' : manifest.variants![detector.precision]!.file,
-      bytes: manifest.files[detector.precision === 'fp32' ? 'detector.onnx' : manifest.variants![detector.precision]!.file]!.bytes,
+      file: detector.precision === 'fp32' ? DETECTOR_FILE : manifest.variants![detector.precision]!.file,
+      bytes: manifest.files[detector.precision === 'fp32' ? DETECTOR_FILE : manifest.variants![detector.precision]!.file]!.bytes,
     },
     provider: detector.provider,
     data: {

@@ -36,7 +36,7 @@ export interface ScoreMetrics {
 }
 
 /** Checks pairs and counts classes; both classes must be present for AUC and AP to mean anything. */
-export function checkScores(scores: ArrayLike<number>, labels: ArrayLike<number>): { normal: number; abnormal: number } {
+function checkScores(scores: ArrayLike<number>, labels: ArrayLike<number>): { normal: number; abnormal: number } {
   if (scores.length !== labels.length) throw new EvalError(`${scores.length} scores but ${labels.length} labels`);
   let abnormal = 0;
   for (let i = 0; i < scores.length; i++) {

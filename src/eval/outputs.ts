@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { EvalResult } from './report.js';
 import { histogramSvg, rocSvg, svgToPng } from './plots.js';
 
-export const EVAL_FILES = ['report.json', 'roc.png', 'hist.png', 'hist-baseline.png', 'scores.csv'] as const;
+const EVAL_FILES = ['report.json', 'roc.png', 'hist.png', 'hist-baseline.png', 'scores.csv'] as const;
 
 const csvField = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 

@@ -2,7 +2,7 @@
 // strings (testable, diffable) rendered to PNG with sharp.
 import sharp from 'sharp';
 import { quantileSorted } from '../stats.js';
-import { axes, COLORS, escapeXml, frame, legend, px, py, svgDocument } from './svg.js';
+import { axes, COLORS, frame, legend, px, py, svgDocument } from './svg.js';
 
 export interface RocSeries {
   label: string;

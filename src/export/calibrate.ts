@@ -4,6 +4,7 @@ import { scoreStats, quantileSorted } from '../stats.js';
 import type { ModelConfig, ScoreStats, Threshold } from '../types.js';
 import { ExportError } from './errors.js';
 import { nhwcToNchw } from './layout.js';
+import { INPUT_NAME } from './onnx/index.js';
 import type { OrtRunner } from './ort-runner.js';
 
 export interface ThresholdRule {
@@ -54,7 +55,7 @@ export async function calibrate(
     for (let s = 0; s < n; s += batchSize) {
       const m = Math.min(batchSize, n - s);
       const x = nhwcToNchw(images.subarray(s * per, (s + m) * per), m, isize, isize, nc);
-      scores.set((await runner.run(session, 'x', x, [m, nc, isize, isize])).score!, s);
+      scores.set((await runner.run(session, INPUT_NAME, x, [m, nc, isize, isize])).score!, s);
       onProgress?.(s + m, n);
     }
   } finally {

@@ -1,5 +1,6 @@
 // The four exported graphs (GE, GD, E, detector) with the metadata every graph carries, built and
 // structurally validated in one place for `ganomaly export` and the browser export. No Node modules.
+import { MANIFEST_CORE_METADATA_KEY } from '@ganomaly-edge/runtime';
 import type { ModelConfig, WeightMap } from '../types.js';
 import { ExportError } from './errors.js';
 import type { manifestCore } from './manifest.js';
@@ -24,7 +25,7 @@ export function graphOptions(cfg: ModelConfig, stamp: GraphStamp, what: string):
     producerVersion: stamp.producerVersion,
     docString: `GANomaly ${what}; isize ${cfg.isize}, nc ${cfg.nc}, nz ${cfg.nz}, ngf ${cfg.ngf}.${stamp.note ? ` ${stamp.note}` : ''} See manifest.json.`,
     metadata: {
-      'ganomaly.manifest_core_sha256': stamp.coreHash,
+      [MANIFEST_CORE_METADATA_KEY]: stamp.coreHash,
       'ganomaly.schema_version': String(core.schemaVersion),
       'ganomaly.score_kind': cfg.scoreKind,
       'ganomaly.preprocessing': JSON.stringify(core.preprocessing),

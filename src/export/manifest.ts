@@ -2,6 +2,7 @@
 import { defaultPreprocessing } from '@ganomaly-edge/runtime';
 import type { TrainConfig } from '../config/train-config.js';
 import { MANIFEST_SCHEMA_VERSION, type Manifest, type ScoreStats, type SplitSizes, type Threshold } from '../types.js';
+import { INPUT_NAME } from './onnx/index.js';
 
 
 /** The part of the manifest that defines the model's behaviour; its hash is stamped into every graph's metadata. */
@@ -10,7 +11,7 @@ export function manifestCore(name: string, config: TrainConfig, opset: number) {
   return {
     schemaVersion: MANIFEST_SCHEMA_VERSION,
     name,
-    input: { name: 'x', shape: ['N', m.nc, m.isize, m.isize] as Manifest['input']['shape'], dtype: 'float32' as const },
+    input: { name: INPUT_NAME, shape: ['N', m.nc, m.isize, m.isize] as Manifest['input']['shape'], dtype: 'float32' as const },
     preprocessing: defaultPreprocessing(m.isize, m.nc),
     score: {
       kind: m.scoreKind,

@@ -5,6 +5,7 @@ import type { ModelConfig, WeightMap } from '../types.js';
 import { GanomalyModel, latentDistance } from '../train/model.js';
 import { ParityError } from './errors.js';
 import { maxAbsDiff, nhwcToNchw } from './layout.js';
+import { GRAPH_IO, INPUT_NAME } from './onnx/index.js';
 import type { OrtRunner } from './ort-runner.js';
 
 export const PARITY_TOLERANCE = 1e-4;
@@ -65,19 +66,19 @@ export async function checkParity(
   const sessions = await Promise.all([graphs.GE, graphs.GD, graphs.E, graphs.detector].map((g) => runner.create(g)));
   try {
     const [ge, gd, e, det] = sessions as [typeof sessions[0], typeof sessions[0], typeof sessions[0], typeof sessions[0]];
-    diffs['GE.z'] = maxAbsDiff((await runner.run(ge, 'x', xNchw, imgDims)).z!, ref.z!);
+    diffs['GE.z'] = maxAbsDiff((await runner.run(ge, INPUT_NAME, xNchw, imgDims)).z!, ref.z!);
     // Each sub-graph gets the reference input of its stage, so an error is pinned to one graph.
-    diffs['GD.x_hat'] = maxAbsDiff((await runner.run(gd, 'z', ref.z!, [n, nz])).x_hat!, ref.x_hat!);
-    diffs['E.z_hat'] = maxAbsDiff((await runner.run(e, 'x_hat', ref.x_hat!, imgDims)).z_hat!, ref.z_hat!);
-    const d = await runner.run(det, 'x', xNchw, imgDims);
-    for (const k of ['score', 'z', 'z_hat', 'x_hat', 'anomaly_map']) diffs[`detector.${k}`] = maxAbsDiff(d[k]!, ref[k]!);
+    diffs['GD.x_hat'] = maxAbsDiff((await runner.run(gd, GRAPH_IO.GD.inputs[0], ref.z!, [n, nz])).x_hat!, ref.x_hat!);
+    diffs['E.z_hat'] = maxAbsDiff((await runner.run(e, GRAPH_IO.E.inputs[0], ref.x_hat!, imgDims)).z_hat!, ref.z_hat!);
+    const d = await runner.run(det, INPUT_NAME, xNchw, imgDims);
+    for (const k of GRAPH_IO.detector.outputs) diffs[`detector.${k}`] = maxAbsDiff(d[k]!, ref[k]!);
   } finally {
     await Promise.all(sessions.map((s) => s.release()));
   }
   if (graphs.D) {
     const ds = await runner.create(graphs.D);
     try {
-      const out = await runner.run(ds, 'x', xNchw, imgDims);
+      const out = await runner.run(ds, INPUT_NAME, xNchw, imgDims);
       diffs['D.prob'] = maxAbsDiff(out.prob!, ref.prob!);
       diffs['D.features'] = maxAbsDiff(out.features!, ref.features!);
     } finally {

@@ -10,10 +10,9 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { parseManifest } from '@ganomaly-edge/runtime/node';
 import type { Manifest } from '../types.js';
 import { ExportError } from './errors.js';
-import { MANIFEST_CORE_METADATA_KEY, manifestCoreSha256, onnxMetadataValue } from '@ganomaly-edge/runtime/node';
+import { DETECTOR_FILE, MANIFEST_CORE_METADATA_KEY, MANIFEST_FILE, manifestCoreSha256, onnxMetadataValue, parseManifest } from '@ganomaly-edge/runtime/node';
 
 export interface TritonOptions {
   /** Triton model name and folder name. Default: the manifest's name, made safe. */
@@ -67,8 +66,8 @@ export function tritonModelName(manifest: Manifest): string {
 }
 
 /** The configuration Triton needs, derived from the manifest alone. */
-export function tritonConfig(manifest: Manifest, opts: TritonOptions = {}): TritonConfig {
-  const file = manifest.files['detector.onnx'];
+function tritonConfig(manifest: Manifest, opts: TritonOptions = {}): TritonConfig {
+  const file = manifest.files[DETECTOR_FILE];
   if (!file) throw new ExportError('the manifest lists no detector.onnx');
   const [batch, ...item] = manifest.input.shape;
   const fixed = typeof batch === 'number';
@@ -99,7 +98,7 @@ function tensorText(t: TensorConfig): string {
 }
 
 /** config.pbtxt text (protobuf text format of Triton's ModelConfig). */
-export function renderTritonConfig(c: TritonConfig): string {
+function renderTritonConfig(c: TritonConfig): string {
   const out = [
     `name: ${JSON.stringify(c.name)}`,
     `platform: ${JSON.stringify(c.platform)}`,
@@ -120,8 +119,8 @@ export interface TritonRepositoryResult {
 
 /** Writes `<outDir>/<name>/{config.pbtxt, 1/model.onnx, manifest.json}` from an exported model folder. */
 export async function writeTritonRepository(modelDir: string, outDir: string, opts: TritonOptions = {}): Promise<TritonRepositoryResult> {
-  const manifestText = await fs.readFile(path.join(modelDir, 'manifest.json'), 'utf8').catch((e: Error) => {
-    throw new ExportError(`cannot read ${path.join(modelDir, 'manifest.json')}: ${e.message}`);
+  const manifestText = await fs.readFile(path.join(modelDir, MANIFEST_FILE), 'utf8').catch((e: Error) => {
+    throw new ExportError(`cannot read ${path.join(modelDir, MANIFEST_FILE)}: ${e.message}`);
   });
   let manifest: Manifest;
   try {
@@ -134,10 +133,10 @@ export async function writeTritonRepository(modelDir: string, outDir: string, op
   if (!/^[A-Za-z0-9_.-]+$/.test(config.name) || /^\.+$/.test(config.name)) {
     throw new ExportError(`model name '${config.name}' must be letters, digits, '_', '.', '-' (it names a folder)`);
   }
-  const onnx = await fs.readFile(path.join(modelDir, 'detector.onnx')).catch((e: Error) => {
+  const onnx = await fs.readFile(path.join(modelDir, DETECTOR_FILE)).catch((e: Error) => {
     throw new ExportError(`cannot read detector.onnx in ${modelDir}: ${e.message}`);
   });
-  const expected = manifest.files['detector.onnx']!.sha256;
+  const expected = manifest.files[DETECTOR_FILE]!.sha256;
   const actual = createHash('sha256').update(onnx).digest('hex');
   if (actual !== expected) throw new ExportError(`detector.onnx sha256 ${actual} differs from the manifest's ${expected}: re-export the model`);
   // The graph carries the hash of the manifest it was exported with; an edited manifest differs.
@@ -149,6 +148,6 @@ export async function writeTritonRepository(modelDir: string, outDir: string, op
   await fs.mkdir(path.join(dir, '1'), { recursive: true });
   await fs.writeFile(path.join(dir, '1', 'model.onnx'), onnx);
   await fs.writeFile(path.join(dir, 'config.pbtxt'), renderTritonConfig(config));
-  await fs.writeFile(path.join(dir, 'manifest.json'), manifestText);
+  await fs.writeFile(path.join(dir, MANIFEST_FILE), manifestText);
   return { modelDir: dir, config };
 }

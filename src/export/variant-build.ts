@@ -7,7 +7,7 @@ import { PRECISIONS } from '../types.js';
 import { calibrate, type ThresholdRule } from './calibrate.js';
 import { ExportError } from './errors.js';
 import { nhwcToNchw } from './layout.js';
-import { convertDetectorPrecision, validateModelBytes, VARIANT_FILES, VARIANT_WEIGHTS, type ReducedPrecision } from './onnx/index.js';
+import { convertDetectorPrecision, INPUT_NAME, validateModelBytes, VARIANT_FILES, VARIANT_WEIGHTS, type ReducedPrecision } from './onnx/index.js';
 import type { OrtRunner } from './ort-runner.js';
 
 export interface BuiltVariant {
@@ -27,7 +27,7 @@ export function parsePrecisions(list: string | readonly string[]): Precision[] {
 async function outputsOf(runner: OrtRunner, bytes: Uint8Array, x: Float32Array, dims: number[]): Promise<Record<string, Float32Array>> {
   const session = await runner.create(bytes);
   try {
-    return await runner.run(session, 'x', x, dims);
+    return await runner.run(session, INPUT_NAME, x, dims);
   } finally {
     await session.release();
   }

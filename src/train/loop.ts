@@ -3,7 +3,7 @@
 // so both run the same steps in the same order and reach the same losses from the same seed.
 import * as tf from '@tensorflow/tfjs';
 import { scoreStats } from '../stats.js';
-import type { ModelConfig, NamedTensor, ScoreStats, SplitSizes } from '../types.js';
+import type { NamedTensor, ScoreStats, SplitSizes } from '../types.js';
 import { gatherBatch } from '../data/batches.js';
 import type { ImageSet } from '../data/imageSet.js';
 import { createRng, deriveSeed } from '../data/rng.js';

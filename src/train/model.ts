@@ -106,10 +106,6 @@ export class GanomalyModel {
     );
   }
 
-  trainableNames(nets: NetName[]): string[] {
-    return nets.flatMap((net) => planParams(this.plans[net]).filter((p) => !isMovingStat(p.name)).map((p) => p.name));
-  }
-
   /**
    * Runs one network. In training mode BatchNorm normalises with the batch's biased variance and
    * pushes the batch statistics to `bnStats` (moving averages are updated by the caller, outside

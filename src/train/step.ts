@@ -21,7 +21,7 @@ export interface StepLosses {
 export const D_REINIT_THRESHOLD = 1e-5;
 
 /** Gradients of `loss` w.r.t. `vars` (in order), with the loss value; everything else is freed. */
-export function gradients(loss: () => tf.Scalar, vars: tf.Variable[]): { value: tf.Scalar; grads: tf.Tensor[] } {
+function gradients(loss: () => tf.Scalar, vars: tf.Variable[]): { value: tf.Scalar; grads: tf.Tensor[] } {
   const { value, grads } = tf.variableGrads(loss, vars);
   return { value, grads: vars.map((v) => grads[v.name]!) };
 }
@@ -44,14 +44,15 @@ export class GanomalyStep {
     this.optD = new Adam(this.dVars, opt);
   }
 
-  /**
-   * Computes both losses and gradients without applying them (data-parallel workers average
-   * these). Loss values stay on the device as scalars [errG, adv, con, enc, errD, dReal, dFake]:
-   * GPU backends can only read them back asynchronously.
-   */
-  computeGradients(x: tf.Tensor4D): {
-    gGrads: tf.Tensor[]; dGrads: tf.Tensor[]; lossTensors: tf.Scalar[]; bnStats: BnBatchStats[];
-  } {
+  /** Re-initialises D when its loss collapsed (reference: errD < 1e-5 after the step). */
+  maybeReinitD(errD: number): boolean {
+    const reinit = errD < D_REINIT_THRESHOLD;
+    if (reinit) this.model.initNet('D', this.reinitSeed + this.optD.step);
+    return reinit;
+  }
+
+  /** One step on the batch x (NHWC, preprocessed); updates the model in place. */
+  async run(x: tf.Tensor4D): Promise<StepLosses> {
     const bnStats: BnBatchStats[] = [];
     const parts: tf.Scalar[] = [];
     let xHatKept: tf.Tensor4D | undefined;
@@ -79,30 +80,13 @@ export class GanomalyStep {
     }, this.dVars);
     xHatKept!.dispose();
     this.model.releaseFusedSaves();
-    const lossTensors = [g.value, ...parts, d.value, ...dParts];
-    return { gGrads: g.grads, dGrads: d.grads, lossTensors, bnStats };
-  }
-
-  /** Applies averaged gradients and BN statistics. */
-  applyGradients(gGrads: tf.Tensor[], dGrads: tf.Tensor[], bnStats: BnBatchStats[]): void {
-    this.optG.apply(gGrads);
-    this.optD.apply(dGrads);
+    // Queue the updates before reading the losses back, so a GPU keeps working meanwhile. The loss
+    // values stay on the device until then: GPU backends can only read them back asynchronously.
+    this.optG.apply(g.grads);
+    this.optD.apply(d.grads);
     this.model.applyBnStats(bnStats);
-  }
-
-  /** Re-initialises D when its loss collapsed (reference: errD < 1e-5 after the step). */
-  maybeReinitD(errD: number): boolean {
-    const reinit = errD < D_REINIT_THRESHOLD;
-    if (reinit) this.model.initNet('D', this.reinitSeed + this.optD.step);
-    return reinit;
-  }
-
-  async run(x: tf.Tensor4D): Promise<StepLosses> {
-    const { gGrads, dGrads, lossTensors, bnStats } = this.computeGradients(x);
-    // Queue the updates before reading the losses back, so a GPU keeps working meanwhile.
-    this.applyGradients(gGrads, dGrads, bnStats);
-    tf.dispose([...gGrads, ...dGrads]);
-    const losses = await readLosses(lossTensors);
+    tf.dispose([...g.grads, ...d.grads]);
+    const losses = await readLosses([g.value, ...parts, d.value, ...dParts]);
     return { ...losses, dReinit: this.maybeReinitD(losses.errD) };
   }
 
@@ -112,8 +96,8 @@ export class GanomalyStep {
   }
 }
 
-/** Reads (and frees) the loss scalars produced by computeGradients. */
-export async function readLosses(t: tf.Scalar[]): Promise<Omit<StepLosses, 'dReinit'>> {
+/** Reads (and frees) the step's loss scalars [errG, adv, con, enc, errD, dReal, dFake]. */
+async function readLosses(t: tf.Scalar[]): Promise<Omit<StepLosses, 'dReinit'>> {
   // One read for all seven: on a GPU backend each read is a round trip that drains the queue.
   const stacked = tf.stack(t);
   tf.dispose(t);

@@ -9,7 +9,7 @@ import { buildDetector, convertDetectorPrecision, GRAPH_IO, VARIANT_FILES, VARIA
 import { defaultPreprocessing, preprocessImage, type RawImage } from '../../src/runtime/core/pixels.js';
 import { ORT_CONFIG_ENTRIES } from '../../src/runtime/core/ort-adapter.js';
 import { randomWeights, seededRandom } from '../fixtures/random-weights.js';
-import { MANIFEST_SCHEMA_VERSION, type Manifest, type ModelConfig, type WeightMap } from '../../src/types.js';
+import { MANIFEST_SCHEMA_VERSION, type Manifest, type ModelConfig } from '../../src/types.js';
 
 // Keep ORT's own stderr log quiet in tests, as the runtime does for its users (node/platform.ts):
 // the expected CUDA failure is reported by the runtime's logger, which the tests check.

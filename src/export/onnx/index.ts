@@ -6,6 +6,7 @@ export {
   buildDetector,
   buildDiscriminator,
   GRAPH_IO,
+  INPUT_NAME,
   type BuildOptions,
 } from './lower.js';
 export {

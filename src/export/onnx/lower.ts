@@ -14,13 +14,20 @@ import { layerWeights } from './weights.js';
 
 export type BuildOptions = ModelOptions;
 
+// The tensors at the graphs' boundaries: manifests list them and sessions feed and read them by
+// these names, so the builders below use the same constants.
+const T = { x: 'x', z: 'z', xHat: 'x_hat', zHat: 'z_hat', score: 'score', anomalyMap: 'anomaly_map', prob: 'prob', features: 'features' } as const;
+
+/** The image input of GE, the detector and D (the manifest's input.name). */
+export const INPUT_NAME = T.x;
+
 /** Input and output names of each graph, for manifests and sessions. */
 export const GRAPH_IO = {
-  GE: { inputs: ['x'], outputs: ['z'] },
-  GD: { inputs: ['z'], outputs: ['x_hat'] },
-  E: { inputs: ['x_hat'], outputs: ['z_hat'] },
-  detector: { inputs: ['x'], outputs: ['score', 'z', 'z_hat', 'x_hat', 'anomaly_map'] },
-  discriminator: { inputs: ['x'], outputs: ['prob', 'features'] },
+  GE: { inputs: [T.x], outputs: [T.z] },
+  GD: { inputs: [T.z], outputs: [T.xHat] },
+  E: { inputs: [T.xHat], outputs: [T.zHat] },
+  detector: { inputs: [T.x], outputs: [T.score, T.z, T.zHat, T.xHat, T.anomalyMap] },
+  discriminator: { inputs: [T.x], outputs: [T.prob, T.features] },
 } as const;
 
 function convAttrs(l: LayerPlan): Record<string, AttrValue> {
@@ -123,27 +130,27 @@ function start(name: string, opts: BuildOptions): GraphBuilder {
 /** Encoder GE: 'x' [N,nc,isize,isize] → 'z' [N,nz]. */
 export function buildGE(cfg: ModelConfig, w: WeightMap, opts: BuildOptions = {}): Uint8Array {
   const g = start('ganomaly_GE', opts);
-  g.addInput('x', imageShape(cfg));
-  addEncoder(g, 'GE', cfg, w, 'x', 'z');
-  g.addOutput('z', ['N', cfg.nz]);
+  g.addInput(T.x, imageShape(cfg));
+  addEncoder(g, 'GE', cfg, w, T.x, T.z);
+  g.addOutput(T.z, ['N', cfg.nz]);
   return g.serialize(opts);
 }
 
 /** Decoder GD: 'z' [N,nz] → 'x_hat' [N,nc,isize,isize]. */
 export function buildGD(cfg: ModelConfig, w: WeightMap, opts: BuildOptions = {}): Uint8Array {
   const g = start('ganomaly_GD', opts);
-  g.addInput('z', ['N', cfg.nz]);
-  addDecoder(g, cfg, w, 'z', 'x_hat');
-  g.addOutput('x_hat', imageShape(cfg));
+  g.addInput(T.z, ['N', cfg.nz]);
+  addDecoder(g, cfg, w, T.z, T.xHat);
+  g.addOutput(T.xHat, imageShape(cfg));
   return g.serialize(opts);
 }
 
 /** Second encoder E: 'x_hat' [N,nc,isize,isize] → 'z_hat' [N,nz]. */
 export function buildE(cfg: ModelConfig, w: WeightMap, opts: BuildOptions = {}): Uint8Array {
   const g = start('ganomaly_E', opts);
-  g.addInput('x_hat', imageShape(cfg));
-  addEncoder(g, 'E', cfg, w, 'x_hat', 'z_hat');
-  g.addOutput('z_hat', ['N', cfg.nz]);
+  g.addInput(T.xHat, imageShape(cfg));
+  addEncoder(g, 'E', cfg, w, T.xHat, T.zHat);
+  g.addOutput(T.zHat, ['N', cfg.nz]);
   return g.serialize(opts);
 }
 
@@ -153,22 +160,22 @@ export function buildE(cfg: ModelConfig, w: WeightMap, opts: BuildOptions = {}):
  */
 export function buildDetector(cfg: ModelConfig, w: WeightMap, opts: BuildOptions = {}): Uint8Array {
   const g = start('ganomaly_detector', opts);
-  g.addInput('x', imageShape(cfg));
-  addEncoder(g, 'GE', cfg, w, 'x', 'z');
-  addDecoder(g, cfg, w, 'z', 'x_hat');
-  addEncoder(g, 'E', cfg, w, 'x_hat', 'z_hat');
-  g.addNode('Sub', ['z', 'z_hat'], ['score.diff']);
+  g.addInput(T.x, imageShape(cfg));
+  addEncoder(g, 'GE', cfg, w, T.x, T.z);
+  addDecoder(g, cfg, w, T.z, T.xHat);
+  addEncoder(g, 'E', cfg, w, T.xHat, T.zHat);
+  g.addNode('Sub', [T.z, T.zHat], ['score.diff']);
   if (cfg.scoreKind === 'l2') g.addNode('Mul', ['score.diff', 'score.diff'], ['score.dist']);
   else g.addNode('Abs', ['score.diff'], ['score.dist']);
-  reduceMean(g, 'score.dist', [1], false, 'score');
-  g.addNode('Sub', ['x', 'x_hat'], ['anomaly_map.diff']);
+  reduceMean(g, 'score.dist', [1], false, T.score);
+  g.addNode('Sub', [T.x, T.xHat], ['anomaly_map.diff']);
   g.addNode('Abs', ['anomaly_map.diff'], ['anomaly_map.abs']);
-  reduceMean(g, 'anomaly_map.abs', [1], true, 'anomaly_map');
-  g.addOutput('score', ['N']);
-  g.addOutput('z', ['N', cfg.nz]);
-  g.addOutput('z_hat', ['N', cfg.nz]);
-  g.addOutput('x_hat', imageShape(cfg));
-  g.addOutput('anomaly_map', ['N', 1, cfg.isize, cfg.isize]);
+  reduceMean(g, 'anomaly_map.abs', [1], true, T.anomalyMap);
+  g.addOutput(T.score, ['N']);
+  g.addOutput(T.z, ['N', cfg.nz]);
+  g.addOutput(T.zHat, ['N', cfg.nz]);
+  g.addOutput(T.xHat, imageShape(cfg));
+  g.addOutput(T.anomalyMap, ['N', 1, cfg.isize, cfg.isize]);
   return g.serialize(opts);
 }
 
@@ -179,12 +186,12 @@ export function buildDiscriminator(cfg: ModelConfig, w: WeightMap, opts: BuildOp
   const head = plan.layers.slice(-1);
   const lastTrunk = trunk[trunk.length - 1]!;
   const g = start('ganomaly_D', opts);
-  g.addInput('x', imageShape(cfg));
-  lowerLayers(g, 'D', trunk, w, 'x', 'features');
-  const logit = lowerLayers(g, 'D', head, w, 'features', 'D.final.conv');
+  g.addInput(T.x, imageShape(cfg));
+  lowerLayers(g, 'D', trunk, w, T.x, T.features);
+  const logit = lowerLayers(g, 'D', head, w, T.features, 'D.final.conv');
   g.addNode('Sigmoid', [logit], ['D.sigmoid']);
-  reshape(g, 'D.sigmoid', [-1], 'prob');
-  g.addOutput('prob', ['N']);
-  g.addOutput('features', ['N', lastTrunk.outChannels, lastTrunk.outSize, lastTrunk.outSize]);
+  reshape(g, 'D.sigmoid', [-1], T.prob);
+  g.addOutput(T.prob, ['N']);
+  g.addOutput(T.features, ['N', lastTrunk.outChannels, lastTrunk.outSize, lastTrunk.outSize]);
   return g.serialize(opts);
 }

@@ -16,7 +16,7 @@ export const REDUCED_PRECISIONS = ['fp16', 'int8'] as const;
  * manifest's top-level fields; fp16/int8 come from manifest.variants. Throws ManifestError when
  * the model was exported without that variant.
  */
-export function selectPrecision(m: Manifest, precision: Precision, origin = 'manifest.json'): { file: string; manifest: Manifest } {
+export function selectPrecision(m: Manifest, precision: Precision, origin = MANIFEST_FILE): { file: string; manifest: Manifest } {
   if (precision === 'fp32') return { file: DETECTOR_FILE, manifest: m };
   if (!(REDUCED_PRECISIONS as readonly string[]).includes(precision)) {
     throw new TypeError(`precision must be 'fp32', 'fp16' or 'int8'; got ${JSON.stringify(precision)}`);
@@ -85,7 +85,7 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
 }
 
 /** Parses manifest text (or an already-parsed object) and validates it. Throws ManifestError. */
-export function parseManifest(source: string | unknown, origin = 'manifest.json'): Manifest {
+export function parseManifest(source: string | unknown, origin = MANIFEST_FILE): Manifest {
   let raw: unknown = source;
   if (typeof source === 'string') {
     if (jsonDepthExceeds(source, MAX_MANIFEST_DEPTH)) throw new ManifestError(`${origin} nests arrays or objects more than ${MAX_MANIFEST_DEPTH} levels deep; a manifest is at most a few`);

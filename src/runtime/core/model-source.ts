@@ -3,7 +3,7 @@
 import type { Manifest, Precision } from '../../types.js';
 import { InputLimitError, IntegrityError, ManifestError, ModelNotFoundError, errorMessage } from './errors.js';
 import { MANIFEST_CORE_METADATA_KEY, manifestCoreSha256, onnxMetadataValue } from './manifest-core.js';
-import { parseManifest, selectPrecision } from './manifest.js';
+import { MANIFEST_FILE, parseManifest, selectPrecision } from './manifest.js';
 import type { ModelFiles, RuntimePlatform } from './platform.js';
 
 /**
@@ -89,7 +89,7 @@ export async function loadModel(
     location = files.location;
     chosen = resolvePrecision(precision, undefined);
     const origin = `${location}: manifest.json`;
-    const parsed = parseManifest(new TextDecoder().decode(await files.read('manifest.json', MAX_MANIFEST_BYTES)), origin);
+    const parsed = parseManifest(new TextDecoder().decode(await files.read(MANIFEST_FILE, MAX_MANIFEST_BYTES)), origin);
     ({ file, manifest } = selectPrecision(parsed, chosen, origin));
     const m = manifest;
     detector = await readDetector((cap) => files.read(file, cap), m, location);

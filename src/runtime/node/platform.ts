@@ -4,6 +4,7 @@ import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputLimitError, ModelNotFoundError, errorMessage } from '../core/errors.js';
+import { MANIFEST_FILE } from '../core/manifest.js';
 import { fetchModelFiles, MAX_DETECTOR_BYTES } from '../core/model-source.js';
 import { createOrtHandle } from '../core/ort-adapter.js';
 import type { ModelFiles, RuntimePlatform } from '../core/platform.js';
@@ -30,7 +31,7 @@ export interface NodePlatformOptions {
 }
 
 function folderFiles(ref: string): ModelFiles {
-  const folder = resolve(ref.endsWith('manifest.json') ? join(ref, '..') : ref);
+  const folder = resolve(ref.endsWith(MANIFEST_FILE) ? join(ref, '..') : ref);
   let checked: Promise<void> | undefined;
   const checkFolder = async () => {
     const s = await stat(folder).catch(() => null);
