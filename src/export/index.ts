@@ -11,4 +11,4 @@ export { nodeOrt } from './ortNode.js';
 export { ortRunner, type OrtRunner, type RunnerSession } from './ort-runner.js';
 export { buildModelFolder, type ModelFolder, type ModelFolderOptions, type ModelFolderSource } from './model-folder.js';
 export { thresholdRuleOf, checkThresholdRule, DEFAULT_THRESHOLD_QUANTILE } from './calibrate.js';
-export type { StageEvent, ProgressCallback } from '../progress.js';
+export type { StageEvent } from '../progress.js';

@@ -2,7 +2,7 @@
 export { train, scoreSet, readRunConfig, TrainError } from './trainer.js';
 export type { TrainOptions, TrainResult, TrainEvent, EpochSummary } from './trainer.js';
 export { DEFAULT_TRAIN_CONFIG, BROWSER_TRAIN_DEFAULTS, validateTrainConfig, type ResumeOverrides, type TrainConfig, type TrainingSettings } from '../config/train-config.js';
-export type { StageEvent, ProgressCallback } from '../progress.js';
+export type { StageEvent } from '../progress.js';
 export { GanomalyModel, latentDistance } from './model.js';
 export { GanomalyStep, type StepLosses } from './step.js';
 export { setFusedKernels, fusedKernelsActive } from '../backend/fused/ops.js';
