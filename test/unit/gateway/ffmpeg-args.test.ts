@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FfmpegNotFoundError, ffmpegArgs, filterChain, findFfmpeg, frameBytes, sourceKind } from '../../../src/gateway/watch/ffmpeg.js';
-import { Camera } from '../../../src/gateway/watch/camera.js';
+import { Camera, cleanLine } from '../../../src/gateway/watch/camera.js';
 
 const base = { width: 64, height: 48, pixelFormat: 'gray' as const };
 const after = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
@@ -130,5 +130,14 @@ describe('findFfmpeg', () => {
     const e2 = await findFfmpeg('/nonexistent/ffmpeg').catch((e: unknown) => e);
     expect((e2 as Error).message).toMatch(/^ffmpeg not found at \/nonexistent\/ffmpeg .*apt-get install ffmpeg/);
     expect((e2 as Error).message).not.toContain('\n');
+  });
+});
+
+describe('cleanLine', () => {
+  it('makes one printable line of an ffmpeg stderr line: no ANSI, no control characters, no pointer', () => {
+    expect(cleanLine('\x1b[1;31m[tcp @ 0x55bb0dc70280] Connection to tcp://127.0.0.1:1 failed: Connection refused\x1b[0m\r')).toBe(
+      '[tcp] Connection to tcp://127.0.0.1:1 failed: Connection refused',
+    );
+    expect(cleanLine('a\tb\x07c')).toBe('a b c');
   });
 });
