@@ -54,3 +54,14 @@ describe('JsonlSink', () => {
     expect(() => new JsonlSink({ target: 42 as never })).toThrow(TypeError);
   });
 });
+
+describe('createSinks', () => {
+  it('builds the sinks a parsed config names, in the order jsonl, webhook', async () => {
+    const { parseWatchConfig } = await import('../../../src/gateway/watch/config.js');
+    const { createSinks } = await import('../../../src/gateway/watch/sinks/create.js');
+    const c = parseWatchConfig('cameras: [{name: a, source: rtsp://h/s}]\nmodel: {folder: /m}\nsinks:\n  jsonl: stdout\n  webhook: {url: "http://127.0.0.1:9/x", retries: 0}\n');
+    const sinks = createSinks(c.sinks, () => undefined);
+    expect(sinks.map((s) => s.kind)).toEqual(['jsonl', 'webhook']);
+    for (const s of sinks) await s.close();
+  });
+});
