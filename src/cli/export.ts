@@ -1,7 +1,7 @@
 // `ganomaly export`: run folder → ONNX graphs + manifest.json.
 import { exportRun } from '../export/index.js';
 import { BACKEND_REQUESTS, type BackendRequest } from '../backend/index.js';
-import { intOption, numberOption, parseCommandArgs, precisionListOption, progressLine, UsageError } from './args.js';
+import { intOption, numberOption, parseCommandArgs, precisionListOption, progressLine, UsageError } from '../cli-args.js';
 
 const HELP = `Usage: ganomaly export <run dir> --out <model dir> [options]
 

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { UsageError } from '../../src/cli/args.js';
-import { run } from '../../src/cli/serve.js';
+import { UsageError } from '../../src/cli-args.js';
+import { runServe as run } from '../../src/gateway/cli/serve.js';
 import { makeModelFolder, testImage, type TestModel } from '../helpers/make-model.js';
 
 let model: TestModel;

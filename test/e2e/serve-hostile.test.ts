@@ -6,11 +6,11 @@ import http from 'node:http';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageDecodeError, preprocessPixels } from '../../src/runtime/node.js';
-import { ByteBudget } from '../../src/serve/budget.js';
-import { DecodePool } from '../../src/serve/decode-pool.js';
-import { startHealthListener } from '../../src/serve/health-listener.js';
-import { HttpError } from '../../src/serve/errors.js';
-import { startServer, type RunningServer, type ServeOptions } from '../../src/serve/server.js';
+import { ByteBudget } from '../../src/gateway/serve/budget.js';
+import { DecodePool } from '../../src/gateway/serve/decode-pool.js';
+import { startHealthListener } from '../../src/gateway/serve/health-listener.js';
+import { HttpError } from '../../src/gateway/serve/errors.js';
+import { startServer, type RunningServer, type ServeOptions } from '../../src/gateway/serve/server.js';
 import { makeModelFolder, testImage, type TestModel } from '../helpers/make-model.js';
 
 let model: TestModel;
