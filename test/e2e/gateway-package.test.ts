@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { footprint, freshInstall, installScripts, MiB, packAll, REPO, runIn, userEnv, type Footprint, type Install, type PackageKey, type Packed } from '../helpers/packages.js';
+import { footprint, freshInstall, installScripts, MiB, packAll, REPO, runIn, typecheck, userEnv, type Footprint, type Install, type PackageKey, type Packed } from '../helpers/packages.js';
 
 const HAVE_BUILD = existsSync(join(REPO, 'packages', 'gateway', 'dist', 'cli', 'index.js')) && existsSync(join(REPO, 'packages', 'runtime', 'dist', 'node.js'));
 const SAMPLE = 'abnormal-trouser-21.png';
@@ -134,4 +134,26 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed gateway package', () 
     // One runtime: the gateway's errors are the runtime's GanomalyError, not a bundled copy.
     expect(api.httpErrorIsGanomalyError).toBe(true);
   });
+
+  it('a strict NodeNext TypeScript consumer compiles against the packed types; a mistyped option does not', async () => {
+    const tsconfig = {
+      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022'], strict: true, noEmit: true, skipLibCheck: false },
+      files: ['consumer-gateway.mts'],
+    };
+    await writeFile(join(install.dir, 'tsconfig.gateway.json'), JSON.stringify(tsconfig));
+    const consumer = (healthPort: string) => [
+      "import { startServer, SERVE_DEFAULTS, HttpError, type ServeOptions, type RunningServer } from '@ganomaly-edge/gateway';",
+      "import { GATEWAY_COMMANDS } from '@ganomaly-edge/gateway/cli';",
+      `const options: ServeOptions = { model: './model', port: SERVE_DEFAULTS.port, healthPort: ${healthPort} };`,
+      'export const start = (): Promise<RunningServer> => startServer(options);',
+      "export const code: string = new HttpError(503, 'queue_full', 'busy').code;",
+      'export const run: (argv: string[]) => Promise<number> = GATEWAY_COMMANDS.serve.run;',
+    ].join('\n');
+    const types = ['--typeRoots', join(REPO, 'node_modules', '@types'), '--types', 'node'];
+    await writeFile(join(install.dir, 'consumer-gateway.mts'), consumer('false'));
+    expect(await typecheck(join(install.dir, 'tsconfig.gateway.json'), types)).toBe('');
+    // The check has teeth: a health port given as a string is a type error.
+    await writeFile(join(install.dir, 'consumer-gateway.mts'), consumer("'8081'"));
+    expect(await typecheck(join(install.dir, 'tsconfig.gateway.json'), types)).toMatch(/consumer-gateway\.mts.*error TS2322/);
+  }, 120_000);
 });
