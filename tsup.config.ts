@@ -4,6 +4,7 @@ import { defineConfig } from 'tsup';
 // .d.ts files that another config has already written (FACTS.md).
 const RUNTIME_OUT = 'packages/runtime/dist';
 const BROWSER_OUT = 'packages/browser/dist';
+const GATEWAY_OUT = 'packages/gateway/dist';
 
 export default defineConfig([
   {
@@ -43,6 +44,24 @@ export default defineConfig([
     splitting: true,
     outDir: BROWSER_OUT,
     external: [/^@tensorflow\//, 'onnxruntime-web', /^onnxruntime-web\//, /^@bufbuild\//, /^@ganomaly-edge\//],
+  },
+  {
+    // @ganomaly-edge/gateway: serve and watch, and the `ganomaly-gateway` bin. Node only; no tfjs
+    // (checked by test/unit/layout and test/e2e/gateway-package). The runtime stays an import of
+    // @ganomaly-edge/runtime/node, never a second copy.
+    entry: {
+      index: 'src/gateway/index.ts',
+      'cli/commands': 'src/gateway/cli/commands.ts',
+      'cli/index': 'src/gateway/cli/index.ts',
+    },
+    outDir: GATEWAY_OUT,
+    format: ['esm'],
+    platform: 'node',
+    target: 'node20',
+    dts: { entry: { index: 'src/gateway/index.ts', 'cli/commands': 'src/gateway/cli/commands.ts' } },
+    clean: false,
+    splitting: true,
+    external: [/^@ganomaly-edge\//, 'onnxruntime-node', 'sharp', 'mqtt', 'yaml'],
   },
   {
     // ganomaly-edge, the toolkit: library subpaths and the CLI. The runtime stays an import of

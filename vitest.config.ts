@@ -11,6 +11,8 @@ export default defineConfig({
       { find: /^@ganomaly-edge\/runtime\/node$/, replacement: src('./src/runtime/node.ts') },
       { find: /^@ganomaly-edge\/runtime(\/web)?$/, replacement: src('./src/runtime/web.ts') },
       { find: /^@ganomaly-edge\/browser$/, replacement: src('./src/browser/index.ts') },
+      { find: /^@ganomaly-edge\/gateway\/cli$/, replacement: src('./src/gateway/cli/commands.ts') },
+      { find: /^@ganomaly-edge\/gateway$/, replacement: src('./src/gateway/index.ts') },
     ],
   },
   test: {

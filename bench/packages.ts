@@ -1,7 +1,8 @@
 // What each kind of user installs and downloads, measured from the packed packages:
-//   - npm pack sizes of the toolkit, the runtime, the browser package and the model package;
+//   - npm pack sizes of the toolkit, the runtime, the browser, gateway and model packages;
 //   - fresh installs (npm cache first, no env var, no .npmrc of ours): web app, onnxruntime-web
-//     alone, gateway, learning web app, toolkit — node_modules bytes, package count, wall time;
+//     alone, gateway (runtime + ORT-node + sharp), gateway-package (@ganomaly-edge/gateway),
+//     learning web app, toolkit — node_modules bytes, package count, wall time;
 //   - the fixture page built with Vite and esbuild: bytes a page loads (JS minified, gzip as a
 //     compressing server sends them), and the time to the first score in headless Chromium
 //     (median of --runs page loads), per ORT build and per model precision.
@@ -19,6 +20,7 @@ import {
   buildWithVite,
   footprint,
   freshInstall,
+  gatewayOverride,
   MiB,
   packAll,
   REPO,
@@ -35,8 +37,8 @@ const work = await mkdtemp(join(tmpdir(), 'ganomaly-bench-packages-'));
 try {
   const packed = await packAll(join(work, 'packed'));
   const installs: Record<string, { deps: string[]; seconds: number; footprint: Footprint; note: string }> = {};
-  const install = async (name: string, deps: string[], labels: string[], npmrc: string[] = [], note = '') => {
-    const r = await freshInstall(join(work, name), deps, npmrc);
+  const install = async (name: string, deps: string[], labels: string[], npmrc: string[] = [], note = '', overrides: Record<string, string> = {}) => {
+    const r = await freshInstall(join(work, name), deps, npmrc, overrides);
     installs[name] = { deps: labels, seconds: r.ms / 1000, footprint: await footprint(r.dir), note };
     return r.dir;
   };
@@ -45,11 +47,13 @@ try {
   const webDir = await install('web-app', [packed.runtime.tarball, 'onnxruntime-web@1.30.0'], ['@ganomaly-edge/runtime', 'onnxruntime-web']);
   await install('gateway', [packed.runtime.tarball, packed.model.tarball, 'onnxruntime-node@1.30.0', 'sharp@0.35.5'],
     ['@ganomaly-edge/runtime', '@ganomaly-edge/model-fashion-mnist-trouser', 'onnxruntime-node', 'sharp'], ['onnxruntime-node-install=skip'], '.npmrc: onnxruntime-node-install=skip');
+  await install('gateway-package', [packed.runtime.tarball, packed.gateway.tarball, packed.model.tarball],
+    ['@ganomaly-edge/gateway', '@ganomaly-edge/model-fashion-mnist-trouser'], ['onnxruntime-node-install=skip'], 'ganomaly-gateway serve/watch; .npmrc: onnxruntime-node-install=skip');
   await install('learning-web-app', [packed.runtime.tarball, packed.browser.tarball, 'onnxruntime-web@1.30.0'],
     ['@ganomaly-edge/browser', '@ganomaly-edge/runtime', 'onnxruntime-web'], [], 'trains and exports in the page, scores with the runtime');
-  await install('toolkit', [packed.runtime.tarball, packed.browser.tarball, packed.toolkit.tarball], ['ganomaly-edge'], [], 'no env var, no .npmrc');
+  await install('toolkit', [packed.runtime.tarball, packed.browser.tarball, packed.toolkit.tarball], ['ganomaly-edge'], [], 'no env var, no .npmrc', gatewayOverride(packed));
   const toolkitHasOrtNode = installs.toolkit!.footprint.packages.includes('onnxruntime-node');
-  installs.toolkit!.note += toolkitHasOrtNode ? '; onnxruntime-node installed' : '; onnxruntime-node dropped (optional; CUDA download failed)';
+  installs.toolkit!.note += toolkitHasOrtNode ? '; onnxruntime-node installed' : '; onnxruntime-node and @ganomaly-edge/gateway dropped (optional; CUDA download failed)';
 
   // The page: Vite and esbuild, each ORT build.
   await addPackages(webDir, [packed.model.tarball]);
@@ -112,7 +116,7 @@ try {
     installs: Object.fromEntries(Object.entries(installs).map(([k, v]) => [k, {
       deps: v.deps, note: v.note, seconds: Number(v.seconds.toFixed(1)), nodeModulesBytes: v.footprint.bytes, packages: v.footprint.packages.length,
       tensorflow: v.footprint.packages.filter((p) => p.startsWith('@tensorflow/')).length,
-      has: Object.fromEntries(['onnxruntime-node', 'onnxruntime-web', 'sharp', 'webgpu'].map((p) => [p, v.footprint.packages.includes(p)])),
+      has: Object.fromEntries(['onnxruntime-node', 'onnxruntime-web', 'sharp', 'webgpu', '@ganomaly-edge/gateway'].map((p) => [p, v.footprint.packages.includes(p)])),
     }])),
     webAppVsOrtWebAlone: Number((web.bytes / alone.bytes).toFixed(4)),
     pages,

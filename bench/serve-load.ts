@@ -23,7 +23,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { startServer, type ServeOptions } from '../src/serve/server.js';
+import { startServer, type ServeOptions } from '../src/gateway/serve/server.js';
 
 const SECONDS = Number(process.argv[2] ?? 6) || 6;
 const WARMUP_S = 1;

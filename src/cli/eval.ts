@@ -1,7 +1,7 @@
 // `ganomaly eval`: test-split metrics of an exported model, scored through the runtime.
 import path from 'node:path';
 import { evaluateModel, formatPrecisionTable, formatSummary, type EvalReport, type EvalStage } from '../eval/index.js';
-import { executionProvidersOption, intOption, numberOption, parseCommandArgs, precisionListOption, progressLine, UsageError } from './args.js';
+import { executionProvidersOption, intOption, numberOption, parseCommandArgs, precisionListOption, progressLine, UsageError } from '../cli-args.js';
 
 const HELP = `Usage: ganomaly eval --model <model dir> [options]
 

@@ -2,7 +2,7 @@
 import { DETECTOR_FILE } from '@ganomaly-edge/runtime/node';
 import { exportRun } from '../export/index.js';
 import { BACKEND_REQUESTS, type BackendRequest } from '../backend/index.js';
-import { intOption, numberOption, parseCommandArgs, precisionListOption, progressLine, UsageError } from './args.js';
+import { intOption, numberOption, parseCommandArgs, precisionListOption, progressLine, UsageError } from '../cli-args.js';
 
 const HELP = `Usage: ganomaly export <run dir> --out <model dir> [options]
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // `ganomaly <command>`: a thin shell over the library. Each command lives in its own file.
-import { UsageError } from './args.js';
+import { UsageError } from '../cli-args.js';
+import { gatewayCommand } from './gateway.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   train: { summary: 'train a GANomaly model on normal images', load: () => import('./train.js') },
   export: { summary: 'export a run folder to ONNX graphs + manifest', load: () => import('./export.js') },
   quantize: { summary: 'add FP16/INT8 detectors to an exported model folder', load: () => import('./quantize.js') },
   score: { summary: 'score images with an exported model', load: () => import('./score.js') },
-  serve: { summary: 'serve a model over HTTP (micro-batching, metrics)', load: () => import('./serve.js') },
+  serve: { summary: 'serve a model over HTTP (from @ganomaly-edge/gateway)', load: async () => gatewayCommand('serve') },
+  watch: { summary: 'watch cameras and publish anomaly events (from @ganomaly-edge/gateway)', load: async () => gatewayCommand('watch') },
   triton: { summary: 'write a Triton Inference Server model repository', load: () => import('./triton.js') },
   eval: { summary: 'test-split ROC AUC, AP, P/R/F1 of an exported model', load: () => import('./eval.js') },
 };
@@ -35,6 +37,7 @@ main().then(
     const e = err instanceof Error ? err : new Error(String(err));
     process.stderr.write(`ganomaly: ${e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}\n`);
     if (process.env.GANOMALY_DEBUG) process.stderr.write(`${e.stack}\n`);
-    process.exitCode = e instanceof UsageError ? 2 : 1;
+    // By code, not instanceof: the gateway's commands throw their own bundle's UsageError.
+    process.exitCode = (e as { code?: unknown }).code === 'invalid_usage' ? 2 : 1;
   },
 );

@@ -1,7 +1,7 @@
 // `ganomaly quantize`: adds FP16/INT8 detectors to a model folder that already exists (a prebuilt
 // model, or one exported before variants existed), calibrated on its own validation normals.
 import { quantizeModel } from '../export/index.js';
-import { parseCommandArgs, precisionListOption, UsageError } from './args.js';
+import { parseCommandArgs, precisionListOption, UsageError } from '../cli-args.js';
 import { printVariants } from './export.js';
 
 const HELP = `Usage: ganomaly quantize --model <model dir> [options]

@@ -14,8 +14,7 @@ import {
   type NodeDetector,
   type ScoreResult,
 } from '@ganomaly-edge/runtime/node';
-import { parseByteSize } from '../serve/body.js';
-import { executionProvidersOption, intOption, numberOption, parseCommandArgs, progressLine, UsageError, precisionOption } from './args.js';
+import { executionProvidersOption, intOption, numberOption, parseCommandArgs, progressLine, UsageError, precisionOption, parseByteSize } from '../cli-args.js';
 
 const HELP = `Usage: ganomaly score --model <model dir> <image|dir>... [options]
 

@@ -2,7 +2,7 @@
 import { DEFAULT_TRAIN_CONFIG, type ResumeOverrides, type TrainConfig } from '../config/train-config.js';
 import { readRunConfig, train } from '../train/trainer.js';
 import type { BackendRequest } from '../backend/index.js';
-import { intOption, numberOption, parseCommandArgs, progressLine, UsageError } from './args.js';
+import { intOption, numberOption, parseCommandArgs, progressLine, UsageError } from '../cli-args.js';
 
 const HELP = `Usage: ganomaly train --data <spec> [--abnormal-class K] --out <run dir> [options]
 

@@ -1,6 +1,6 @@
 // `ganomaly triton`: model folder → Triton Inference Server model repository entry.
 import { writeTritonRepository } from '../export/triton.js';
-import { intOption, parseCommandArgs, UsageError } from './args.js';
+import { intOption, parseCommandArgs, UsageError } from '../cli-args.js';
 
 const HELP = `Usage: ganomaly triton --model <model dir> --out <repository dir> [options]
 

@@ -1,7 +1,7 @@
 // Request/reply over one worker thread: each request gets an id, its reply is matched by that id,
 // buffers can move by transfer, and a worker that dies fails every request still waiting, so no
 // caller waits forever. Shared by the runtime's session worker (src/runtime/node) and serve's
-// decode workers (src/serve), which import it by relative path: neither reaches into the other.
+// decode workers (src/gateway/serve), which import it by relative path: neither reaches into the other.
 import type { TransferListItem, Worker } from 'node:worker_threads';
 
 /** An error as a worker reports it (errors do not survive structured cloning with their class). */

@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { run as runEvalCli } from '../../src/cli/eval.js';
-import { UsageError } from '../../src/cli/args.js';
+import { UsageError } from '../../src/cli-args.js';
 import { EvalError, evaluateModel, formatSummary, type EvalResult } from '../../src/eval/index.js';
 import { exportRun } from '../../src/export/index.js';
 import { nhwcToNchw } from '../../src/export/layout.js';

@@ -15,6 +15,7 @@ import {
   buildWithVite,
   footprint,
   freshInstall,
+  gatewayOverride,
   installScripts,
   listOutput,
   packAll,
@@ -64,7 +65,7 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed packages', () => {
       // would otherwise fetch the CUDA provider from outside the npm registry (and fail offline).
       freshInstall(join(work, 'gateway'), [packed.runtime.tarball, packed.model.tarball, 'onnxruntime-node@1.30.0', 'sharp@0.35.5'], ['onnxruntime-node-install=skip']),
       // The toolkit with no env var and no .npmrc at all.
-      freshInstall(join(work, 'toolkit'), [packed.runtime.tarball, packed.browser.tarball, packed.toolkit.tarball]),
+      freshInstall(join(work, 'toolkit'), [packed.runtime.tarball, packed.browser.tarball, packed.toolkit.tarball], [], gatewayOverride(packed)),
     ]);
     // A web app that learns in the page: the browser package, the runtime and onnxruntime-web.
     trainer = await freshInstall(join(work, 'trainer'), [packed.runtime.tarball, packed.browser.tarball, 'onnxruntime-web@1.30.0']);
@@ -186,6 +187,13 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed packages', () => {
       expect(err?.code).toBe(1);
       expect(err?.stderr.trim().split('\n')).toHaveLength(1);
       expect(err?.stderr).toMatch(/onnxruntime-node is not installed.*onnxruntime-node-install=skip/);
+      // The gateway needs onnxruntime-node: npm dropped it with it, and `ganomaly serve` says so in one line.
+      expect(fp.packages).not.toContain('@ganomaly-edge/gateway');
+      const serveErr = await runIn(toolkit.dir, bin, ['serve', '--model', model]).then(() => null, (e: { stderr: string; code: number }) => e);
+      expect(serveErr?.code).toBe(1);
+      expect(serveErr?.stderr.trim().split('\n')).toHaveLength(1);
+      expect(serveErr?.stderr).toMatch(/MissingDependencyError: @ganomaly-edge\/gateway is not installed.*onnxruntime-node-install=skip/);
+      expect(await runIn(toolkit.dir, bin, ['serve', '--help'])).toMatch(/^Usage: ganomaly serve[^]*@ganomaly-edge\/gateway is not installed/);
     }
   });
 
@@ -195,7 +203,10 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed packages', () => {
     await addPackages(toolkit.dir, ['onnxruntime-node@1.30.0']);
     const bin = join(toolkit.dir, 'node_modules', '.bin', 'ganomaly');
     const model = join(gateway.dir, 'node_modules', '@ganomaly-edge', 'model-fashion-mnist-trouser');
-    const child = spawn(bin, ['serve', '--model', model, '--port', '0', '--health-port', '0', '--providers', 'cpu', '--quiet'], { cwd: toolkit.dir, env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    // npm brought back the optional gateway once onnxruntime-node installed.
+    expect(existsSync(join(toolkit.dir, 'node_modules', '@ganomaly-edge', 'gateway', 'package.json'))).toBe(true);
+    expect(await runIn(toolkit.dir, bin, ['serve', '--help'])).toMatch(/^Usage: ganomaly serve --model[^]*--no-health-port/);
+    const child = spawn(bin, ['serve', '--model', model, '--port', '0', '--providers', 'cpu', '--quiet'], { cwd: toolkit.dir, env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     try {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { UsageError } from '../../src/cli/args.js';
+import { UsageError } from '../../src/cli-args.js';
 import { run } from '../../src/cli/score.js';
 import { createDetector } from '../../src/runtime/node.js';
 import { makeModelFolder, testImage, type TestModel } from '../helpers/make-model.js';

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { UsageError } from '../../src/cli/args.js';
-import { run } from '../../src/cli/serve.js';
+import { UsageError } from '../../src/cli-args.js';
+import { runServe as run } from '../../src/gateway/cli/serve.js';
 import { makeModelFolder, testImage, type TestModel } from '../helpers/make-model.js';
 
 let model: TestModel;
@@ -36,7 +36,7 @@ describe('ganomaly serve (in-process)', () => {
     let out = '';
     vi.spyOn(console, 'log').mockImplementation((s) => void (out += String(s)));
     expect(await run(['--help'])).toBe(0);
-    for (const opt of ['--model', '--port', '--health-port', '--decode-concurrency', '--host', '--providers', '--max-batch', '--max-wait-ms', '--max-queue', '--max-body', '--timeout-ms', '--body-timeout-ms', '--session-in-main-thread']) {
+    for (const opt of ['--model', '--port', '--health-port', '--no-health-port', '--decode-concurrency', '--host', '--providers', '--max-batch', '--max-wait-ms', '--max-queue', '--max-body', '--timeout-ms', '--body-timeout-ms', '--session-in-main-thread']) {
       expect(out).toContain(opt);
     }
     await expect(run([])).rejects.toThrow(UsageError);
@@ -45,6 +45,9 @@ describe('ganomaly serve (in-process)', () => {
     await expect(run(['--model', model.dir, '--max-batch', '0'])).rejects.toThrow(UsageError);
     await expect(run(['--model', model.dir, 'extra-positional'])).rejects.toThrow(UsageError);
     await expect(run(['--model', model.dir, '--health-port', 'x'])).rejects.toThrow(UsageError);
+    await expect(run(['--model', model.dir, '--health-port', '65536'])).rejects.toThrow(/--health-port must be from 0 to 65535/);
+    await expect(run(['--model', model.dir, '--port', '70000'])).rejects.toThrow(/--port must be from 0 to 65535/);
+    await expect(run(['--model', model.dir, '--health-port', '0', '--no-health-port'])).rejects.toThrow(/not both/);
   });
 });
 
@@ -75,8 +78,8 @@ function jsonLines(child: ChildProcess) {
 }
 
 describe('ganomaly serve (process)', () => {
-  it('logs JSON lines; on SIGTERM the health port turns unready, the accepted requests are answered, then it exits 0', async () => {
-    const child = spawn(process.execPath, [join(outdir, 'index.js'), 'serve', '--model', model.dir, '--port', '0', '--health-port', '0', '--providers', 'cpu', '--max-batch', '64', '--max-wait-ms', '600000'], {
+  it('logs JSON lines; the health port is on by default; on SIGTERM it turns unready, the accepted requests are answered, then it exits 0', async () => {
+    const child = spawn(process.execPath, [join(outdir, 'index.js'), 'serve', '--model', model.dir, '--port', '0', '--providers', 'cpu', '--max-batch', '64', '--max-wait-ms', '600000'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

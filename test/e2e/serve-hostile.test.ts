@@ -5,12 +5,12 @@ import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ImageDecodeError, preprocessPixels } from '../../src/runtime/node.js';
-import { ByteBudget } from '../../src/serve/budget.js';
-import { DecodePool } from '../../src/serve/decode-pool.js';
-import { startHealthListener } from '../../src/serve/health-listener.js';
-import { HttpError } from '../../src/serve/errors.js';
-import { startServer, type RunningServer, type ServeOptions } from '../../src/serve/server.js';
+import { GanomalyError, ImageDecodeError, preprocessPixels } from '../../src/runtime/node.js';
+import { ByteBudget } from '../../src/gateway/serve/budget.js';
+import { DecodePool } from '../../src/gateway/serve/decode-pool.js';
+import { startHealthListener } from '../../src/gateway/serve/health-listener.js';
+import { HealthPortError, HttpError } from '../../src/gateway/serve/errors.js';
+import { startServer, type RunningServer, type ServeOptions } from '../../src/gateway/serve/server.js';
 import { makeModelFolder, testImage, type TestModel } from '../helpers/make-model.js';
 
 let model: TestModel;
@@ -224,8 +224,8 @@ describe('decode workers', () => {
 });
 
 describe('health port', () => {
-  it('answers /healthz and /readyz from its own thread; 503 when the server thread stalls and while draining', async () => {
-    const s = await serve({ healthPort: 0 });
+  it('is on by default: answers /healthz and /readyz from its own thread; 503 when the server thread stalls and while draining', async () => {
+    const s = await serve(); // port 0: the health port is any free port too
     expect(s.healthUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(s.healthUrl).not.toBe(s.url);
     const get = async (p: string) => {
@@ -259,14 +259,46 @@ describe('health port', () => {
     }
   });
 
-  it('a health port already in use fails startServer clearly and releases the model', async () => {
+  it('a health port already in use fails startServer clearly (naming how to move or disable it) and releases the model', async () => {
     const blocker = http.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
     const port = (blocker.address() as { port: number }).port;
     try {
-      await expect(startServer({ model: model.dir, port: 0, providers: ['cpu'], healthPort: port })).rejects.toThrow(/cannot listen on the health port 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+      const err = await startServer({ model: model.dir, port: 0, providers: ['cpu'], healthPort: port }).then(() => null, (e: unknown) => e as HealthPortError);
+      expect(err).toBeInstanceOf(HealthPortError);
+      expect(err).toBeInstanceOf(GanomalyError);
+      expect(err!.code).toBe('health_port_unavailable');
+      expect(err!.message).toMatch(/cannot listen on the health port 127\.0\.0\.1:\d+: .*EADDRINUSE.*--no-health-port/);
     } finally {
       blocker.close();
     }
+  });
+
+  it('defaults to the main port + 1 when the main port is given', async () => {
+    // A free port whose successor is free too, found by binding both (another process may take one
+    // between our check and the server's listen: then try another pair).
+    for (let attempt = 0; ; attempt++) {
+      const probe = http.createServer();
+      await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+      const port = (probe.address() as { port: number }).port;
+      await new Promise<void>((r) => probe.close(() => r()));
+      if (port >= 65535) continue;
+      const s = await serve({ port }).catch((e: unknown) => {
+        if (attempt < 5 && /EADDRINUSE/.test(String((e as Error).message))) return null;
+        throw e;
+      });
+      if (!s) continue;
+      expect(s.port).toBe(port);
+      expect(s.healthUrl).toBe(`http://127.0.0.1:${port + 1}`);
+      expect((await fetch(`${s.healthUrl}/readyz`)).status).toBe(200);
+      await s.close();
+      return;
+    }
+  });
+
+  it('healthPort: false opens none', async () => {
+    const s = await serve({ healthPort: false });
+    expect(s.healthUrl).toBeUndefined();
+    expect((await fetch(`${s.url}/healthz`)).status).toBe(200); // the main port still answers probes
   });
 });

@@ -7,8 +7,8 @@ import net from 'node:net';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDetector, type NodeDetector } from '../../src/runtime/node.js';
-import type { LogEntry } from '../../src/serve/logging.js';
-import { startServer, type RunningServer, type ServeOptions } from '../../src/serve/server.js';
+import type { LogEntry } from '../../src/gateway/serve/logging.js';
+import { startServer, type RunningServer, type ServeOptions } from '../../src/gateway/serve/server.js';
 import { makeModelFolder, testImage, type TestModel } from '../helpers/make-model.js';
 
 interface Reply {

@@ -29,6 +29,7 @@ export const PACKAGES = {
   runtime: '@ganomaly-edge/runtime',
   browser: '@ganomaly-edge/browser',
   model: '@ganomaly-edge/model-fashion-mnist-trouser',
+  gateway: '@ganomaly-edge/gateway',
 } as const;
 
 export type PackageKey = keyof typeof PACKAGES;
@@ -57,7 +58,7 @@ export function userEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** `npm pack` of the toolkit, the runtime, the browser package and the model package (dist/ must be built). */
+/** `npm pack` of the toolkit, the runtime, the browser, gateway and model packages (dist/ must be built). */
 export async function packAll(dest: string): Promise<Record<PackageKey, Packed>> {
   await mkdir(dest, { recursive: true });
   const { stdout } = await run('npm', ['pack', '--workspaces', '--include-workspace-root', '--json', '--pack-destination', dest], {
@@ -88,11 +89,14 @@ export interface Install {
 /**
  * A fresh app folder with `deps` installed by `npm install --prefer-offline` (the local npm cache
  * first, the registry only for what it lacks). `npmrc` lines go into the app's own .npmrc, as a
- * user would write them; nothing else of this repository's configuration applies.
+ * user would write them; nothing else of this repository's configuration applies. `overrides`
+ * stand in for the registry for packages of ours that another package depends on optionally:
+ * naming their tarball on the command line would make them the app's own (required) dependency.
  */
-export async function freshInstall(dir: string, deps: string[], npmrc: string[] = []): Promise<Install> {
+export async function freshInstall(dir: string, deps: string[], npmrc: string[] = [], overrides: Record<string, string> = {}): Promise<Install> {
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'package.json'), `${JSON.stringify({ name: 'fixture-app', private: true, type: 'module' }, null, 2)}\n`);
+  const pkg = { name: 'fixture-app', private: true, type: 'module', ...(Object.keys(overrides).length > 0 ? { overrides } : {}) };
+  await writeFile(join(dir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
   if (npmrc.length > 0) await writeFile(join(dir, '.npmrc'), `${npmrc.join('\n')}\n`);
   const t0 = performance.now();
   const { stdout, stderr } = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=warn', ...deps], {
@@ -150,6 +154,14 @@ export async function installScripts(dir: string, names: string[]): Promise<Reco
 }
 
 export const MiB = 1024 * 1024;
+
+/**
+ * The toolkit's optional @ganomaly-edge/gateway, resolved to its packed tarball as the registry
+ * would resolve it (see freshInstall's `overrides`).
+ */
+export function gatewayOverride(packed: Record<PackageKey, Packed>): Record<string, string> {
+  return { [PACKAGES.gateway]: `file:${packed.gateway.tarball}` };
+}
 
 /** Builds the fixture page in `appDir` with the repository's Vite (the app itself installs no build tool). */
 export async function buildWithVite(appDir: string): Promise<string> {

@@ -1,9 +1,9 @@
 // --execution-providers on score, serve and eval, with the deprecated --providers / --provider.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { executionProvidersOption, UsageError } from '../../../src/cli/args.js';
+import { executionProvidersOption, UsageError } from '../../../src/cli-args.js';
 import { run as evalRun } from '../../../src/cli/eval.js';
 import { run as scoreRun } from '../../../src/cli/score.js';
-import { run as serveRun } from '../../../src/cli/serve.js';
+import { runServe as serveRun } from '../../../src/gateway/cli/serve.js';
 
 afterEach(() => vi.restoreAllMocks());
 

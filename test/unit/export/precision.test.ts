@@ -23,7 +23,7 @@ import { parsePrecisions } from '../../../src/export/variants.js';
 import { TensorProto_DataType } from '../../../src/export/proto/onnx_pb.js';
 import sharp from 'sharp';
 import { createDetector, IntegrityError, ManifestError, parseManifest } from '../../../src/runtime/node.js';
-import { startServer } from '../../../src/serve/index.js';
+import { startServer } from '../../../src/gateway/serve/index.js';
 import type { ModelConfig } from '../../../src/types.js';
 import { randomImages, randomWeights, seededRandom } from '../../fixtures/random-weights.js';
 import { makeModelFolder, testImage, type TestModel } from '../../helpers/make-model.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { UsageError } from '../../../src/cli/args.js';
+import { UsageError } from '../../../src/cli-args.js';
 import { run } from '../../../src/cli/triton.js';
 import { ExportError } from '../../../src/export/errors.js';
 import { writeTritonRepository } from '../../../src/export/triton.js';

@@ -1,5 +1,5 @@
 // The layout follows the data (issue 22): shared layers (data, io, config, backend, progress) are
-// imported by every stage; export, eval, serve and browser take from train/ only the model
+// imported by every stage; export, eval, gateway and browser take from train/ only the model
 // (architecture, network, weights); the runtime is reached only through its public entries; and
 // no module imports itself back through a cycle. Read from the sources, not from a build.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -73,12 +73,12 @@ describe('source layout', () => {
     expect(cycles).toEqual([]);
   });
 
-  it('export, eval, serve and browser take from train/ only the model: architecture, network, weights', () => {
+  it('export, eval, gateway and browser take from train/ only the model: architecture, network, weights', () => {
     const MODEL = ['architecture.ts', 'model.ts', 'checkpoint.ts'].map((f) => join(SRC, 'train', f));
     // The in-page trainer runs the training loop itself: the one browser file that may.
     const IN_PAGE_TRAINER = { file: join(SRC, 'browser', 'train.ts'), may: [join(SRC, 'train', 'loop.ts')] };
     const bad: string[] = [];
-    for (const f of FILES.filter((x) => ['export', 'eval', 'serve', 'browser'].includes(area(x)))) {
+    for (const f of FILES.filter((x) => ['export', 'eval', 'gateway', 'browser'].includes(area(x)))) {
       for (const t of relativeEdges(f).filter((x) => area(x) === 'train')) {
         const allowed = MODEL.includes(t) || (f === IN_PAGE_TRAINER.file && IN_PAGE_TRAINER.may.includes(t));
         if (!allowed) bad.push(`${f} → ${t}`);
@@ -96,10 +96,46 @@ describe('source layout', () => {
       }
     }
     expect(bad).toEqual([]);
-    // serve runs in Node: the Node entry, nothing else of the runtime.
-    const serve = FILES.filter((x) => area(x) === 'serve').flatMap((f) => GRAPH.get(f)!.filter((s) => s.startsWith('@ganomaly-edge/runtime')));
-    expect(serve.length).toBeGreaterThan(0);
-    expect(new Set(serve)).toEqual(new Set(['@ganomaly-edge/runtime/node']));
+    // The gateway runs in Node: the Node entry, nothing else of the runtime.
+    const gateway = FILES.filter((x) => area(x) === 'gateway').flatMap((f) => GRAPH.get(f)!.filter((s) => s.startsWith('@ganomaly-edge/runtime')));
+    expect(gateway.length).toBeGreaterThan(0);
+    expect(new Set(gateway)).toEqual(new Set(['@ganomaly-edge/runtime/node']));
+  });
+
+  it('the gateway package takes nothing of training: only its own files, the runtime and the shared plumbing', () => {
+    // What the gateway bundle may pull in besides src/gateway: small shared modules with no tfjs.
+    const SHARED = [join(SRC, 'cli-args.ts'), join(SRC, 'renamed-option.ts'), join(SRC, 'types.ts')];
+    const GATEWAY = FILES.filter((x) => area(x) === 'gateway');
+    expect(GATEWAY).toContain(join(SRC, 'gateway', 'serve', 'server.ts'));
+    const bad: string[] = [];
+    const seen = new Set<string>();
+    // Transitively: a shared module that imported train/ would bring it into the gateway's bundle.
+    const walk = (f: string, via: string) => {
+      if (seen.has(f)) return;
+      seen.add(f);
+      for (const s of GRAPH.get(f)!) if (/^@tensorflow\/|^ganomaly-edge(\/|$)|^webgpu$/.test(s)) bad.push(`${via} → ${s}`);
+      for (const t of relativeEdges(f)) {
+        if (['train', 'export', 'backend', 'eval', 'data', 'cli', 'browser', 'serve', 'runtime'].includes(area(t))) bad.push(`${via} → ${t}`);
+        else if (area(t) !== 'gateway' && area(t) !== 'workers' && !SHARED.includes(t)) bad.push(`${via} → ${t} (not a shared module)`);
+        walk(t, `${via} → ${t}`);
+      }
+    };
+    for (const f of GATEWAY) walk(f, f);
+    expect(bad).toEqual([]);
+  });
+
+  it('outside src/gateway, code reaches the gateway only through its package name', () => {
+    const bad: string[] = [];
+    for (const f of FILES.filter((x) => area(x) !== 'gateway')) {
+      for (const t of relativeEdges(f)) if (area(t) === 'gateway') bad.push(`${f} → ${t}`);
+      for (const s of GRAPH.get(f)!.filter((x) => x.startsWith('@ganomaly-edge/gateway'))) {
+        if (!['@ganomaly-edge/gateway', '@ganomaly-edge/gateway/cli'].includes(s)) bad.push(`${f} → ${s}`);
+      }
+    }
+    expect(bad).toEqual([]);
+    // The toolkit's serve subpath and CLI delegate to it.
+    expect(GRAPH.get(join(SRC, 'serve', 'index.ts'))).toContain('@ganomaly-edge/gateway');
+    expect(GRAPH.get(join(SRC, 'cli', 'gateway.ts'))).toContain('@ganomaly-edge/gateway/cli');
   });
 
   it('the runtime imports nothing of the toolkit beyond the shared types and worker channel', () => {
@@ -111,7 +147,7 @@ describe('source layout', () => {
   });
 
   it('shared layers (data, io, config, progress) do not import the stages that use them', () => {
-    const STAGES = ['export', 'eval', 'serve', 'browser', 'cli'];
+    const STAGES = ['export', 'eval', 'serve', 'gateway', 'browser', 'cli'];
     const bad: string[] = [];
     for (const f of FILES.filter((x) => ['data', 'io', 'config', 'progress.ts'].includes(area(x)))) {
       for (const t of relativeEdges(f)) if (STAGES.includes(area(t))) bad.push(`${f} → ${t}`);

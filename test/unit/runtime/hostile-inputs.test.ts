@@ -25,7 +25,7 @@ import {
   NonFiniteScoreError,
   onnxMetadataValue,
 } from '../../../src/runtime/node.js';
-import { startServer } from '../../../src/serve/server.js';
+import { startServer } from '../../../src/gateway/serve/server.js';
 import type { Manifest } from '../../../src/types.js';
 import { bundleCli } from '../../helpers/cli-bundle.js';
 import { makeModelFolder, randomWeights, testImage, TINY_CONFIG, writeModelFolder, type TestModel } from '../../helpers/make-model.js';

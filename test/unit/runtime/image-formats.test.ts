@@ -16,8 +16,8 @@ import {
   readImageInfo,
 } from '../../../src/runtime/node.js';
 import { IMAGE_EXTENSIONS as FOLDER_EXTENSIONS } from '../../../src/data/folder.js';
-import { decodedSize } from '../../../src/serve/inputs.js';
-import { readImageHeader } from '../../../src/serve/image-header.js';
+import { decodedSize } from '../../../src/gateway/serve/inputs.js';
+import { readImageHeader } from '../../../src/gateway/serve/image-header.js';
 
 describe('image formats', () => {
   it('training folders and serve take the core formats; score takes every format', () => {

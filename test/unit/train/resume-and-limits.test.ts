@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { UsageError } from '../../../src/cli/args.js';
+import { UsageError } from '../../../src/cli-args.js';
 import { run } from '../../../src/cli/train.js';
 import { train } from '../../../src/train/index.js';
 import { tinyTrainConfig } from '../../helpers/tiny-run.js';
@@ -56,7 +56,7 @@ describe('train --resume', () => {
 
 describe('training options that used to be misread', () => {
   it('--epochs 0x10 is refused (not 16); Adam betas of 1 or more are refused with the reason', async () => {
-    const { intOption } = await import('../../../src/cli/args.js');
+    const { intOption } = await import('../../../src/cli-args.js');
     expect(() => intOption('0x10', 'epochs')).toThrow(/decimal digits/);
     expect(() => intOption('1e3', 'epochs')).toThrow(UsageError);
     expect(intOption('16', 'epochs')).toBe(16);

@@ -1,4 +1,6 @@
-// Shared CLI plumbing: one-line errors, exit code 2 for bad usage, 1 for failures.
+// CLI plumbing shared by the toolkit's `ganomaly` and the gateway's `ganomaly-gateway` (each bundles
+// its own copy, so exit codes go by the error's `code`, not by instanceof): one-line errors, exit
+// code 2 for bad usage, 1 for failures.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { GanomalyError } from '@ganomaly-edge/runtime';
 
@@ -106,4 +108,15 @@ export function executionProvidersOption(current: string | undefined, deprecated
     throw new UsageError(`--${deprecatedName} is the deprecated name of --execution-providers; give only --execution-providers (got '${current}' and '${deprecated}')`);
   }
   return a ?? b;
+}
+
+/** Parses sizes such as `10mb`, `512kb`, `1.5MiB`, `2048` (bytes). Units are powers of 1024. */
+export function parseByteSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|k|mb|mib|m|gb|gib|g)?\s*$/i.exec(text);
+  if (!m) throw new RangeError(`not a size: '${text}' (use e.g. 10mb, 512kb or a byte count)`);
+  const unit = (m[2] ?? 'b').toLowerCase()[0]!;
+  const scale = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit]!;
+  const n = Math.floor(Number(m[1]) * scale);
+  if (n < 1) throw new RangeError(`size must be at least 1 byte; got '${text}'`);
+  return n;
 }

@@ -1,6 +1,7 @@
 // A second port for health checks only (serve's healthPort), answered by a worker thread with
 // its own event loop: see health-worker-source.ts for why, and what it still checks.
 import { Worker } from 'node:worker_threads';
+import { HealthPortError } from './errors.js';
 import { HEALTH_WORKER_SOURCE } from './health-worker-source.js';
 
 /** How often the main thread proves it is running. */
@@ -24,7 +25,7 @@ export async function startHealthListener(host: string, port: number, stallMs = 
   stamp();
   const worker = new Worker(HEALTH_WORKER_SOURCE, { eval: true, workerData: { host, port, stallMs, shared } });
   const bound = await new Promise<number>((resolve, reject) => {
-    worker.once('message', (m: { port?: number; error?: string }) => (m.port !== undefined ? resolve(m.port) : reject(new Error(`cannot listen on the health port ${host}:${port}: ${m.error}`))));
+    worker.once('message', (m: { port?: number; error?: string }) => (m.port !== undefined ? resolve(m.port) : reject(new HealthPortError(host, port, m.error ?? 'unknown error'))));
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`the health listener thread exited while starting (code ${code})`)));
   }).catch(async (e: unknown) => {

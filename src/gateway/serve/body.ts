@@ -31,17 +31,6 @@ export function parseMediaType(header: string | undefined): MediaType {
   return { type: (semi < 0 ? header : header.slice(0, semi)).trim().toLowerCase(), params };
 }
 
-/** Parses sizes such as `10mb`, `512kb`, `1.5MiB`, `2048` (bytes). Units are powers of 1024. */
-export function parseByteSize(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|k|mb|mib|m|gb|gib|g)?\s*$/i.exec(text);
-  if (!m) throw new RangeError(`not a size: '${text}' (use e.g. 10mb, 512kb or a byte count)`);
-  const unit = (m[2] ?? 'b').toLowerCase()[0]!;
-  const scale = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit]!;
-  const n = Math.floor(Number(m[1]) * scale);
-  if (n < 1) throw new RangeError(`size must be at least 1 byte; got '${text}'`);
-  return n;
-}
-
 function tooLarge(limit: number, what: string): HttpError {
   return new HttpError(413, 'body_too_large', `${what} exceeds the limit of ${limit} bytes (server option --max-body)`, {}, true);
 }

@@ -1,11 +1,11 @@
-// `ganomaly serve`: the HTTP gateway (src/serve) with signals wired: SIGTERM or SIGINT stops
-// accepting, answers every accepted request, and exits 0; a second signal exits at once.
-import { parseByteSize } from '../serve/body.js';
+// `ganomaly-gateway serve` (and the toolkit's `ganomaly serve`, which delegates here): the HTTP
+// server (../serve) with signals wired: SIGTERM or SIGINT stops accepting, answers every accepted
+// request, and exits 0; a second signal exits at once.
+import { executionProvidersOption, intOption, numberOption, parseByteSize, parseCommandArgs, UsageError, precisionOption } from '../../cli-args.js';
 import { jsonLines } from '../serve/logging.js';
 import { SERVE_DEFAULTS, startServer } from '../serve/server.js';
-import { executionProvidersOption, intOption, numberOption, parseCommandArgs, UsageError, precisionOption } from './args.js';
 
-const HELP = `Usage: ganomaly serve --model <model dir> [options]
+const help = (prog: string) => `Usage: ${prog} serve --model <model dir> [options]
 
 Serves an exported model over HTTP. Concurrent requests are micro-batched into shared ONNX
 Runtime runs. Logs one JSON line per request on stdout. See docs/serve.md.
@@ -21,9 +21,12 @@ Options:
   -m, --model <dir|url>   model folder (manifest.json + detector.onnx), required
   --port <n>              port (default ${SERVE_DEFAULTS.port}; 0 = any free port)
   --host <addr>           address to listen on (default ${SERVE_DEFAULTS.host}; 0.0.0.0 = all)
-  --health-port <n>       also serve /healthz and /readyz on this port, from a thread of their
+  --health-port <n>       serve /healthz and /readyz also on this port, from a thread of their
                           own: answered within milliseconds under any load (point probes here);
-                          /healthz there turns 503 if the server thread stops for 10 s (0 = any free port)
+                          /healthz there turns 503 if the server thread stops for 10 s.
+                          0-65535 (0 = any free port); default: --port + 1 (8081), any free
+                          port when --port is 0
+  --no-health-port        no health port (probes then share the main port)
   --execution-providers <list>
                           ONNX Runtime execution providers to try in order (default cuda,cpu)
   --providers <list>      deprecated: the old name of --execution-providers
@@ -49,11 +52,12 @@ Options:
   -q, --quiet             no per-request log lines (lifecycle lines still go to stdout)
   -h, --help              show this help`;
 
-export async function run(argv: string[]): Promise<number> {
+/** Runs `<prog> serve <argv>` until SIGTERM/SIGINT; `prog` names the command in --help and errors. */
+export async function runServe(argv: string[], prog = 'ganomaly-gateway'): Promise<number> {
   const { values: v } = parseCommandArgs(
     argv,
     {
-      model: { type: 'string', short: 'm' }, port: { type: 'string' }, 'health-port': { type: 'string' }, host: { type: 'string' },
+      model: { type: 'string', short: 'm' }, port: { type: 'string' }, 'health-port': { type: 'string' }, 'no-health-port': { type: 'boolean' }, host: { type: 'string' },
       'execution-providers': { type: 'string' }, providers: { type: 'string' },
       'max-batch': { type: 'string' }, 'max-wait-ms': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-body': { type: 'string' },
       'max-pixels': { type: 'string' }, 'timeout-ms': { type: 'string' }, 'body-timeout-ms': { type: 'string' },
@@ -64,10 +68,11 @@ export async function run(argv: string[]): Promise<number> {
     false,
   );
   if (v.help) {
-    console.log(HELP);
+    console.log(help(prog));
     return 0;
   }
-  if (!v.model) throw new UsageError('--model <model dir> is required (ganomaly serve --model <dir>)');
+  if (!v.model) throw new UsageError(`--model <model dir> is required (${prog} serve --model <dir>)`);
+  if (v['no-health-port'] && v['health-port'] !== undefined) throw new UsageError('give --health-port <n> or --no-health-port, not both');
   const executionProviders = executionProvidersOption(v['execution-providers'], v.providers, 'providers');
   const maxWaitMs = numberOption(v['max-wait-ms'], 'max-wait-ms');
   if (maxWaitMs !== undefined && maxWaitMs < 0) throw new UsageError(`--max-wait-ms must be ≥ 0; got ${maxWaitMs}`);
@@ -88,8 +93,8 @@ export async function run(argv: string[]): Promise<number> {
 
   const server = await startServer({
     model: v.model,
-    port: intOption(v.port, 'port', 0),
-    healthPort: intOption(v['health-port'], 'health-port', 0),
+    port: portOption(v.port, 'port'),
+    healthPort: v['no-health-port'] ? false : portOption(v['health-port'], 'health-port'),
     host: v.host,
     executionProviders,
     maxBatch: intOption(v['max-batch'], 'max-batch'),
@@ -126,4 +131,10 @@ export async function run(argv: string[]): Promise<number> {
     for (const s of signals) process.off(s, exitNow);
   }
   return 0;
+}
+
+function portOption(value: string | undefined, name: string): number | undefined {
+  const n = intOption(value, name, 0);
+  if (n !== undefined && n > 65535) throw new UsageError(`--${name} must be from 0 to 65535; got '${value}'`);
+  return n;
 }

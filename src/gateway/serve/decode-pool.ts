@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { ImageDecodeError, type Manifest } from '@ganomaly-edge/runtime/node';
 import { CancelledError } from './batcher.js';
 import { DECODE_WORKER_SOURCE } from './decode-worker-source.js';
-import { rebuildError, WorkerChannel, type WorkerErrorReport, type WorkerReply } from '../workers/request-reply.js';
+import { rebuildError, WorkerChannel, type WorkerErrorReport, type WorkerReply } from '../../workers/request-reply.js';
 
 export interface DecodePoolOptions {
   /** Worker threads, each decoding one image at a time. */

@@ -22,3 +22,15 @@ export class HttpError extends GanomalyError {
 export function errorBody(code: string, message: string): string {
   return JSON.stringify({ error: { code, message } });
 }
+
+/**
+ * The health port could not be opened (in use, not permitted). It is on by default (the main port
+ * + 1), so the message says how to move it or turn it off.
+ */
+export class HealthPortError extends GanomalyError {
+  override name = 'HealthPortError';
+  readonly code = 'health_port_unavailable';
+  constructor(readonly host: string, readonly port: number, reason: string) {
+    super(`cannot listen on the health port ${host}:${port}: ${reason} (choose another with --health-port <n> / healthPort, 0 = any free port, or turn it off with --no-health-port / healthPort: false)`);
+  }
+}

@@ -1,7 +1,7 @@
 // Admission without a socket: what each request holds, what it gives back, and when it is refused.
 import { describe, expect, it } from 'vitest';
-import { Admission } from '../../../src/serve/admission.js';
-import { HttpError } from '../../../src/serve/errors.js';
+import { Admission } from '../../../src/gateway/serve/admission.js';
+import { HttpError } from '../../../src/gateway/serve/errors.js';
 
 function refusal(fn: () => unknown): HttpError {
   try {

@@ -1,7 +1,7 @@
 // ServeOptions' renamed options: the new names work, the deprecated ones are mapped onto them,
 // and both given with different values is a TypeError before anything is loaded.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { startServer } from '../../../src/serve/server.js';
+import { startServer } from '../../../src/gateway/serve/server.js';
 import { makeModelFolder, TINY_CONFIG, type TestModel } from '../../helpers/make-model.js';
 
 const NO_MODEL = '/nonexistent/ganomaly-model';

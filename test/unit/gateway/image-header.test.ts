@@ -3,8 +3,8 @@
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { readImageHeader } from '../../../src/serve/image-header.js';
-import { decodedSize } from '../../../src/serve/inputs.js';
+import { readImageHeader } from '../../../src/gateway/serve/image-header.js';
+import { decodedSize } from '../../../src/gateway/serve/inputs.js';
 
 function pixels(w: number, h: number, c: 1 | 2 | 3 | 4, seed = 1) {
   const d = Buffer.alloc(w * h * c);

@@ -1,11 +1,12 @@
 // The server's building blocks without a socket: media types, sizes, multipart parsing, the
 // Prometheus text renderer and the micro-batcher.
 import { describe, expect, it } from 'vitest';
-import { CancelledError, MicroBatcher } from '../../../src/serve/batcher.js';
-import { parseByteSize, parseMediaType, parseMultipart } from '../../../src/serve/body.js';
-import { HttpError } from '../../../src/serve/errors.js';
-import { batchBuckets, Counter, Gauge, Histogram, Registry } from '../../../src/serve/metrics.js';
-import { serveSessionOptions } from '../../../src/serve/server.js';
+import { CancelledError, MicroBatcher } from '../../../src/gateway/serve/batcher.js';
+import { parseMediaType, parseMultipart } from '../../../src/gateway/serve/body.js';
+import { parseByteSize } from '../../../src/cli-args.js';
+import { HttpError } from '../../../src/gateway/serve/errors.js';
+import { batchBuckets, Counter, Gauge, Histogram, Registry } from '../../../src/gateway/serve/metrics.js';
+import { serveSessionOptions } from '../../../src/gateway/serve/server.js';
 import { ortSessionOptions } from '../../../src/runtime/core/ort-adapter.js';
 
 function multipart(boundary: string, parts: { headers: string[]; data: Buffer }[], preamble = ''): Buffer {
