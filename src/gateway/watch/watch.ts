@@ -14,7 +14,7 @@ import { startHealthListener, type HealthListener } from '../serve/health-listen
 import { Camera } from './camera.js';
 import type { CameraConfig, WatchConfig } from './config.js';
 import { EventTracker, type AnomalyEvent } from './events.js';
-import { findFfmpeg } from './ffmpeg.js';
+import { findFfmpeg, sourceKind } from './ffmpeg.js';
 import { FolderSource } from './folder-source.js';
 import { SnapshotStore } from './snapshots.js';
 import { createSinks } from './sinks/create.js';
@@ -87,7 +87,9 @@ export async function startWatch(config: WatchConfig, opts: WatchOptions = {}): 
   // Folder cameras need no ffmpeg; every other source does, and its absence is one line at start.
   const isFolder = new Map<string, boolean>();
   for (const cam of config.cameras) isFolder.set(cam.name, await stat(cam.source).then((s) => s.isDirectory(), () => false));
-  const ffmpegPath = [...isFolder.values()].some((f) => !f) ? await findFfmpeg(config.ffmpeg.path) : undefined;
+  // A bare name ('ffmpeg', the default) is looked up on PATH; anything with a slash is a path.
+  const configured = config.ffmpeg.path.includes(path.sep) ? config.ffmpeg.path : undefined;
+  const ffmpegPath = [...isFolder.values()].some((f) => !f) ? await findFfmpeg(configured) : undefined;
 
   const models = new Map<string, ModelSlot>();
   const cleanup: (() => Promise<unknown>)[] = [];
@@ -183,7 +185,8 @@ export async function startWatch(config: WatchConfig, opts: WatchOptions = {}): 
     const roi = cfg.roi ? { x: cfg.roi.x, y: cfg.roi.y, width: cfg.roi.w, height: cfg.roi.h } : undefined;
     if (isFolder.get(cfg.name)) return new FolderSource({ id: cfg.name, folder: cfg.source, roi, ...size, pixelFormat });
     return new Camera({
-      id: cfg.name, source: cfg.source, fps: cfg.fps, roi, loop: cfg.loop, ...size, pixelFormat, ffmpegPath,
+      // A video file stands in for a camera: read at its native rate, as a camera delivers frames.
+      id: cfg.name, source: cfg.source, fps: cfg.fps, roi, loop: cfg.loop, realtime: sourceKind(cfg.source) === 'file', ...size, pixelFormat, ffmpegPath,
       stallTimeoutMs: Math.max(config.ffmpeg.stallSeconds * 1000, Math.ceil(2000 / cfg.fps) + 100),
       backoff: { baseMs: config.ffmpeg.reconnectMinMs, maxMs: config.ffmpeg.reconnectMaxMs },
     });

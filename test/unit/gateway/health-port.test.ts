@@ -2,7 +2,7 @@
 // when the main port is any free port; the CLI spells the same choices.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { resolveHealthPort, SERVE_DEFAULTS } from '../../../src/gateway/serve/server.js';
-import { runWatch, NotAvailableError } from '../../../src/gateway/cli/watch.js';
+import { runWatch } from '../../../src/gateway/cli/watch.js';
 import { GATEWAY_COMMANDS } from '../../../src/gateway/cli/commands.js';
 import { GanomalyError } from '../../../src/runtime/node.js';
 
@@ -44,13 +44,12 @@ describe('ganomaly-gateway commands', () => {
     expect(out).toContain('--no-health-port');
   });
 
-  // The placeholder until watch's parts are wired in (src/gateway/cli/watch.ts): it must fail
-  // loudly, with a stable code, rather than exit 0 having watched nothing.
-  it('watch without --help: NotAvailableError (not_available), one line; unknown options are usage errors', async () => {
-    const e = await runWatch(['--source', 'rtsp://127.0.0.1/cam', '--model', 'm']).then(() => null, (x: unknown) => x as NotAvailableError);
+  it('watch: a missing model is a typed error before any camera starts; --config with camera flags and unknown options are usage errors', async () => {
+    const e = await runWatch(['--source', 'rtsp://127.0.0.1:1/cam', '--model', 'no-such-model-folder', '--port', '0', '--health-port', '0'])
+      .then(() => null, (x: unknown) => x as GanomalyError);
     expect(e).toBeInstanceOf(GanomalyError);
-    expect(e!.code).toBe('not_available');
-    expect(e!.message).toBe('watch is not available yet in this build');
+    expect(e!.code).toBe('model_not_found');
+    await expect(runWatch(['--config', 'g.yaml', '--fps', '2'])).rejects.toMatchObject({ code: 'invalid_usage', message: expect.stringMatching(/drop --fps/) });
     await expect(runWatch(['--camera', 'x'])).rejects.toMatchObject({ code: 'invalid_usage' });
   });
 });
