@@ -30,6 +30,8 @@ export interface WatchOptions {
   log?: WatchLog;
   /** Model poll interval in ms, 100-600000 (default MODEL_POLL_MS). */
   modelPollMs?: number;
+  /** Called after each scored frame with the time from the frame reaching the gateway to its score (bench/gateway.ts). */
+  onFrameScored?: (camera: string, frameToResultMs: number) => void;
 }
 
 export interface CameraStatus {
@@ -42,6 +44,8 @@ export interface CameraStatus {
   restarts: number;
   events: number;
   lastScore: number | null;
+  /** The camera's ffmpeg process, while one runs (folder sources: null). */
+  pid: number | null;
 }
 
 export interface RunningWatch {
@@ -157,7 +161,9 @@ export async function startWatch(config: WatchConfig, opts: WatchOptions = {}): 
       log({ level: 'warn', msg: 'score failed', camera: cam.cfg.name, error: e instanceof Error ? e.message : String(e) });
       return;
     }
-    latency.observe((Date.now() - frame.timestamp) / 1000, { camera: cam.cfg.name });
+    const ms = Date.now() - frame.timestamp;
+    latency.observe(ms / 1000, { camera: cam.cfg.name });
+    opts.onFrameScored?.(cam.cfg.name, ms);
     scored.inc({ camera: cam.cfg.name });
     cam.scored++;
     cam.lastScore = r.score;
@@ -242,6 +248,7 @@ export async function startWatch(config: WatchConfig, opts: WatchOptions = {}): 
   const status = (): CameraStatus[] => cams.map((c) => ({
     name: c.cfg.name, state: c.source.state, reason: c.source.stats.reason, framesReceived: c.source.stats.framesReceived,
     framesDropped: c.source.stats.framesDropped, framesScored: c.scored, restarts: c.source.stats.restarts, events: c.events, lastScore: c.lastScore,
+    pid: c.source instanceof Camera ? c.source.pid : null,
   }));
 
   let closing = false;
