@@ -2,7 +2,7 @@
 // @ganomaly-edge/gateway into a fresh folder, with only the .npmrc line that skips onnxruntime-node's
 // CUDA download (no env var). It brings onnxruntime-node and sharp, no TensorFlow.js, and its
 // `ganomaly-gateway serve` scores the prebuilt model's sample as the runtime does in that folder.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -121,6 +121,46 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed gateway package', () 
     }
     expect(stderr).toBe('');
   });
+
+  it('ganomaly-gateway watch runs there: a video of the abnormal sample made by ffmpeg gives an event from its first frame; SIGTERM exits 0', async () => {
+    // 10 frames of the abnormal sample at 5 fps, lossless; the camera's view is the whole 28×28 frame.
+    const video = join(install.dir, 'sample.mkv');
+    const mk = spawnSync('ffmpeg', ['-loglevel', 'error', '-y', '-loop', '1', '-i', join(model, 'samples', SAMPLE), '-frames:v', '10', '-r', '5', '-c:v', 'ffv1', '-pix_fmt', 'gray', video]);
+    expect(mk.status, String(mk.stderr)).toBe(0);
+    const child = spawn(bin, ['watch', '--source', video, '--model', model, '--execution-providers', 'cpu', '--roi', '0,0,28,28', '--start-frames', '1', '--port', '0', '--health-port', '0'],
+      { cwd: install.dir, env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    try {
+      const watching = await new Promise<{ url: string; healthUrl: string }>((resolve, reject) => {
+        child.stderr.on('data', () => {
+          const line = err.split('\n').find((l) => l.includes('"msg":"watching"'));
+          if (line) resolve(JSON.parse(line) as { url: string; healthUrl: string });
+        });
+        child.once('exit', (code) => reject(new Error(`watch exited (${code}) before watching: ${err}`)));
+      });
+      expect((await fetch(`${watching.healthUrl}/healthz`)).status).toBe(200);
+      for (let i = 0; i < 300; i++) {
+        const cams = (await (await fetch(`${watching.url}/cameras`)).json()) as { state: string; framesScored: number }[];
+        if (cams[0]!.state === 'ended') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const cams = (await (await fetch(`${watching.url}/cameras`)).json()) as { state: string; framesScored: number; framesReceived: number }[];
+      expect(cams[0]).toMatchObject({ state: 'ended', framesReceived: 10 });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      expect(await exited, err).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    // The sample is abnormal for this model: one event, started on frame 1 (start-frames 1).
+    const events = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; startFrame?: number; peakScore?: number });
+    const start = events.find((e) => e.type === 'start')!;
+    expect(start.startFrame).toBe(1);
+    expect(events.filter((e) => e.type !== 'state').at(-1)!.type).toBe('end');
+  }, 120_000);
 
   it('the library entry loads in the installed folder: startServer, SERVE_DEFAULTS, HttpError', async () => {
     await writeFile(

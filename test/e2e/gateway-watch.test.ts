@@ -8,7 +8,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -148,6 +148,44 @@ http: {port: 0, healthPort: 0}
     } finally {
       await watch.close();
       await sub.endAsync();
+    }
+    expect(logs.filter((l) => l.level === 'error')).toEqual([]);
+  }, 120_000);
+
+  it('a dead camera goes offline with its reason while the other keeps scoring; a model folder swapped in place is reloaded', async () => {
+    const model = join(work, 'model');
+    await cp(MODEL, model, { recursive: true });
+    const dead = await freePort(); // nothing listens there
+    const config = parseWatchConfig(`
+cameras:
+  - {name: good, source: ${video}, loop: true, fps: 5, roi: {x: 0, y: 0, w: ${SIDE}, h: ${SIDE}}}
+  - {name: dead, source: "rtsp://127.0.0.1:${dead}/cam", fps: 5}
+model: {folder: ${model}, executionProviders: [cpu]}
+sinks: {jsonl: ${join(work, 'events-2.jsonl')}}
+http: {port: 0, healthPort: null}
+ffmpeg: {reconnectMinMs: 200, reconnectMaxMs: 1000}
+`, 'test.yaml', { baseDir: process.cwd() });
+    const logs: Record<string, unknown>[] = [];
+    const watch = await startWatch(config, { log: (e) => logs.push(e), modelPollMs: 200 });
+    try {
+      expect(watch.healthUrl).toBeNull();
+      const byName = () => Object.fromEntries(watch.cameras().map((c) => [c.name, c]));
+      await until('the dead camera offline and the good one scoring', () => byName().dead!.state === 'offline' && byName().good!.framesScored > 3);
+      expect(byName().dead!.reason).toMatch(/Connection refused/);
+      expect(byName().dead!.reason!.split('\n')).toHaveLength(1);
+      // export's atomic swap: a new folder renamed over the old one.
+      await cp(MODEL, `${model}.new`, { recursive: true });
+      await rename(model, `${model}.old`);
+      await rename(`${model}.new`, model);
+      await until('the model reload', () => logs.some((l) => l.msg === 'model reloaded'));
+      const after = byName().good!.framesScored;
+      await until('scoring after the reload', () => byName().good!.framesScored > after + 3);
+      expect(await (await fetch(`${watch.url}/metrics`)).text()).toMatch(/ganomaly_watch_model_reloads_total 1/);
+      expect(byName().dead!.restarts).toBeGreaterThan(0);
+      const ready = (await (await fetch(`${watch.url}/readyz`)).json()) as { cameras: number; streaming: number };
+      expect(ready).toMatchObject({ cameras: 2, streaming: 1 });
+    } finally {
+      await watch.close();
     }
     expect(logs.filter((l) => l.level === 'error')).toEqual([]);
   }, 120_000);

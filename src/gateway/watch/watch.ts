@@ -23,6 +23,8 @@ import type { Frame, FrameSource, SourceState } from './source.js';
 
 /** Longest side of the frames a camera delivers (the scored region, scaled): what snapshots show. */
 export const VIEW_SIZE = 320;
+/** Seconds over which the fps gauges are measured. */
+const FPS_WINDOW = 10;
 /** How often a model folder is checked for an in-place replacement. */
 export const MODEL_POLL_MS = 2000;
 
@@ -106,9 +108,11 @@ export async function startWatch(config: WatchConfig, opts: WatchOptions = {}): 
   });
   try {
     for (const folder of new Set(config.cameras.map((c) => c.model ?? config.model.folder))) {
-      const detector = await loadModel(folder);
-      cleanup.push(() => detector.dispose());
-      models.set(folder, { folder, detector, stamp: await folderStamp(folder), reloading: false });
+      const slot: ModelSlot = { folder, detector: await loadModel(folder), stamp: '', reloading: false };
+      // Disposes whichever detector the slot holds at close: a reload may have swapped it.
+      cleanup.push(() => slot.detector.dispose());
+      slot.stamp = await folderStamp(folder);
+      models.set(folder, slot);
     }
   } catch (e) {
     return fail(e);
@@ -135,16 +139,30 @@ export async function startWatch(config: WatchConfig, opts: WatchOptions = {}): 
     done: Promise<void>;
   }
   const cams: Cam[] = [];
-  const fromStats = (name: string, pick: (c: Cam) => number) => () => cams.map((c) => ({ labels: { camera: c.cfg.name }, value: pick(c) }));
-  registry.add(new Gauge('ganomaly_watch_frames_received_total', 'Frames received from the source, per camera (a counter read at scrape time).', fromStats('received', (c) => c.source.stats.framesReceived)));
-  registry.add(new Gauge('ganomaly_watch_frames_dropped_total', 'Frames replaced by a newer one while the camera was still scoring (a counter read at scrape time).', fromStats('dropped', (c) => c.source.stats.framesDropped)));
-  registry.add(new Gauge('ganomaly_watch_source_restarts_total', 'ffmpeg restarts after stalls and reconnects (a counter read at scrape time).', fromStats('restarts', (c) => c.source.stats.restarts)));
-  registry.add(new Gauge('ganomaly_watch_camera_up', 'Whether the camera is streaming (1) or not (0).', fromStats('up', (c) => (c.source.state === 'streaming' ? 1 : 0))));
-  for (const [i, s] of sinks.entries()) {
-    registry.add(new Gauge(`ganomaly_watch_sink_dropped_total_${s.kind}_${i}`.replace(/_\d+$/, i === sinks.findIndex((x) => x.kind === s.kind) ? '' : `_${i}`),
-      `Messages the ${s.kind} sink dropped, by reason (a counter read at scrape time).`,
-      () => Object.entries(s.stats().dropped).map(([reason, n]) => ({ labels: { reason }, value: n }))));
-  }
+  const fromStats = (pick: (c: Cam) => number) => () => cams.map((c) => ({ labels: { camera: c.cfg.name }, value: pick(c) }));
+  registry.add(new Gauge('ganomaly_watch_frames_received_total', 'Frames received from the source, per camera (a counter read at scrape time).', fromStats((c) => c.source.stats.framesReceived)));
+  registry.add(new Gauge('ganomaly_watch_frames_dropped_total', 'Frames replaced by a newer one while the camera was still scoring (a counter read at scrape time).', fromStats((c) => c.source.stats.framesDropped)));
+  registry.add(new Gauge('ganomaly_watch_source_restarts_total', 'ffmpeg restarts after stalls and reconnects (a counter read at scrape time).', fromStats((c) => c.source.stats.restarts)));
+  registry.add(new Gauge('ganomaly_watch_camera_up', 'Whether the camera is streaming (1) or not (0).', fromStats((c) => (c.source.state === 'streaming' ? 1 : 0))));
+  // Rates over the last FPS_WINDOW seconds, as Frigate shows camera_fps: counters sampled each second.
+  const history: { t: number; received: number[]; scored: number[] }[] = [];
+  const sampler = setInterval(() => {
+    history.push({ t: performance.now(), received: cams.map((c) => c.source.stats.framesReceived), scored: cams.map((c) => c.scored) });
+    if (history.length > FPS_WINDOW + 1) history.shift();
+  }, 1000);
+  sampler.unref();
+  const rate = (pick: 'received' | 'scored') => () => {
+    const first = history[0];
+    const last = history.at(-1);
+    return cams.map((c, i) => ({
+      labels: { camera: c.cfg.name },
+      value: first && last && last.t > first.t ? ((last[pick][i]! - first[pick][i]!) * 1000) / (last.t - first.t) : 0,
+    }));
+  };
+  registry.add(new Gauge('ganomaly_watch_camera_fps', `Frames per second received from the camera over the last ${FPS_WINDOW} s.`, rate('received')));
+  registry.add(new Gauge('ganomaly_watch_scored_fps', `Frames per second scored over the last ${FPS_WINDOW} s.`, rate('scored')));
+  registry.add(new Gauge('ganomaly_watch_sink_dropped_total', 'Messages a sink dropped, by sink and reason (a counter read at scrape time).',
+    () => sinks.flatMap((s) => Object.entries(s.stats().dropped).map(([reason, n]) => ({ labels: { sink: s.kind, reason }, value: n })))));
 
   const publish = (e: AnomalyEvent) => {
     events.inc({ camera: e.camera, type: e.type });
@@ -223,6 +241,7 @@ export async function startWatch(config: WatchConfig, opts: WatchOptions = {}): 
     })().catch((e: unknown) => log({ level: 'error', msg: 'camera loop failed', camera: cam.cfg.name, error: e instanceof Error ? e.message : String(e) }));
   }
 
+  let closing = false;
   // In-place model replacement: a changed folder is loaded beside the old detector and swapped in
   // only once it loads; a broken replacement is logged and the old model keeps scoring.
   const poll = setInterval(() => {
@@ -233,6 +252,10 @@ export async function startWatch(config: WatchConfig, opts: WatchOptions = {}): 
         const stamp = await folderStamp(slot.folder).catch(() => slot.stamp);
         if (stamp === slot.stamp) return;
         const next = await loadModel(slot.folder);
+        if (closing) {
+          await next.dispose();
+          return;
+        }
         const old = slot.detector;
         slot.detector = next;
         slot.stamp = stamp;
@@ -251,7 +274,6 @@ export async function startWatch(config: WatchConfig, opts: WatchOptions = {}): 
     pid: c.source instanceof Camera ? c.source.pid : null,
   }));
 
-  let closing = false;
   const server: Server = createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     const send = (code: number, body: string, type = 'application/json') => {
@@ -276,6 +298,7 @@ export async function startWatch(config: WatchConfig, opts: WatchOptions = {}): 
     server.listen(config.http.port, config.http.host, () => resolve());
   }).catch(async (e: Error) => {
     clearInterval(poll);
+    clearInterval(sampler);
     await Promise.all(cams.map((c) => c.source.stop()));
     return fail(new Error(`cannot listen on ${config.http.host}:${config.http.port}: ${e.message}`));
   });
@@ -284,6 +307,7 @@ export async function startWatch(config: WatchConfig, opts: WatchOptions = {}): 
   if (config.http.healthPort !== null) {
     health = await startHealthListener(config.http.host, config.http.healthPort).catch(async (e: unknown) => {
       clearInterval(poll);
+      clearInterval(sampler);
       await Promise.all(cams.map((c) => c.source.stop()));
       await new Promise((r) => server.close(r));
       return fail(e);
@@ -302,6 +326,7 @@ export async function startWatch(config: WatchConfig, opts: WatchOptions = {}): 
         closing = true;
         health?.setState('draining');
         clearInterval(poll);
+        clearInterval(sampler);
         await Promise.all(cams.map((c) => c.source.stop()));
         await Promise.all(cams.map((c) => c.done));
         for (const cam of cams) {
