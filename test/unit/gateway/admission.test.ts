@@ -1,17 +1,8 @@
 // Admission without a socket: what each request holds, what it gives back, and when it is refused.
 import { describe, expect, it } from 'vitest';
+import { httpError } from '../../helpers/http-error.js';
 import { Admission } from '../../../src/gateway/serve/admission.js';
 import { HttpError } from '../../../src/gateway/serve/errors.js';
-
-function refusal(fn: () => unknown): HttpError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof HttpError) return e;
-    throw e;
-  }
-  throw new Error('expected an HttpError');
-}
 
 describe('Admission', () => {
   it('refuses a bad maxQueue with RangeError', () => {
@@ -25,7 +16,7 @@ describe('Admission', () => {
     r1.admit(2);
     r2.admit(1);
     expect(a.admitted).toBe(3);
-    const e = refusal(() => a.openRequest().admit(1));
+    const e = httpError(() => a.openRequest().admit(1));
     expect([e.status, e.code, e.headers['retry-after']]).toEqual([503, 'queue_full', '1']);
     expect(a.admitted).toBe(3); // a refusal takes nothing
     r1.release();
@@ -77,7 +68,7 @@ describe('Admission', () => {
     t.arriving(true);
     t.handedOn();
     expect([a.admitted, a.upstream]).toEqual([0, 0]);
-    expect(refusal(() => t.admit(1)).status).toBe(503);
+    expect(httpError(() => t.admit(1)).status).toBe(503);
     expect(a.admitted).toBe(0);
   });
 
@@ -91,7 +82,7 @@ describe('Admission', () => {
     expect(a.draining).toBe(true);
     const late = a.openRequest();
     late.arriving(true);
-    const e = refusal(() => late.admit(1));
+    const e = httpError(() => late.admit(1));
     expect([e.status, e.code]).toEqual([503, 'shutting_down']);
     early.arriving(false);
     early.admit(2); // a batch parsed after shutdown began

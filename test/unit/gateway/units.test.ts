@@ -1,6 +1,7 @@
 // The server's building blocks without a socket: media types, sizes, multipart parsing, the
 // Prometheus text renderer and the micro-batcher.
 import { describe, expect, it } from 'vitest';
+import { httpError } from '../../helpers/http-error.js';
 import { CancelledError, MicroBatcher } from '../../../src/gateway/serve/batcher.js';
 import { parseMediaType, parseMultipart } from '../../../src/gateway/serve/body.js';
 import { parseByteSize } from '../../../src/cli-args.js';
@@ -14,16 +15,6 @@ function multipart(boundary: string, parts: { headers: string[]; data: Buffer }[
   for (const p of parts) chunks.push(Buffer.from(`--${boundary}\r\n${p.headers.map((h) => `${h}\r\n`).join('')}\r\n`), p.data, Buffer.from('\r\n'));
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   return Buffer.concat(chunks);
-}
-
-function httpError(fn: () => unknown): HttpError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof HttpError) return e;
-    throw e;
-  }
-  throw new Error('expected an HttpError');
 }
 
 describe('parseMediaType', () => {
