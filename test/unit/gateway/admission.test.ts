@@ -2,7 +2,6 @@
 import { describe, expect, it } from 'vitest';
 import { httpError } from '../../helpers/http-error.js';
 import { Admission } from '../../../src/gateway/serve/admission.js';
-import { HttpError } from '../../../src/gateway/serve/errors.js';
 
 describe('Admission', () => {
   it('refuses a bad maxQueue with RangeError', () => {

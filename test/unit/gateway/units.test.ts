@@ -5,7 +5,6 @@ import { httpError } from '../../helpers/http-error.js';
 import { CancelledError, MicroBatcher } from '../../../src/gateway/serve/batcher.js';
 import { parseMediaType, parseMultipart } from '../../../src/gateway/serve/body.js';
 import { parseByteSize } from '../../../src/cli-args.js';
-import { HttpError } from '../../../src/gateway/serve/errors.js';
 import { batchBuckets, Counter, Gauge, Histogram, Registry } from '../../../src/gateway/serve/metrics.js';
 import { serveSessionOptions } from '../../../src/gateway/serve/server.js';
 import { ortSessionOptions } from '../../../src/runtime/core/ort-adapter.js';
