@@ -122,12 +122,12 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed gateway package', () 
     expect(stderr).toBe('');
   });
 
-  it('ganomaly-gateway watch runs there: a video of the abnormal sample made by ffmpeg gives an event from its first frame; SIGTERM exits 0', async () => {
+  it('ganomaly-gateway watch runs there: a video made by ffmpeg, threshold 0, gives one event from its first frame to its end; SIGTERM exits 0', async () => {
     // 10 frames of the abnormal sample at 5 fps, lossless; the camera's view is the whole 28×28 frame.
     const video = join(install.dir, 'sample.mkv');
     const mk = spawnSync('ffmpeg', ['-loglevel', 'error', '-y', '-loop', '1', '-i', join(model, 'samples', SAMPLE), '-frames:v', '10', '-r', '5', '-c:v', 'ffv1', '-pix_fmt', 'gray', video]);
     expect(mk.status, String(mk.stderr)).toBe(0);
-    const child = spawn(bin, ['watch', '--source', video, '--model', model, '--execution-providers', 'cpu', '--roi', '0,0,28,28', '--start-frames', '1', '--port', '0', '--health-port', '0'],
+    const child = spawn(bin, ['watch', '--source', video, '--model', model, '--execution-providers', 'cpu', '--roi', '0,0,28,28', '--start-frames', '1', '--threshold', '0', '--port', '0', '--health-port', '0'],
       { cwd: install.dir, env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -155,11 +155,12 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed gateway package', () 
     } finally {
       child.kill('SIGKILL');
     }
-    // The sample is abnormal for this model: one event, started on frame 1 (start-frames 1).
+    // Every score is over a threshold of 0: one event, started on frame 1 (start-frames 1), ended when the file did.
     const events = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; startFrame?: number; peakScore?: number });
     const start = events.find((e) => e.type === 'start')!;
     expect(start.startFrame).toBe(1);
-    expect(events.filter((e) => e.type !== 'state').at(-1)!.type).toBe('end');
+    const end = events.filter((e) => e.type !== 'state').at(-1)! as { type: string; reason?: string; endFrame?: number };
+    expect(end).toMatchObject({ type: 'end', reason: 'offline', endFrame: 10 });
   }, 120_000);
 
   it('the library entry loads in the installed folder: startServer, SERVE_DEFAULTS, HttpError', async () => {

@@ -3,7 +3,7 @@
 // scorer costs dropped frames (counted), never memory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { GanomalyError } from '@ganomaly-edge/runtime';
+import { GanomalyError } from '@ganomaly-edge/runtime/node';
 import { backoffDelay, backoffOptions, type BackoffOptions } from './backoff.js';
 import {
   channelsOf,

@@ -5,7 +5,7 @@
 // config means the same thing whatever the working directory of the service.
 import { isAbsolute, resolve } from 'node:path';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
-import { GanomalyError } from '@ganomaly-edge/runtime';
+import { GanomalyError } from '@ganomaly-edge/runtime/node';
 
 /** One problem in a config: where it is and what is wrong. */
 export interface ConfigProblem {

@@ -5,7 +5,7 @@ import { constants as fsConstants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GanomalyError } from '@ganomaly-edge/runtime';
+import { GanomalyError } from '@ganomaly-edge/runtime/node';
 
 /** ffmpeg is not on PATH, or the configured path is not an executable file. */
 export class FfmpegNotFoundError extends GanomalyError {

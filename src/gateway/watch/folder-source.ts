@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { GanomalyError, preprocessImage, type Logger, type Manifest, type RawImage } from '@ganomaly-edge/runtime';
+import { GanomalyError, preprocessImage, type Logger, type Manifest, type RawImage } from '@ganomaly-edge/runtime/node';
 import { decodeNodeImage, DEFAULT_LIMIT_INPUT_PIXELS } from '@ganomaly-edge/runtime/node';
 import { channelsOf, checkFrameFormat, checkInt, checkRoi, type FrameFormat, type Roi } from './ffmpeg.js';
 import type { Frame, FrameSource, SourceState, SourceStats, StateChange } from './source.js';

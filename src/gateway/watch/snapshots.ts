@@ -6,9 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { anomalyMapToPixels, type ImageTensor, type RawImage } from '@ganomaly-edge/runtime';
+import { anomalyMapToPixels, type ImageTensor, type RawImage } from '@ganomaly-edge/runtime/node';
 import { loadSharp } from '@ganomaly-edge/runtime/node';
-import { GanomalyError } from '@ganomaly-edge/runtime';
+import { GanomalyError } from '@ganomaly-edge/runtime/node';
 import type { Roi } from './config.js';
 
 /** Writing or pruning a snapshot failed (disk full, permissions); the event is still published. */

@@ -1,6 +1,6 @@
 // What every frame source of `watch` (ffmpeg cameras, watched folders) gives its consumer.
 import type { EventEmitter } from 'node:events';
-import type { GanomalyError } from '@ganomaly-edge/runtime';
+import type { GanomalyError } from '@ganomaly-edge/runtime/node';
 
 /**
  * A frame: 8-bit interleaved pixels at the source's fixed output size. It is a RawImage
