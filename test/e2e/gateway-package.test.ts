@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { logLine } from '../helpers/log-line.js';
 import { footprint, freshInstall, installScripts, MiB, packAll, REPO, runIn, typecheck, userEnv, type Footprint, type Install, type PackageKey, type Packed } from '../helpers/packages.js';
 
 const HAVE_BUILD = existsSync(join(REPO, 'packages', 'gateway', 'dist', 'cli', 'index.js')) && existsSync(join(REPO, 'packages', 'runtime', 'dist', 'node.js'));
@@ -93,15 +94,7 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed gateway package', () 
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     try {
-      const listening = await new Promise<{ url: string; healthUrl?: string }>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
-          if (line) resolve(JSON.parse(line) as { url: string; healthUrl?: string });
-        });
-        child.once('exit', (code) => reject(new Error(`ganomaly-gateway serve exited (${code}) before listening: ${stderr}`)));
-      });
+      const listening = await logLine<{ url: string; healthUrl?: string }>(child, child.stdout!, 'listening', () => stderr);
       const png = await readFile(join(model, 'samples', SAMPLE));
       const r = await fetch(`${listening.url}/v1/score`, { method: 'POST', body: new Uint8Array(png), headers: { 'content-type': 'image/png' } });
       expect(r.status).toBe(200);
@@ -134,13 +127,7 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed gateway package', () 
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     try {
-      const watching = await new Promise<{ url: string; healthUrl: string }>((resolve, reject) => {
-        child.stderr.on('data', () => {
-          const line = err.split('\n').find((l) => l.includes('"msg":"watching"'));
-          if (line) resolve(JSON.parse(line) as { url: string; healthUrl: string });
-        });
-        child.once('exit', (code) => reject(new Error(`watch exited (${code}) before watching: ${err}`)));
-      });
+      const watching = await logLine<{ url: string; healthUrl: string }>(child, child.stderr!, 'watching');
       expect((await fetch(`${watching.healthUrl}/healthz`)).status).toBe(200);
       for (let i = 0; i < 300; i++) {
         const cams = (await (await fetch(`${watching.url}/cameras`)).json()) as { state: string; framesScored: number }[];

@@ -28,6 +28,7 @@ import {
   type PackageKey,
   type Packed,
 } from '../helpers/packages.js';
+import { logLine } from '../helpers/log-line.js';
 import { serveFolder } from '../helpers/static-server.js';
 import { CHROMIUM, CHROMIUM_FLAGS } from '../helpers/chromium.js';
 
@@ -210,15 +211,7 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed packages', () => {
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     try {
-      const listening = await new Promise<{ url: string; healthUrl: string }>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
-          if (line) resolve(JSON.parse(line) as { url: string; healthUrl: string });
-        });
-        child.once('exit', (code) => reject(new Error(`serve exited (${code}) before listening: ${stderr}`)));
-      });
+      const listening = await logLine<{ url: string; healthUrl: string }>(child, child.stdout!, 'listening', () => stderr);
       const png = await readFile(join(model, 'samples', SAMPLE));
       const r = await fetch(`${listening.url}/v1/score`, { method: 'POST', body: new Uint8Array(png), headers: { 'content-type': 'image/png' } });
       expect(r.status).toBe(200);
