@@ -98,6 +98,7 @@ export async function startWatch(config: WatchConfig, opts: WatchOptions = {}): 
   const ffmpegPath = [...isFolder.values()].some((f) => !f) ? await findFfmpeg(configured) : undefined;
 
   const models = new Map<string, ModelSlot>();
+  const modelOf = (cam: CameraConfig) => cam.model ?? config.model.folder;
   const cleanup: (() => Promise<unknown>)[] = [];
   const fail = async (e: unknown): Promise<never> => {
     for (const c of cleanup.reverse()) await c().catch(() => undefined);
@@ -107,7 +108,7 @@ export async function startWatch(config: WatchConfig, opts: WatchOptions = {}): 
     model: folder, executionProviders: config.model.executionProviders, precision: config.model.precision, logger: null,
   });
   try {
-    for (const folder of new Set(config.cameras.map((c) => c.model ?? config.model.folder))) {
+    for (const folder of new Set(config.cameras.map(modelOf))) {
       const slot: ModelSlot = { folder, detector: await loadModel(folder), stamp: '', reloading: false };
       // Disposes whichever detector the slot holds at close: a reload may have swapped it.
       cleanup.push(() => slot.detector.dispose());
@@ -204,7 +205,7 @@ export async function startWatch(config: WatchConfig, opts: WatchOptions = {}): 
 
   const makeSource = (cfg: CameraConfig): FrameSource => {
     const size = viewSize(cfg);
-    const slot = models.get(cfg.model ?? config.model.folder)!;
+    const slot = models.get(modelOf(cfg))!;
     const pixelFormat = slot.detector.manifest.model.nc === 1 ? 'gray' as const : 'rgb24' as const;
     const roi = cfg.roi ? { x: cfg.roi.x, y: cfg.roi.y, width: cfg.roi.w, height: cfg.roi.h } : undefined;
     if (isFolder.get(cfg.name)) return new FolderSource({ id: cfg.name, folder: cfg.source, roi, ...size, pixelFormat });
@@ -219,7 +220,7 @@ export async function startWatch(config: WatchConfig, opts: WatchOptions = {}): 
   for (const cfg of config.cameras) {
     const source = makeSource(cfg);
     const cam: Cam = {
-      cfg, source, modelFolder: cfg.model ?? config.model.folder, scored: 0, events: 0, lastScore: null, done: Promise.resolve(),
+      cfg, source, modelFolder: modelOf(cfg), scored: 0, events: 0, lastScore: null, done: Promise.resolve(),
       tracker: new EventTracker({ camera: cfg.name, ...config.events }),
     };
     source.on('state', (c: { state: SourceState; reason?: string | null }) => {
