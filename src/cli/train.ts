@@ -3,6 +3,7 @@ import { DEFAULT_TRAIN_CONFIG, type ResumeOverrides, type TrainConfig } from '..
 import { readRunConfig, train } from '../train/trainer.js';
 import type { BackendRequest } from '../backend/index.js';
 import { intOption, numberOption, parseCommandArgs, progressLine, UsageError } from '../cli-args.js';
+import { tilingProblems, type Tiling } from '@ganomaly-edge/runtime';
 
 const HELP = `Usage: ganomaly train --data <spec> [--abnormal-class K] --out <run dir> [options]
 
@@ -15,6 +16,11 @@ Data:
   --abnormal-class <K>     class held out as the anomaly (IDX data: index 0-9 or name)
   --max-images <N>         use at most N images in total (quick runs)
   --validation-fraction f  share of training normals held out for calibration (default 0.1)
+Patch model (frames cut into tiles; the split stays by frame):
+  --tile <px>              tile side = the model's input size (sets --isize); a multiple of 16
+  --tile-stride <px>       pixels between tile starts, 1 to --tile (default: --tile, no overlap)
+  --tile-frame <WxH|any>   resize every frame to WxH before cutting (1-8192 each), or cut it
+                           at its own size (default any)
 Model:
   --isize <px>             input size, a multiple of 16 (default 32)
   --channels <1|3>         input channels (default 1)
@@ -53,7 +59,7 @@ export async function run(argv: string[]): Promise<number> {
     epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, beta1: { type: 'string' },
     beta2: { type: 'string' }, 'w-adv': { type: 'string' }, 'w-con': { type: 'string' }, 'w-enc': { type: 'string' },
     seed: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' },
-    'skip-bad-images': { type: 'boolean' },
+    'skip-bad-images': { type: 'boolean' }, tile: { type: 'string' }, 'tile-stride': { type: 'string' }, 'tile-frame': { type: 'string' },
   }, false);
   if (v.help) {
     console.log(HELP);
@@ -68,7 +74,9 @@ export async function run(argv: string[]): Promise<number> {
   if (channels !== 1 && channels !== 3) throw new UsageError(`--channels must be 1 or 3; got ${channels}`);
   const score = v.score ?? 'l2';
   if (score !== 'l1' && score !== 'l2') throw new UsageError(`--score must be l2 or l1; got '${score}'`);
-  const isize = intOption(v.isize, 'isize') ?? DEFAULT_TRAIN_CONFIG.model.isize;
+  const tiling = tilingOption(v.tile, v['tile-stride'], v['tile-frame']);
+  if (tiling && v.isize !== undefined && intOption(v.isize, 'isize') !== tiling.tile) throw new UsageError(`--tile ${tiling.tile} must equal --isize (tiles are the model's input); drop --isize`);
+  const isize = tiling?.tile ?? intOption(v.isize, 'isize') ?? DEFAULT_TRAIN_CONFIG.model.isize;
   if (isize % 16 !== 0 || isize < 16) throw new UsageError(`--isize must be a multiple of 16, at least 16 (32, 64, 128, …); got ${isize}`);
   const ngf = intOption(v.ngf, 'ngf') ?? DEFAULT_TRAIN_CONFIG.model.ngf;
   const frac = numberOption(v['validation-fraction'], 'validation-fraction');
@@ -98,6 +106,7 @@ export async function run(argv: string[]): Promise<number> {
     maxImages: intOption(v['max-images'], 'max-images'),
     validationFraction: frac ?? d.validationFraction,
     ...(v['skip-bad-images'] ? { skipBadImages: true } : {}),
+    ...(tiling ? { tiling } : {}),
   };
 
   if (v.resume) await checkResumeFlags(v as Record<string, unknown>, config);
@@ -137,7 +146,8 @@ export async function run(argv: string[]): Promise<number> {
           for (const s of e.skipped) console.log(`  not ${s.name}: ${s.why}`);
           for (const w of e.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
           const s = e.split;
-          console.log(`split (seed ${s.seed}, abnormal '${s.abnormalClass}'): train ${s.trainNormal}, validation ${s.validationNormal}, test ${s.testNormal} normal + ${s.testAbnormal} abnormal; ${e.stepsPerEpoch} steps/epoch`);
+          const unit = config.tiling ? ' frames (cut into tiles)' : '';
+          console.log(`split (seed ${s.seed}, abnormal '${s.abnormalClass}'): train ${s.trainNormal}, validation ${s.validationNormal}, test ${s.testNormal} normal + ${s.testAbnormal} abnormal${unit}; ${e.stepsPerEpoch} steps/epoch`);
           if (e.restored) {
             const c = e.restored.config;
             effective = c;
@@ -191,7 +201,31 @@ const RUN_FIXED: Record<string, (c: TrainConfig) => unknown> = {
   'batch-size': (c) => c.batchSize,
   seed: (c) => c.seed,
   'skip-bad-images': (c) => c.skipBadImages ?? false,
+  tile: (c) => c.tiling?.tile,
+  'tile-stride': (c) => c.tiling?.stride,
+  'tile-frame': (c) => c.tiling?.frame,
 };
+
+/** --tile, --tile-stride, --tile-frame → a tiling block (undefined without --tile). */
+function tilingOption(tile: string | undefined, stride: string | undefined, frame: string | undefined): Tiling | undefined {
+  if (tile === undefined) {
+    if (stride !== undefined || frame !== undefined) throw new UsageError('--tile-stride and --tile-frame need --tile <px>');
+    return undefined;
+  }
+  const t = intOption(tile, 'tile', 16)!;
+  const s = intOption(stride, 'tile-stride', 1) ?? t;
+  if (s > t) throw new UsageError(`--tile-stride must be from 1 to --tile (${t}); got ${s}`);
+  let f: Tiling['frame'] = 'any';
+  if (frame !== undefined && frame !== 'any') {
+    const m = /^(\d{1,5})x(\d{1,5})$/.exec(frame);
+    if (!m) throw new UsageError(`--tile-frame must be WxH (e.g. 128x128) or any; got '${frame}'`);
+    f = { width: Number(m[1]), height: Number(m[2]) };
+  }
+  const tiling: Tiling = { tile: t, stride: s, frame: f, reduce: 'max' };
+  const problems = tilingProblems(tiling, 'tiling');
+  if (problems.length) throw new UsageError(problems[0]!.replace(/^tiling\./, '--tile-'));
+  return tiling;
+}
 
 /**
  * --resume with the run's own values (the original command line repeated with --resume added) is

@@ -3,7 +3,8 @@
 // export (the manifest's training section) and resume (which fields a run may change).
 import type { BackendRequest } from '../backend/select.js';
 import { DEFAULT_MODEL_CONFIG, validateModelConfig } from '../train/architecture.js';
-import type { LossWeights, ModelConfig } from '../types.js';
+import { checkTiling } from '@ganomaly-edge/runtime';
+import type { LossWeights, ModelConfig, Tiling } from '../types.js';
 
 /** What a run trains: the network, the optimiser and the split seed; nothing about files. */
 export interface TrainingSettings {
@@ -23,6 +24,11 @@ export interface TrainingSettings {
   seed: number;
   /** Share of the training normals held out for calibration, in (0, 1). */
   validationFraction: number;
+  /**
+   * Patch model: train on tiles of each image (tile = model.isize), calibrate and judge frames by
+   * their worst tile. Absent: whole images resized to the model's input.
+   */
+  tiling?: Tiling;
 }
 
 /** A Node training run: the settings plus where the data comes from and where the run goes. */
@@ -91,4 +97,5 @@ export function validateTrainConfig(c: TrainingSettings): void {
   }
   if (!(c.validationFraction > 0 && c.validationFraction < 1)) throw new RangeError(`validationFraction must be in (0, 1); got ${c.validationFraction}`);
   if (!Number.isInteger(c.seed) || c.seed < 0 || c.seed > 0xffff_ffff) throw new RangeError(`seed must be an integer from 0 to 4294967295; got ${c.seed}`);
+  if (c.tiling !== undefined) checkTiling(c.tiling, c.model.isize);
 }

@@ -74,6 +74,7 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
     const data = await loadDataset(opts.data ?? config.data, {
       isize: cfg.isize, nc: cfg.nc, abnormalClass: config.abnormalClass, maxImages: config.maxImages,
       seed: config.seed, validationFraction: config.validationFraction, skipUndecodable: config.skipBadImages,
+      tiling: config.tiling,
     });
     const recorded = JSON.parse(await fs.readFile(path.join(run.dir, 'split.json'), 'utf8').catch(() => 'null')) as SplitSizes | null;
     if (recorded && recorded.validationNormal !== data.split.validationNormal) {
