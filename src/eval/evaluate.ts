@@ -22,6 +22,8 @@ import type { EvalReport, EvalResult, EvalStage, MetricsBlock } from './report.j
 
 export type { EvalReport, EvalResult, EvalStage, MetricsBlock } from './report.js';
 import { runtimeInputs, type RuntimeInput } from './sources.js';
+import { localisation, readAnomalyBoxes } from './localisation.js';
+import type { TileBox } from '@ganomaly-edge/runtime';
 import { checkCalibration, compareWithTraining, resolveProtocol } from './protocol.js';
 import { matchingThreshold } from './thresholds.js';
 import type { StageEvent } from '../progress.js';
@@ -81,6 +83,8 @@ async function evaluateWith(detector: NodeDetector, opts: EvaluateOptions, batch
   const manifest = detector.manifest;
   const progress = (stage: EvalStage, done: number, total: number) => opts.onProgress?.({ kind: 'stage', stage, done, total });
   const protocol = resolveProtocol(manifest, opts);
+  // Patch models: the split is over frames, which the runtime cuts itself; loading them whole
+  // (at the tile's size) gives the same split without cutting tiles nobody reads.
   const data = await loadDataset(protocol.data, {
     isize: manifest.model.isize, nc: manifest.model.nc, abnormalClass: protocol.abnormalClass, seed: protocol.seed,
     maxImages: protocol.maxImages ?? undefined, validationFraction: protocol.validationFraction,
@@ -103,6 +107,7 @@ async function evaluateWith(detector: NodeDetector, opts: EvaluateOptions, batch
   const seconds = (Date.now() - started) / 1000;
 
   const labels = data.test.labels;
+  const testSources = Array.from(data.test.sources, (p) => data.sourceName(p));
   const threshold = detector.threshold;
   const baselineThreshold = data.validation.count > 0 ? matchingThreshold(val.scores, threshold, val.baseline) : null;
   if (!baselineThreshold) warnings.push('no validation images: the baseline has no calibrated threshold, so its precision/recall are omitted');
@@ -131,6 +136,7 @@ async function evaluateWith(detector: NodeDetector, opts: EvaluateOptions, batch
     split: data.split,
     threshold: { value: threshold, rule: opts.threshold === undefined ? manifest.threshold.rule : 'set by the caller' },
     ganomaly: { description: manifest.score.description, ...metricsBlock(test.scores, labels, threshold) },
+    ...(manifest.tiling ? { tiling: manifest.tiling, localisation: localisation(test.worst, labels, testSources, data.source.kind === 'folder' ? await readAnomalyBoxes(data.source.dir) : new Map()) } : {}),
     baseline: {
       description: BASELINE_DESCRIPTION,
       threshold: baselineThreshold,
@@ -142,7 +148,7 @@ async function evaluateWith(detector: NodeDetector, opts: EvaluateOptions, batch
   };
   const result: EvalResult = {
     report,
-    test: { labels, scores: test.scores, baseline: test.baseline, sources: Array.from(data.test.sources, (p) => data.sourceName(p)) },
+    test: { labels, scores: test.scores, baseline: test.baseline, sources: testSources },
     roc: { ganomaly: rocCurve(test.scores, labels), baseline: rocCurve(test.baseline, labels) },
   };
   if (opts.out) await writeEvalOutputs(result, opts.out);
@@ -162,15 +168,17 @@ function metricsBlock(scores: Float64Array, labels: Uint8Array, threshold: numbe
 async function scoreSet(
   detector: NodeDetector, set: ImageSet, input: (set: ImageSet, slot: number) => RuntimeInput, batchSize: number,
   onProgress: (done: number, total: number) => void,
-): Promise<{ scores: Float64Array; baseline: Float64Array }> {
+): Promise<{ scores: Float64Array; baseline: Float64Array; worst: (TileBox | undefined)[] }> {
   const scores = new Float64Array(set.count);
   const baseline = new Float64Array(set.count);
+  const worst: (TileBox | undefined)[] = new Array(set.count);
   for (let start = 0; start < set.count; start += batchSize) {
     const end = Math.min(start + batchSize, set.count);
     const inputs = Array.from({ length: end - start }, (_, k) => input(set, start + k));
     const results = await detector.score(inputs, { outputs: ['anomalyMap'] });
     results.forEach((r, k) => {
       scores[start + k] = r.score;
+      worst[start + k] = r.worstTile?.box;
       const map = r.anomalyMap!.data;
       let sum = 0;
       for (const v of map) sum += v;
@@ -178,5 +186,5 @@ async function scoreSet(
     });
     onProgress(end, set.count);
   }
-  return { scores, baseline };
+  return { scores, baseline, worst };
 }
