@@ -146,13 +146,15 @@ function heatmapName(file: ImageFile, used: Set<string>): string {
 function formatRow(o: Outcome, pathWidth: number, json: boolean): string {
   if (json) {
     if ('error' in o) return JSON.stringify({ path: o.file.path, error: o.error.message });
-    const { score, normalized, isAnomaly, threshold } = o.result;
-    return JSON.stringify({ path: o.file.path, score, normalized, isAnomaly, threshold });
+    const { score, normalized, isAnomaly, threshold, worstTile } = o.result;
+    return JSON.stringify({ path: o.file.path, score, normalized, isAnomaly, threshold, ...(worstTile ? { worstTile } : {}) });
   }
   const path = o.file.path.padEnd(pathWidth);
   if ('error' in o) return `${path}  ${'-'.padStart(12)}  ${'-'.padStart(10)}  error: ${o.error.message}`;
   const { score, normalized, isAnomaly } = o.result;
-  return `${path}  ${score.toExponential(4).padStart(12)}  ${normalized.toFixed(4).padStart(10)}  ${isAnomaly ? 'ANOMALY' : 'normal'}`;
+  const { worstTile: w } = o.result;
+  const where = w ? `  worst tile ${w.box.width}x${w.box.height} at ${w.box.x},${w.box.y}` : '';
+  return `${path}  ${score.toExponential(4).padStart(12)}  ${normalized.toFixed(4).padStart(10)}  ${isAnomaly ? 'ANOMALY' : 'normal'}${where}`;
 }
 
 export async function run(argv: string[]): Promise<number> {

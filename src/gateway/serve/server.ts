@@ -3,7 +3,7 @@
 // micro-batcher (batcher.ts), the decode workers (decode-pool.ts), metrics, routes (routes.ts)
 // and the lifecycle (lifecycle.ts: listen, drain, close).
 import { availableParallelism } from 'node:os';
-import { createDetector, loadSharp, type ExecutionProvider, type NodeDetector, type ScoreResult } from '@ganomaly-edge/runtime/node';
+import { createDetector, loadSharp, type ExecutionProvider, type FrameTiles, type NodeDetector, type ScoreResult } from '@ganomaly-edge/runtime/node';
 import { renamedOption } from '../../renamed-option.js';
 import type { Precision } from '../../types.js';
 import { Admission } from './admission.js';
@@ -198,6 +198,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       workers: decodeWorkers,
       limitInputPixels: o.limitInputPixels,
       preprocessing: detector.manifest.preprocessing,
+      tiling: detector.tiling,
     });
   } catch (e) {
     await detector.dispose();
@@ -208,6 +209,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     await detector.dispose();
   };
   const maxBatch = detector.maxBatch; // a fixed-batch graph decides
+  // Whole-image inputs of a micro-batch share one ONNX Runtime run; a patch model's frames each
+  // score their tiles, and the detector packs the tiles of concurrent frames into shared runs.
+  const runItems = (items: ScoreItem[]): Promise<ScoreResult[]> => {
+    if (!detector.tiling) return detector.scorePreprocessed(items.map((i) => i.input as Float32Array), { outputs: items.some((i) => i.map) ? ['anomalyMap'] : [] });
+    return Promise.all(items.map((i) => detector.scoreTiles(i.input as FrameTiles, { outputs: i.map ? ['anomalyMap'] : [] })));
+  };
   const maxQueue = o.maxQueue ?? 8 * maxBatch;
   const modelName = detector.manifest.name;
   const budget = new ByteBudget(o.maxDecodedBytes, Math.min(o.decodeWaitMs, o.timeoutMs));
@@ -225,7 +232,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     maxWaitMs: o.maxWaitMs,
     isItemError,
     upstream: () => admission.upstream,
-    run: (items) => detector.scorePreprocessed(items.map((i) => i.input), { outputs: items.some((i) => i.map) ? ['anomalyMap'] : [] }),
+    run: (items) => runItems(items),
     onBatch(size, ms) {
       batchSize.observe(size);
       batchTime.observe(ms / 1000);
@@ -253,6 +260,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       maxImages: maxQueue,
       budget,
       preprocessing: detector.manifest.preprocessing,
+      tiling: detector.tiling,
       decoder,
     },
   });

@@ -29,6 +29,8 @@ export interface ScoredFrame {
   /** score > threshold, as the detector decided with the camera's threshold. */
   isAnomaly: boolean;
   threshold: number;
+  /** Patch models: the worst tile's square in the frame's pixels. */
+  box?: { x: number; y: number; width: number; height: number };
 }
 
 export type EventType = 'start' | 'update' | 'end';
@@ -55,6 +57,8 @@ export interface AnomalyEvent {
   peakNormalized: number;
   peakTime: string;
   peakFrame: number;
+  /** Patch models: where in the peak frame the worst tile was (frame pixels); null for whole-image models. */
+  peakBox: { x: number; y: number; width: number; height: number } | null;
   /** Frames over the threshold since the start (the N confirming frames included). */
   framesOver: number;
   /** The camera threshold when the event started. */
@@ -222,7 +226,7 @@ export class EventTracker {
       startTime: iso(o.start.time), startFrame: o.start.index,
       endTime: null, endFrame: null,
       time: iso(at.time), frame: at.index,
-      peakScore: o.peak.score, peakNormalized: o.peak.normalized, peakTime: iso(o.peak.time), peakFrame: o.peak.index,
+      peakScore: o.peak.score, peakNormalized: o.peak.normalized, peakTime: iso(o.peak.time), peakFrame: o.peak.index, peakBox: o.peak.box ?? null,
       framesOver: o.framesOver, threshold: o.threshold, snapshot: o.snapshot,
     };
   }

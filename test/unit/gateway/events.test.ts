@@ -36,7 +36,7 @@ describe('EventTracker', () => {
     expect(e).toEqual({
       type: 'start', id: 'ev1', seq: 0, camera: 'cam',
       startTime: iso(1), startFrame: 1, endTime: null, endFrame: null, time: iso(3), frame: 3,
-      peakScore: 3, peakNormalized: 1.5, peakTime: iso(3), peakFrame: 3,
+      peakScore: 3, peakNormalized: 1.5, peakTime: iso(3), peakFrame: 3, peakBox: null,
       framesOver: 3, threshold: THR, snapshot: null,
     });
   });
