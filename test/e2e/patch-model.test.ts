@@ -32,7 +32,7 @@ describe('a patch model from frames to scores', () => {
   let manifest: Manifest;
   const cfgFor = (out: string) => tinyTrainConfig({
     data: '', abnormalClass: undefined, maxImages: undefined, out, epochs: 1, batchSize: 32,
-    model: { isize: 32, nc: 1, nz: 8, ngf: 4, ndf: 4, scoreKind: 'l2' }, tiling,
+    model: { isize: 32, nc: 1, nz: 8, ngf: 4, ndf: 4, scoreKind: 'l2' }, tiling, backend: 'wasm',
   });
 
   beforeAll(async () => {
@@ -41,7 +41,7 @@ describe('a patch model from frames to scores', () => {
     const cfg = { ...cfgFor(join(work, 'run')), data: frames.item };
     await train(cfg);
     modelDir = join(work, 'model');
-    ({ manifest } = await exportRun(cfg.out, { out: modelDir, backend: 'cpu', precisions: ['fp32'], parityImages: 4 }));
+    ({ manifest } = await exportRun(cfg.out, { out: modelDir, backend: 'wasm', precisions: ['fp32'], parityImages: 4 }));
   }, 300_000);
   afterAll(async () => {
     if (work) await rm(work, { recursive: true, force: true });
