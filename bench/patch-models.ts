@@ -8,7 +8,11 @@
 //
 //   npm run bench:patch -- [--classes 1,8] [--seeds 0,1,2] [--normal-frames 1000]
 //     [--abnormal-frames 200] [--ngf 64] [--out bench/results/patch-models.json]
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+//     [--keep <dir>] [--reuse]   (--reuse: models already in --keep are evaluated, not retrained)
+//
+// For the patch model it also measures the tile-level ROC AUC (the anomalous tile of each abnormal
+// test frame against every tile of the normal test frames): what the frame's max over 16 tiles starts from.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,6 +21,7 @@ import { Detector } from '../src/runtime/core/detector.js';
 import { webPlatform, type OrtWebModuleLike } from '../src/runtime/web/platform.js';
 import { decodeImageFile, FASHION_MNIST_CLASSES, NAMED_DATASETS } from '../src/data/index.js';
 import { evaluateModel } from '../src/eval/index.js';
+import { rocAuc } from '../src/eval/metrics.js';
 import { exportRun } from '../src/export/index.js';
 import { DEFAULT_TRAIN_CONFIG, train } from '../src/train/trainer.js';
 import { FRAME, makePatchFrames } from '../scripts/patch-frames.js';
@@ -32,6 +37,7 @@ const { values: a } = parseArgs({
     'batch-size': { type: 'string', default: '64' },
     out: { type: 'string', default: 'bench/results/patch-models.json' },
     keep: { type: 'string' },
+    reuse: { type: 'boolean' },
   },
 });
 const classes = a.classes!.split(',').map(Number);
@@ -58,39 +64,86 @@ type Kind = 'item' | 'defect';
 interface Row {
   heldOut: string; seed: number; model: 'whole' | 'tiled'; trainSeconds: number; steps: number;
   auc: Record<Kind, number>; ap: Record<Kind, number>; localisation: Record<Kind, number | null>;
+  /** Patch model: ROC AUC of single tiles (the anomaly's tile vs normal frames' tiles). */
+  tileAuc?: Record<Kind, number>;
 }
 const rows: Row[] = [];
+// --reuse keeps the training times an earlier run of this bench wrote.
+const previous: Row[] = a.reuse && existsSync(a.out!) ? (JSON.parse(readFileSync(a.out!, 'utf8')) as { rows: Row[] }).rows : [];
 let cost: Record<string, unknown> | null = null;
 const t0 = Date.now();
 
 for (const cls of classes) {
   for (const seed of seeds) {
-    const frames = await makePatchFrames({ idxDir, heldOut: cls, normalFrames, abnormalFrames, seed, out: path.join(work, `data-${cls}-${seed}`) });
+    const dataDir = path.join(work, `data-${cls}-${seed}`);
+    const frames = a.reuse && existsSync(dataDir)
+      ? { item: `folder:${path.join(dataDir, 'item')}`, defect: `folder:${path.join(dataDir, 'defect')}` }
+      : await makePatchFrames({ idxDir, heldOut: cls, normalFrames, abnormalFrames, seed, out: dataDir });
     for (const model of ['whole', 'tiled'] as const) {
       const run = path.join(work, `run-${cls}-${seed}-${model}`);
       const dir = path.join(work, `model-${cls}-${seed}-${model}`);
-      const ts = Date.now();
+      const reused = a.reuse && existsSync(path.join(dir, 'manifest.json'));
       let steps = 0;
-      await train({
-        ...DEFAULT_TRAIN_CONFIG, data: frames.item, out: run, seed, batchSize,
-        epochs: model === 'tiled' ? 1 : wholeEpochs,
-        model: { ...DEFAULT_TRAIN_CONFIG.model, ngf, ndf: ngf },
-        ...(model === 'tiled' ? { tiling } : {}),
-      }, { onProgress: (e) => { if (e.kind === 'step') steps++; } });
-      const trainSeconds = (Date.now() - ts) / 1000;
-      await exportRun(run, { out: dir, force: true, precisions: ['fp32'], parityImages: 4 });
+      let trainSeconds = previous.find((r) => r.heldOut === FASHION_MNIST_CLASSES[cls] && r.seed === seed && r.model === model)?.trainSeconds ?? NaN;
+      if (!reused) {
+        const ts = Date.now();
+        await train({
+          ...DEFAULT_TRAIN_CONFIG, data: frames.item, out: run, seed, batchSize,
+          epochs: model === 'tiled' ? 1 : wholeEpochs,
+          model: { ...DEFAULT_TRAIN_CONFIG.model, ngf, ndf: ngf },
+          ...(model === 'tiled' ? { tiling } : {}),
+        }, { onProgress: (e) => { if (e.kind === 'step') steps++; } });
+        trainSeconds = (Date.now() - ts) / 1000;
+        await exportRun(run, { out: dir, force: true, precisions: ['fp32'], parityImages: 4 });
+      } else steps = model === 'tiled' ? tiledSteps : wholeEpochs * wholeStepsPerEpoch;
       const row: Row = { heldOut: FASHION_MNIST_CLASSES[cls]!, seed, model, trainSeconds, steps, auc: {} as Row['auc'], ap: {} as Row['ap'], localisation: {} as Row['localisation'] };
       for (const kind of ['item', 'defect'] as const) {
-        const { report } = await evaluateModel({ model: dir, data: frames[kind] });
+        const result = await evaluateModel({ model: dir, data: frames[kind] });
+        const { report } = result;
         row.auc[kind] = report.ganomaly.rocAuc;
         row.ap[kind] = report.ganomaly.averagePrecision;
         row.localisation[kind] = report.localisation?.share ?? null;
+        if (model === 'tiled') (row.tileAuc ??= {} as Record<Kind, number>)[kind] = await tileAuc(dir, frames[kind], result.test);
       }
       rows.push(row);
-      process.stderr.write(`${row.heldOut} seed ${seed} ${model}: ${steps} steps ${trainSeconds.toFixed(0)} s; AUC item ${row.auc.item.toFixed(3)} defect ${row.auc.defect.toFixed(3)}\n`);
+      process.stderr.write(`${row.heldOut} seed ${seed} ${model}: ${steps} steps ${trainSeconds.toFixed(0)} s; AUC item ${row.auc.item.toFixed(3)} defect ${row.auc.defect.toFixed(3)}${row.tileAuc ? `; tile AUC item ${row.tileAuc.item.toFixed(3)} defect ${row.tileAuc.defect.toFixed(3)}` : ''}\n`);
     }
     cost ??= await measureCost(path.join(work, `model-${cls}-${seed}-whole`), path.join(work, `model-${cls}-${seed}-tiled`), frames.item);
   }
+}
+
+/**
+ * Tile-level ROC AUC on the eval's test frames: positives are the tiles holding each abnormal
+ * frame's anomaly (anomalies.json), negatives every tile of the normal frames.
+ */
+async function tileAuc(model: string, spec: string, test: { labels: Uint8Array; sources: string[] }): Promise<number> {
+  const dir = spec.replace(/^folder:/, '');
+  const boxes = JSON.parse(readFileSync(path.join(dir, 'anomalies.json'), 'utf8')) as Record<string, { x: number; y: number; width: number; height: number }>;
+  const d = await createDetector({ model, executionProviders: ['cpu'], logger: null });
+  const scores: number[] = [];
+  const labels: number[] = [];
+  try {
+    const results = await d.score(test.sources.map((s) => path.join(dir, s)), { outputs: ['tiles'] });
+    results.forEach((r, i) => {
+      const truth = boxes[test.sources[i]!];
+      for (const t of r.tiles!) {
+        if (test.labels[i] === 0) {
+          scores.push(t.score);
+          labels.push(0);
+        } else if (truth) {
+          const cx = truth.x + truth.width / 2;
+          const cy = truth.y + truth.height / 2;
+          if (cx >= t.box.x && cx < t.box.x + t.box.width && cy >= t.box.y && cy < t.box.y + t.box.height) {
+            scores.push(t.score);
+            labels.push(1);
+          }
+        }
+      }
+    });
+  } finally {
+    await d.dispose();
+  }
+  return rocAuc(Float64Array.from(scores), Uint8Array.from(labels));
 }
 
 /** ms per frame at batch 1 and frames/s at batch 64, both models, node CPU and web WASM. */
@@ -145,6 +198,7 @@ for (const r of rows) {
 }
 const summary = Object.fromEntries(['whole', 'tiled'].map((m) => [m, Object.fromEntries(kinds.flatMap((k) => [
   [`auc_${k}`, mean(m, (r) => r.auc[k])], [`ap_${k}`, mean(m, (r) => r.ap[k])], [`localisation_${k}`, mean(m, (r) => r.localisation[k])],
+  [`tileAuc_${k}`, mean(m, (r) => r.tileAuc?.[k] ?? null)],
 ]))]));
 for (const [m, s] of Object.entries(summary)) console.log(`mean ${m.padEnd(6)} ${Object.entries(s).map(([k, v]) => `${k} ${fmt(v)}`).join('  ')}`);
 console.log('cost:', JSON.stringify(cost));
