@@ -9,6 +9,7 @@
 // runs them through the same src/runtime/core/pixels.ts pipeline, so its input tensor is the training one.
 // The validation normals are scored too: their statistics must reproduce manifest.calibration
 // (computed at export from loadDataset's tensors), which checks that claim on every run.
+import { checkOptionalRange, checkRange, EVAL_RANGES } from '../option-ranges.js';
 import path from 'node:path';
 import { createDetector, DETECTOR_FILE, type ExecutionProvider, type NodeDetector } from '@ganomaly-edge/runtime/node';
 import { renamedOption } from '../renamed-option.js';
@@ -59,8 +60,13 @@ export interface EvaluateOptions {
 const BASELINE_DESCRIPTION = 'pixel reconstruction error: spatial mean of the anomaly map, mean |x - x_hat|';
 
 export async function evaluateModel(opts: EvaluateOptions): Promise<EvalResult> {
-  const batchSize = opts.batchSize ?? 64;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new EvalError(`batchSize must be a positive integer; got ${batchSize}`);
+  // Every number against its range (option-ranges.ts EVAL_RANGES, as the CLI checks them), before the model loads.
+  const R = EVAL_RANGES;
+  const batchSize = checkRange(R.batchSize, opts.batchSize ?? 64, 'batchSize');
+  checkOptionalRange(R.seed, opts.seed, 'seed');
+  checkOptionalRange(R.maxImages, opts.maxImages, 'maxImages');
+  checkOptionalRange(R.validationFraction, opts.validationFraction, 'validationFraction');
+  checkOptionalRange(R.threshold, opts.threshold, 'threshold');
   const warnings: string[] = [];
   const detector = await createDetector({
     model: opts.model,
