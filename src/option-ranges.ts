@@ -226,16 +226,14 @@ export function describeRange(r: NumericRange): string {
   return `${kind} from ${formatNumber(r.min)} to ${formatNumber(r.max)}${unit}`;
 }
 
-/** The range for a docs table: "1-2147483647 ms", "(0, 1)", "1 B-2 GiB", "1 or 3". */
+/** The range for a docs table, without the unit: "integer 1 – 2147483647", "(0, 1)", "1 B – 2 GiB", "1, 3". */
 export function rangeDocText(r: NumericRange): string {
   if (r.oneOf) return r.oneOf.join(', ');
   if (bytesUnit(r)) return `${formatBytes(r.min)} – ${formatBytes(r.max)}`;
-  const unit = r.unit ? ` ${r.unit}` : '';
-  if (unbounded(r)) return r.min === -Number.MAX_VALUE ? 'any finite number' : `≥ ${formatNumber(r.min)}${unit}`;
-  const span = r.minExclusive || r.maxExclusive
-    ? `${r.minExclusive ? '(' : '['}${formatNumber(r.min)}, ${formatNumber(r.max)}${r.maxExclusive ? ')' : ']'}`
-    : `${formatNumber(r.min)} – ${formatNumber(r.max)}`;
-  return `${span}${r.multipleOf ? `, multiple of ${r.multipleOf}` : ''}${r.integer && !r.multipleOf ? ', integer' : ''}${unit}`;
+  if (unbounded(r)) return r.min === -Number.MAX_VALUE ? 'any finite number' : `≥ ${formatNumber(r.min)}`;
+  if (r.minExclusive || r.maxExclusive) return `${r.minExclusive ? '(' : '['}${formatNumber(r.min)}, ${formatNumber(r.max)}${r.maxExclusive ? ')' : ']'}`;
+  const kind = r.multipleOf ? `multiple of ${r.multipleOf},` : r.integer ? 'integer' : 'number';
+  return `${kind} ${formatNumber(r.min)} – ${formatNumber(r.max)}`;
 }
 
 /** Whether a number lies in the range (and is an integer, a multiple, one of the values, when the range says so). */
@@ -284,11 +282,14 @@ export function checkOptionalRange(range: NumericRange, value: unknown, name: st
 const SIZE = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|k|mb|mib|m|gb|gib|g|tb|tib|t)?\s*$/i;
 const SCALE: Record<string, number> = { b: 1, k: KiB, m: MiB, g: GiB, t: TiB };
 
-/** Bytes from `10mb`, `512KiB`, `1.5g`, `2048` (units are powers of 1024); NaN when it is not a size or beyond 2^53. */
+/** Bytes from `10mb`, `512KiB`, `1.5g`, `2048` (units are powers of 1024); NaN when it is not a size, a fraction of a byte, or beyond 2^53. */
 export function bytesFromText(text: string): number {
   const m = SIZE.exec(text);
   if (!m) return NaN;
-  const n = Math.floor(Number(m[1]) * SCALE[(m[2] ?? 'b').toLowerCase()[0]!]!);
+  const scale = SCALE[(m[2] ?? 'b').toLowerCase()[0]!]!;
+  // 1.5mb is a size; 1.5 bytes is not.
+  if (scale === 1 && m[1]!.includes('.')) return NaN;
+  const n = Math.floor(Number(m[1]) * scale);
   return Number.isSafeInteger(n) ? n : NaN;
 }
 

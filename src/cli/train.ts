@@ -15,7 +15,7 @@ Data:
                            (folder:<dir> needs <dir>/normal and <dir>/abnormal)
   --abnormal-class <K>     class held out as the anomaly (IDX data: index 0-9 or name)
   --max-images <N>         use at most N images in total (quick runs)
-  --validation-fraction f  share of training normals held out for calibration (default 0.1)
+  --validation-fraction <f> share of training normals held out for calibration (default 0.1)
 Model:
   --isize <px>             input size, a multiple of 16 (default 32)
   --channels <1|3>         input channels (default 1)

@@ -81,7 +81,7 @@ export const MAX_BATCH_SIZE = TRAIN_RANGES.batchSize.max;
  * uses too (option-ranges.ts TRAIN_RANGES); bad values are RangeErrors naming the field and its range.
  */
 export function validateTrainConfig(c: TrainingSettings): void {
-  validateModelConfig(c.model);
+  validateModelConfig(c.model, 'model.');
   const R = TRAIN_RANGES;
   checkRange(R.epochs, c.epochs, 'epochs');
   checkRange(R.batchSize, c.batchSize, 'batchSize');

@@ -49,16 +49,16 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
 };
 
 /** Each field in its range (option-ranges.ts TRAIN_RANGES), without the whole model's size: what the plans need. */
-function checkModelFields(cfg: ModelConfig): void {
+function checkModelFields(cfg: ModelConfig, prefix = ''): void {
   const { isize, nc, nz, ngf, ndf, scoreKind } = cfg;
   const R = TRAIN_RANGES;
-  checkRange(R.isize, isize, 'isize', ConfigError);
-  checkRange(R.channels, nc, 'nc (channels)', ConfigError);
-  checkRange(R.nz, nz, 'nz', ConfigError);
-  checkRange(R.ngf, ngf, 'ngf', ConfigError);
-  checkRange(R.ndf, ndf, 'ndf', ConfigError);
+  checkRange(R.isize, isize, `${prefix}isize`, ConfigError);
+  checkRange(R.channels, nc, `${prefix}nc`, ConfigError);
+  checkRange(R.nz, nz, `${prefix}nz`, ConfigError);
+  checkRange(R.ngf, ngf, `${prefix}ngf`, ConfigError);
+  checkRange(R.ndf, ndf, `${prefix}ndf`, ConfigError);
   if (scoreKind !== 'l2' && scoreKind !== 'l1') {
-    throw new ConfigError(`scoreKind must be 'l2' or 'l1'; got ${String(scoreKind)}`);
+    throw new ConfigError(`${prefix}scoreKind must be 'l2' or 'l1'; got ${String(scoreKind)}`);
   }
 }
 
@@ -67,9 +67,10 @@ function checkModelFields(cfg: ModelConfig): void {
  * MAX_MODEL_BYTES: the widths double at each halving of the input, so widths that are fine at
  * isize 32 make a model of many GiB at 512, which tfjs cannot even allocate ("Invalid typed array
  * length"). A ConfigError (a RangeError) either way, before anything is built or written.
+ * `prefix` goes before the field names in messages ('model.' inside a TrainConfig).
  */
-export function validateModelConfig(cfg: ModelConfig): void {
-  checkModelFields(cfg);
+export function validateModelConfig(cfg: ModelConfig, prefix = ''): void {
+  checkModelFields(cfg, prefix);
   const bytes = modelWeightBytes(cfg);
   if (bytes > MAX_MODEL_BYTES) {
     const gib = (n: number) => `${(n / 1024 ** 3).toFixed(1)} GiB`;
