@@ -80,7 +80,7 @@ export const SERVE_RANGES = {
   port: { flag: 'port', field: 'port', ...PORT },
   healthPort: { flag: 'health-port', field: 'healthPort', ...PORT },
   maxBatch: { flag: 'max-batch', field: 'maxBatch', ...BATCH },
-  maxWaitMs: { flag: 'max-wait-ms', field: 'maxWaitMs', min: 0, max: 60_000, integer: false, unit: 'ms' },
+  maxWaitMs: { flag: 'max-wait-ms', field: 'maxWaitMs', min: 0, max: MAX_TIMER_MS, integer: false, unit: 'ms' },
   maxQueue: { flag: 'max-queue', field: 'maxQueue', min: 1, max: 65_536, integer: true, unit: 'images' },
   maxBodyBytes: { flag: 'max-body', field: 'maxBodyBytes', min: 1, max: 2 * GiB, integer: true, unit: 'bytes' },
   limitInputPixels: { flag: 'max-pixels', ...RUNTIME_RANGES.limitInputPixels },

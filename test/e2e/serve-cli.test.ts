@@ -41,7 +41,7 @@ describe('ganomaly serve (in-process)', () => {
     }
     await expect(run([])).rejects.toThrow(UsageError);
     await expect(run(['--model', model.dir, '--max-body', 'lots'])).rejects.toThrow(/^--max-body must be a size from 1 B to 2 GiB/);
-    await expect(run(['--model', model.dir, '--max-wait-ms', '-1'])).rejects.toThrow(/^--max-wait-ms must be a number from 0 to 60000 \(ms\); got '-1'$/);
+    await expect(run(['--model', model.dir, '--max-wait-ms', '-1'])).rejects.toThrow(/^--max-wait-ms must be a number from 0 to 2147483647 \(ms\); got '-1'$/);
     await expect(run(['--model', model.dir, '--max-batch', '0'])).rejects.toThrow(RangeError);
     await expect(run(['--model', model.dir, 'extra-positional'])).rejects.toThrow(UsageError);
     await expect(run(['--model', model.dir, '--health-port', 'x'])).rejects.toThrow(RangeError);

@@ -43,7 +43,7 @@ export interface ServeOptions {
   providers?: readonly ExecutionProvider[];
   /** Most images per ONNX Runtime run: integer 1-4096 (a fixed-batch graph decides). Default 32. */
   maxBatch?: number;
-  /** How long a request may wait for others to share its run, ms: a number 0-60000. Default 2. */
+  /** How long a request may wait for others to share its run, ms: a number 0 to 2³¹−1. Default 2. */
   maxWaitMs?: number;
   /** Most images admitted at once (being received, decoded, waiting or scored); past it 503. Integer 1-65536. Default 8 × maxBatch. */
   maxQueue?: number;
