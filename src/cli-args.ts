@@ -10,8 +10,8 @@ export class UsageError extends GanomalyError {
   readonly code = 'invalid_usage';
 }
 
-/** Error codes that mean bad usage: exit code 2. A number out of its range is one. */
-export const USAGE_ERROR_CODES: readonly unknown[] = ['invalid_usage', 'option_out_of_range'];
+/** Error codes that mean bad usage: exit code 2. A number out of its range is one, and so is a model too big to build (train's widths and input size together). */
+export const USAGE_ERROR_CODES: readonly unknown[] = ['invalid_usage', 'option_out_of_range', 'invalid_model_config'];
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 

@@ -34,13 +34,16 @@ export interface EvaluateOptions {
   data?: string;
   /** Default: the manifest's training.abnormalClass (omit for folder datasets). */
   abnormalClass?: number | string;
-  /** Split protocol; defaults from the manifest's training section give the training split. */
+  /**
+   * Split protocol; defaults from the manifest's training section give the training split. Seed an
+   * integer 0 to 2³²−1, maxImages 2 to 10⁹, validationFraction in (0, 1) (EVAL_RANGES, option-ranges.ts).
+   */
   seed?: number;
   maxImages?: number;
   validationFraction?: number;
   /** Raw-score threshold for precision/recall; default: the manifest's. */
   threshold?: number;
-  /** Images per runtime call. Default 64. */
+  /** Images per runtime call, 1-4096. Default 64. */
   batchSize?: number;
   /** ONNX Runtime execution providers, tried in order. Default ['cpu']: the provider export calibrated with, so numbers reproduce exactly. */
   executionProviders?: readonly ExecutionProvider[];

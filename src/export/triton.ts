@@ -18,11 +18,11 @@ import { DETECTOR_FILE, MANIFEST_CORE_METADATA_KEY, MANIFEST_FILE, manifestCoreS
 export interface TritonOptions {
   /** Triton model name and folder name. Default: the manifest's name, made safe. */
   name?: string;
-  /** Largest batch Triton may form. Default 32. Ignored (0) for a graph with a fixed batch size. */
+  /** Largest batch Triton may form, 1-4096. Default 32. Ignored (0) for a graph with a fixed batch size. */
   maxBatchSize?: number;
-  /** How long Triton's dynamic batcher holds a request to fill a batch. Default 2000 µs. */
+  /** How long Triton's dynamic batcher holds a request to fill a batch, 0-60000000 µs. Default 2000 µs. */
   maxQueueDelayMicroseconds?: number;
-  /** Instances and where they run; omitted = Triton's default (one per GPU, else one CPU). */
+  /** Instances (count 1-1024) and where they run; omitted = Triton's default (one per GPU, else one CPU). */
   instanceGroup?: { count: number; kind: 'KIND_CPU' | 'KIND_GPU' };
 }
 

@@ -145,7 +145,10 @@ describe('train refuses a model too big to build before anything is written', ()
   it('widths each in range but too big together at this input size: refused with the sizes, nothing written', async () => {
     const { run } = await import('../../../src/cli/train.js');
     const out = join(TMP, 'big');
-    await expect(run(['--data', 'fashion-mnist', '--out', out, '--isize', '512', '--ngf', '512'])).rejects.toThrow(/of float32 weights .*at most 2\.0 GiB: lower ngf, ndf, nz or isize/);
+    const e = await run(['--data', 'fashion-mnist', '--out', out, '--isize', '512', '--ngf', '512']).then(() => null, (x: unknown) => x as RangeError & { code?: string });
+    expect(e).toBeInstanceOf(RangeError);
+    expect(e!.message).toMatch(/^isize 512, nz 100, ngf 512, ndf 512 make 171\.2 GiB of float32 weights .*at most 2\.0 GiB: lower ngf, ndf, nz or isize$/);
+    expect(USAGE_ERROR_CODES).toContain(e!.code); // exit code 2, as for any bad argument
     expect(existsSync(out)).toBe(false);
   });
 });
