@@ -9,6 +9,7 @@
 // runs them through the same src/runtime/core/pixels.ts pipeline, so its input tensor is the training one.
 // The validation normals are scored too: their statistics must reproduce manifest.calibration
 // (computed at export from loadDataset's tensors), which checks that claim on every run.
+import { checkOptionalRange, checkRange, EVAL_RANGES } from '../option-ranges.js';
 import path from 'node:path';
 import { createDetector, DETECTOR_FILE, type ExecutionProvider, type NodeDetector } from '@ganomaly-edge/runtime/node';
 import { renamedOption } from '../renamed-option.js';
@@ -35,13 +36,16 @@ export interface EvaluateOptions {
   data?: string;
   /** Default: the manifest's training.abnormalClass (omit for folder datasets). */
   abnormalClass?: number | string;
-  /** Split protocol; defaults from the manifest's training section give the training split. */
+  /**
+   * Split protocol; defaults from the manifest's training section give the training split. Seed an
+   * integer 0 to 2³²−1, maxImages 2 to 10⁹, validationFraction in (0, 1) (EVAL_RANGES, option-ranges.ts).
+   */
   seed?: number;
   maxImages?: number;
   validationFraction?: number;
   /** Raw-score threshold for precision/recall; default: the manifest's. */
   threshold?: number;
-  /** Images per runtime call. Default 64. */
+  /** Images per runtime call, 1-4096. Default 64. */
   batchSize?: number;
   /** ONNX Runtime execution providers, tried in order. Default ['cpu']: the provider export calibrated with, so numbers reproduce exactly. */
   executionProviders?: readonly ExecutionProvider[];
@@ -61,8 +65,13 @@ export interface EvaluateOptions {
 const BASELINE_DESCRIPTION = 'pixel reconstruction error: spatial mean of the anomaly map, mean |x - x_hat|';
 
 export async function evaluateModel(opts: EvaluateOptions): Promise<EvalResult> {
-  const batchSize = opts.batchSize ?? 64;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new EvalError(`batchSize must be a positive integer; got ${batchSize}`);
+  // Every number against its range (option-ranges.ts EVAL_RANGES, as the CLI checks them), before the model loads.
+  const R = EVAL_RANGES;
+  const batchSize = checkRange(R.batchSize, opts.batchSize ?? 64, 'batchSize');
+  checkOptionalRange(R.seed, opts.seed, 'seed');
+  checkOptionalRange(R.maxImages, opts.maxImages, 'maxImages');
+  checkOptionalRange(R.validationFraction, opts.validationFraction, 'validationFraction');
+  checkOptionalRange(R.threshold, opts.threshold, 'threshold');
   const warnings: string[] = [];
   const detector = await createDetector({
     model: opts.model,

@@ -3,6 +3,7 @@
 // frames' (their worst tile's), so the threshold judges a frame as the runtime's isAnomaly does.
 import { frameScores } from '../data/tiles.js';
 import type { FrameIndex } from '../data/imageSet.js';
+import { checkOptionalRange, EXPORT_RANGES } from '../option-ranges.js';
 import { scoreStats, quantileSorted } from '../stats.js';
 import type { ModelConfig, ScoreStats, Threshold } from '../types.js';
 import { ExportError } from './errors.js';
@@ -22,8 +23,8 @@ export const DEFAULT_THRESHOLD_QUANTILE = 0.99;
 /** Checks a rule before any work: both set, a quantile outside (0, 1], a value that is not finite. */
 export function checkThresholdRule(rule: ThresholdRule): void {
   if (rule.value !== undefined && rule.quantile !== undefined) throw new TypeError('give a threshold quantile or an absolute threshold, not both');
-  if (rule.value !== undefined && !Number.isFinite(rule.value)) throw new RangeError(`threshold must be a finite number; got ${rule.value}`);
-  if (rule.quantile !== undefined && !(rule.quantile > 0 && rule.quantile <= 1)) throw new RangeError(`threshold quantile must be in (0, 1]; got ${rule.quantile}`);
+  checkOptionalRange(EXPORT_RANGES.threshold, rule.value, 'threshold');
+  checkOptionalRange(EXPORT_RANGES.thresholdQuantile, rule.quantile, 'thresholdQuantile');
 }
 
 /**

@@ -30,7 +30,7 @@ export interface ExportOptions {
   threshold?: number;
   /** Validation images used for the tfjs ↔ ONNX parity check, 1-4096 (default 16). */
   parityImages?: number;
-  /** Largest allowed |tfjs − ONNX| per output, > 0 (default 1e-4). */
+  /** Largest allowed |tfjs − ONNX| per output, in (0, 1] (default 1e-4). Ranges: EXPORT_RANGES (option-ranges.ts). */
   parityTolerance?: number;
   /** Also write D.onnx (discriminator probability and features). */
   discriminator?: boolean;

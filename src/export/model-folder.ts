@@ -10,7 +10,8 @@ import { PRECISIONS } from '../types.js';
 import { calibrate, checkThresholdRule, type CalibrationSet, type ThresholdRule } from './calibrate.js';
 import { buildGraphs, graphOptions, type GraphStamp } from './graphs.js';
 import { buildManifest, manifestCore } from './manifest.js';
-import { buildDiscriminator, DEFAULT_OPSET, GRAPH_IO, MAX_OPSET, MIN_OPSET } from './onnx/index.js';
+import { buildDiscriminator, DEFAULT_OPSET, GRAPH_IO } from './onnx/index.js';
+import { checkRange, EXPORT_RANGES } from '../option-ranges.js';
 import type { OrtRunner } from './ort-runner.js';
 import { checkParity, PARITY_TOLERANCE } from './parity.js';
 import { buildVariants } from './variant-build.js';
@@ -60,17 +61,13 @@ export interface ModelFolder {
   files: Record<string, Uint8Array>;
 }
 
-export const MAX_PARITY_IMAGES = 4096;
+export const MAX_PARITY_IMAGES = EXPORT_RANGES.parityImages.max;
 
+/** The export's numbers against their ranges (option-ranges.ts EXPORT_RANGES, as the CLI checks them), before any work. */
 export function checkModelFolderOptions(opts: ModelFolderOptions): void {
-  const opset = opts.opset ?? DEFAULT_OPSET;
-  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
-    throw new RangeError(`opset must be an integer from ${MIN_OPSET} to ${MAX_OPSET}; got ${opset}`);
-  }
-  const n = opts.parityImages ?? 16;
-  if (!Number.isInteger(n) || n < 1 || n > MAX_PARITY_IMAGES) throw new RangeError(`parityImages must be an integer from 1 to ${MAX_PARITY_IMAGES}; got ${n}`);
-  const tol = opts.parityTolerance ?? PARITY_TOLERANCE;
-  if (!(Number.isFinite(tol) && tol > 0)) throw new RangeError(`parityTolerance must be a finite number > 0; got ${tol}`);
+  checkRange(EXPORT_RANGES.opset, opts.opset ?? DEFAULT_OPSET, 'opset');
+  checkRange(EXPORT_RANGES.parityImages, opts.parityImages ?? 16, 'parityImages');
+  checkRange(EXPORT_RANGES.parityTolerance, opts.parityTolerance ?? PARITY_TOLERANCE, 'parityTolerance');
   checkThresholdRule(opts.threshold ?? {});
 }
 

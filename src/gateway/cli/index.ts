@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `ganomaly-gateway <command>`: serve and watch, for a machine that scores and never trains.
-import { UsageError } from '../../cli-args.js';
+import { UsageError, USAGE_ERROR_CODES } from '../../cli-args.js';
 import { GATEWAY_COMMANDS } from './commands.js';
 
 const PROG = 'ganomaly-gateway';
@@ -27,6 +27,6 @@ main().then(
     const e = err instanceof Error ? err : new Error(String(err));
     process.stderr.write(`${PROG}: ${e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}\n`);
     if (process.env.GANOMALY_DEBUG) process.stderr.write(`${e.stack}\n`);
-    process.exitCode = (e as { code?: unknown }).code === 'invalid_usage' ? 2 : 1;
+    process.exitCode = USAGE_ERROR_CODES.includes((e as { code?: unknown }).code) ? 2 : 1;
   },
 );

@@ -1,5 +1,6 @@
 // The platform-neutral detector: one session, preprocessing from the manifest, batching,
 // calibrated scores. The Node and browser entries only supply a RuntimePlatform.
+import { checkRange, RUNTIME_RANGES } from '../../option-ranges.js';
 import type { Manifest, Precision, Tiling } from '../../types.js';
 import { Batcher } from './batcher.js';
 import { DisposedError, InvalidImageError, ModelLoadError, NonFiniteScoreError, errorMessage, typeName } from './errors.js';
@@ -73,7 +74,7 @@ export interface DetectorOptions {
   verifyIntegrity?: boolean;
   /** Where the one warning about skipped providers goes. Default console; null silences it. */
   logger?: Logger | null;
-  /** Most images per ONNX Runtime run. Default 16. */
+  /** Most images per ONNX Runtime run, 1-4096. Default 16. */
   maxBatch?: number;
   /**
    * Which detector to load: 'fp32' (detector.onnx, the default), 'fp16' or 'int8' (the variants in
@@ -86,7 +87,7 @@ export interface DetectorOptions {
   /**
    * Most images score() decodes at once. Each is preprocessed as soon as it is decoded and its
    * pixels dropped, so score() holds at most this many decoded images, however long the list.
-   * Default 4.
+   * 1-64. Default 4.
    */
   decodeConcurrency?: number;
 }
@@ -95,8 +96,7 @@ export const DEFAULT_MAX_BATCH = 16;
 export const DEFAULT_DECODE_CONCURRENCY = 4;
 
 function checkThreshold(t: unknown, what: string): number {
-  if (typeof t !== 'number' || !Number.isFinite(t)) throw new TypeError(`${what} must be a finite number; got ${String(t)}`);
-  return t;
+  return checkRange(RUNTIME_RANGES.threshold, t, what);
 }
 
 export class Detector<Input> {
@@ -125,10 +125,9 @@ export class Detector<Input> {
     if (typeof options !== 'object' || options === null || options.model === undefined) {
       throw new TypeError('createDetector needs { model }: a model folder, URL, or { manifest, detector } bytes');
     }
-    const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
-    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new TypeError(`maxBatch must be a positive integer; got ${maxBatch}`);
-    const decodeConcurrency = options.decodeConcurrency ?? DEFAULT_DECODE_CONCURRENCY;
-    if (!Number.isInteger(decodeConcurrency) || decodeConcurrency < 1) throw new TypeError(`decodeConcurrency must be a positive integer; got ${decodeConcurrency}`);
+    // Ranges from the one table the CLI and the gateway use too (option-ranges.ts).
+    const maxBatch = checkRange(RUNTIME_RANGES.maxBatch, options.maxBatch ?? DEFAULT_MAX_BATCH, 'maxBatch');
+    const decodeConcurrency = checkRange(RUNTIME_RANGES.decodeConcurrency, options.decodeConcurrency ?? DEFAULT_DECODE_CONCURRENCY, 'decodeConcurrency');
     if (options.threshold !== undefined) checkThreshold(options.threshold, 'threshold');
     const { manifest, detector, precision, file } = await loadModel(platform, options.model, options.verifyIntegrity ?? true, { fetchTimeoutMs: options.fetchTimeoutMs }, options.precision);
     const logger = options.logger === undefined ? console : options.logger;

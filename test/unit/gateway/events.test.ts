@@ -174,7 +174,7 @@ describe('EventTracker', () => {
     expect(() => new EventTracker({ camera: '' })).toThrow(TypeError);
     expect(() => new EventTracker({ camera: 'c', startFrames: 0 })).toThrow(RangeError);
     expect(() => new EventTracker({ camera: 'c', endFrames: 10001 })).toThrow(RangeError);
-    expect(() => new EventTracker({ camera: 'c', updateFrames: 1.5 })).toThrow(TypeError);
+    expect(() => new EventTracker({ camera: 'c', updateFrames: 1.5 })).toThrow(RangeError);
     expect(() => new EventTracker({ camera: 'c', minScore: 2 })).toThrow(RangeError);
   });
 
