@@ -7,7 +7,7 @@
 // alive at once and on the work per image. The first thing outside that is an UntrustedGraphError
 // naming it.
 import type { Manifest } from '../../types.js';
-import { UntrustedGraphError } from './errors.js';
+import { ModelLoadError, UntrustedGraphError } from './errors.js';
 import { readOnnxModel, type OnnxGraph, type OnnxNode, type OnnxTensor } from './onnx-reader.js';
 
 /** ONNX TensorProto data types the exporter stores or computes in. */
@@ -86,17 +86,25 @@ const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && new Set(a).size === a.length && a.every((x) => b.includes(x));
 
 class Refusal {
-  constructor(readonly subject: string, readonly message: string) {}
+  constructor(readonly subject: string, readonly message: string, readonly mismatch: boolean) {}
 }
 
 function refuse(subject: string, message: string): never {
-  throw new Refusal(subject, message);
+  throw new Refusal(subject, message, false);
 }
 
 /**
- * Throws UntrustedGraphError (or ModelLoadError for bytes that are not ONNX) unless `bytes` is a
- * graph the exporter writes for `manifest`: its operators, its initializer storage, the manifest's
- * input and outputs with their shapes, and within GRAPH_LIMITS.
+ * A graph that may be the exporter's, but not for this manifest (another input size, other
+ * outputs): a ModelLoadError, as when ONNX Runtime finds the same at its first run.
+ */
+function mismatch(subject: string, message: string): never {
+  throw new Refusal(subject, message, true);
+}
+
+/**
+ * Throws unless `bytes` is a graph the exporter writes for `manifest`: UntrustedGraphError for
+ * anything outside the exporter's operators, initializer storage or GRAPH_LIMITS; ModelLoadError
+ * for bytes that are not ONNX, and for inputs or outputs (names, shapes) other than the manifest's.
  */
 export function checkGraph(bytes: Uint8Array, manifest: Manifest, file = 'detector.onnx'): GraphSummary {
   const model = readOnnxModel(bytes, file);
@@ -104,6 +112,7 @@ export function checkGraph(bytes: Uint8Array, manifest: Manifest, file = 'detect
     return checkModel(model, manifest, file);
   } catch (e) {
     if (!(e instanceof Refusal)) throw e;
+    if (e.mismatch) throw new ModelLoadError(e.message.startsWith(file) ? e.message : `${file} does not match manifest.json: ${e.subject ? `${e.subject} ` : ''}${e.message}; the graph and manifest.json do not belong together — re-export the model`);
     throw new UntrustedGraphError(file, e.subject, `${file} is not a graph this runtime accepts: ${e.subject ? `${e.subject}: ` : ''}${e.message}; only graphs \`ganomaly export\` writes are loaded — re-export the model`);
   }
 }
@@ -142,11 +151,18 @@ function checkModel(model: ReturnType<typeof readOnnxModel>, manifest: Manifest,
   const inputOk = graph.inputs.length === 1 && sameSet(entry.inputs, [manifest.input.name]);
   const input = graph.inputs[0];
   if (!inputOk || input?.name !== manifest.input.name) {
-    refuse('', `graph inputs ${JSON.stringify(graph.inputs.map((v) => v.name))}; the manifest has ${JSON.stringify(entry.inputs)} with input.name '${manifest.input.name}'`);
+    mismatch('', `graph inputs ${JSON.stringify(graph.inputs.map((v) => v.name))}; the manifest has ${JSON.stringify(entry.inputs)} with input.name '${manifest.input.name}'`);
   }
-  checkDeclared(input, [...manifest.input.shape.slice(1)] as number[], fixed, `input '${input.name}'`);
+  const perImage = manifest.input.shape.slice(1) as number[];
+  try {
+    checkDeclared(input, perImage, fixed, `input '${input.name}'`);
+  } catch (e) {
+    if (!(e instanceof Refusal)) throw e;
+    // Worded as the probe run at load words it (detector.ts), which found this before.
+    mismatch(e.subject, `${file} cannot run the manifest's input shape [${[fixed ?? 1, ...perImage].join(', ')}]: ${e.subject} ${e.message}; the graph and manifest.json do not belong together — re-export the model`);
+  }
   const outputNames = graph.outputs.map((v) => v.name);
-  if (!sameSet(outputNames, entry.outputs)) refuse('', `graph outputs ${JSON.stringify(outputNames)}; the manifest lists ${JSON.stringify(entry.outputs)}`);
+  if (!sameSet(outputNames, entry.outputs)) mismatch('', `graph outputs ${JSON.stringify(outputNames)}; the manifest lists ${JSON.stringify(entry.outputs)}`);
   const expected = outputShapes(manifest);
   for (const o of graph.outputs) {
     const shape = Object.hasOwn(expected, o.name) ? expected[o.name] : undefined;
@@ -164,7 +180,7 @@ function checkModel(model: ReturnType<typeof readOnnxModel>, manifest: Manifest,
       if (!got) return refuse(`output '${o.name}'`, 'is not produced by any node');
       const want = [b, ...expected[o.name]!];
       if (got.shape.join() !== want.join()) {
-        refuse(`output '${o.name}'`, `computes shape [${got.shape.join(', ')}] for a batch of ${b}; the manifest implies [${want.join(', ')}]`);
+        mismatch(`output '${o.name}'`, `computes shape [${got.shape.join(', ')}] for a batch of ${b}; the manifest implies [${want.join(', ')}]`);
       }
       if (got.type !== FLOAT) refuse(`output '${o.name}'`, `computes data type ${got.type}, not float32`);
     }
@@ -179,7 +195,7 @@ function checkDeclared(v: OnnxGraph['inputs'][number], perImage: readonly number
   const batchOk = dims !== undefined && (fixed === undefined ? typeof dims[0] === 'string' && dims[0] !== '' : dims[0] === fixed);
   if (v.kind !== 'tensor' || v.elemType !== FLOAT || !dims || !batchOk || dims.slice(1).join() !== perImage.join() || dims.length !== perImage.length + 1) {
     const shown = dims ? `[${dims.map((d) => (d === undefined ? '?' : String(d))).join(', ')}]` : 'no shape';
-    refuse(label, `declared as ${v.kind || 'untyped'} of type ${v.elemType} with ${shown}; expected float32 [${fixed ?? 'N'}, ${perImage.join(', ')}]`);
+    mismatch(label, `is declared as ${v.kind || 'untyped'} of type ${v.elemType} with ${shown}; the manifest implies float32 [${fixed ?? 'N'}, ${perImage.join(', ')}]`);
   }
 }
 

@@ -63,6 +63,20 @@ function manifestFor(cfg: ModelConfig, opts: { file?: string; outputs?: string[]
   };
 }
 
+/** The ModelLoadError `fn` throws for a graph that is not for this manifest (fails the test on anything else). */
+function mismatchError(fn: () => unknown): ModelLoadError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ModelLoadError);
+    expect(e).not.toBeInstanceOf(UntrustedGraphError);
+    expect((e as Error).message).not.toContain('\n');
+    expect((e as Error).message).toMatch(/the graph and manifest\.json do not belong together/);
+    return e as ModelLoadError;
+  }
+  throw new Error('the graph was accepted');
+}
+
 /** The UntrustedGraphError `fn` throws (fails the test if it throws anything else or nothing). */
 function refusal(fn: () => unknown): UntrustedGraphError {
   try {
@@ -111,7 +125,7 @@ describe('graphs the exporter writes', () => {
     }
     const fixed = toBinary(ModelProtoSchema, m);
     expect(checkGraph(fixed, manifestFor(TINY, { batch: 4 })).nodes).toBeGreaterThan(10);
-    expect(refusal(() => checkGraph(fixed, manifestFor(TINY))).subject).toBe("input 'x'");
+    expect(mismatchError(() => checkGraph(fixed, manifestFor(TINY))).message).toMatch(/^detector\.onnx cannot run the manifest's input shape \[1, 1, 32, 32\]: input 'x' is declared as tensor of type 1 with \[4, 1, 32, 32\]; the manifest implies float32 \[N, 1, 32, 32\]/);
   });
 
   it('GE, GD, E and D use only allowed operators and attributes; the allow-list is the exporter\'s operator list', () => {
@@ -261,25 +275,31 @@ describe('graphs the exporter does not write', () => {
     expect(refusal(check(both)).subject).toBe("node 'hidden' (ConstantOfShape)");
   });
 
-  it('inputs and outputs that are not the manifest\'s', () => {
+  it('inputs and outputs that are not the manifest\'s: a ModelLoadError, as before the check', () => {
     // Input shape: 64×64 under a 32×32 manifest.
     const big = manifestFor({ ...TINY, isize: 64 }, { outputs: ['score'] });
-    expect(refusal(check(serialize(finishWithScore(start(big), big)))).subject).toBe("input 'x'");
+    expect(mismatchError(check(serialize(finishWithScore(start(big), big)))).message).toMatch(/cannot run the manifest's input shape \[1, 1, 32, 32\]: input 'x' is declared as tensor of type 1 with \[N, 1, 64, 64\]/);
     // An output the manifest does not list.
     const extra = tiny();
     extra.addNode('Relu', ['x'], ['secret']);
     extra.addOutput('secret', ['N', 1, 32, 32]);
-    expect(refusal(check(serialize(finishWithScore(extra, manifest)))).message).toMatch(/graph outputs \["secret","score"\]; the manifest lists \["score"\]/);
+    expect(mismatchError(check(serialize(finishWithScore(extra, manifest)))).message).toMatch(/graph outputs \["secret","score"\]; the manifest lists \["score"\]/);
     // A second graph input (an initializer listed as an input, old IR style).
     const two = finishWithScore(tiny(), manifest);
     two.graph!.input.push({ ...two.graph!.input[0]!, name: 'y' });
-    expect(refusal(check(serialize(two))).message).toMatch(/graph inputs \["x","y"\]/);
+    expect(mismatchError(check(serialize(two))).message).toMatch(/graph inputs \["x","y"\]/);
     // x_hat declared with the wrong size.
     const withXhat = manifestFor(TINY, { outputs: ['score', 'x_hat'] });
     const g = start(withXhat);
     g.addNode('Relu', ['x'], ['x_hat']);
     g.addOutput('x_hat', ['N', 1, 32, 16]);
-    expect(refusal(check(serialize(finishWithScore(g, withXhat)), withXhat)).subject).toBe("output 'x_hat'");
+    expect(mismatchError(check(serialize(finishWithScore(g, withXhat)), withXhat)).message).toMatch(/^detector\.onnx does not match manifest\.json: output 'x_hat' is declared as tensor of type 1 with \[N, 1, 32, 16\]; the manifest implies float32 \[N, 1, 32, 32\]/);
+    // An output name the runtime does not know: not the exporter's.
+    const odd = manifestFor(TINY, { outputs: ['score', 'extra'] });
+    const h = start(odd);
+    h.addNode('Relu', ['x'], ['extra']);
+    h.addOutput('extra', ['N', 1, 32, 32]);
+    expect(refusal(check(serialize(finishWithScore(h, odd)), odd)).subject).toBe("output 'extra'");
   });
 
   it('a graph that folds the batch into another dimension (right at batch 1, wrong at 2)', () => {
@@ -288,8 +308,8 @@ describe('graphs the exporter does not write', () => {
     g.addNode('Reshape', ['x', 'flat'], ['x.flat'], { allowzero: attr.int(0) });
     g.addNode('ReduceMean', ['x.flat'], ['score'], { axes: attr.ints([1]), keepdims: attr.int(0) });
     g.addOutput('score', ['N']);
-    const e = refusal(check(g.serialize()));
-    expect(e.message).toMatch(/output 'score': computes shape \[1\] for a batch of 2; the manifest implies \[2\]/);
+    const e = mismatchError(check(g.serialize()));
+    expect(e.message).toMatch(/output 'score' computes shape \[1\] for a batch of 2; the manifest implies \[2\]/);
   });
 
   it('nodes out of order, a tensor defined twice', () => {
