@@ -37,7 +37,7 @@ export interface OnnxTensor {
   dataType: number;
   /** raw_data; empty when absent. */
   raw: Uint8Array;
-  /** Values held in the typed fields (float_data, int64_data, …) instead of raw_data. */
+  /** Typed data fields (float_data, int64_data, …) or segment entries seen instead of raw_data alone. */
   typedValues: number;
   /** external_data entries or data_location EXTERNAL: the bytes would be read from a file. */
   external: boolean;
@@ -240,7 +240,7 @@ export function readOnnxModel(bytes: Uint8Array, file = 'detector.onnx'): OnnxMo
         t.raw = bytes.subarray(w.pos, e);
       } else if (f === 13) t.external = true;
       else if (f === 14) t.external ||= w.int(wt, e, 'data_location') !== 0;
-      else if (f === 4 || f === 5 || f === 6 || f === 7 || f === 10 || f === 11) t.typedValues++;
+      else if (f === 3 || f === 4 || f === 5 || f === 6 || f === 7 || f === 10 || f === 11) t.typedValues++; // segment, typed data
     }, wire, 'tensor');
   };
 
