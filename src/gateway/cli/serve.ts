@@ -17,6 +17,8 @@ Runtime runs. Logs one JSON line per request on stdout. See docs/serve.md.
                          ?heatmap=1 adds a base64 PNG heatmap; Accept: image/png returns the PNG
   POST /v1/score:batch   multipart/form-data, one image per part → {results: [...]} in order
   GET  /healthz /readyz /metrics (Prometheus) /v1/model (manifest)
+                         /readyz: 503 until one probe image has scored within --timeout-ms
+                         after start (503 not_ready, with the reason, if it did not)
 
 Options:
   -m, --model <dir|url>   model folder (manifest.json + detector.onnx), required

@@ -9,11 +9,12 @@ const BEAT_MS = 200;
 /** Main-thread silence after which /healthz on the health port answers 503. */
 export const HEALTH_STALL_MS = 10_000;
 
-const STATE = { starting: 0, ready: 1, draining: 2 } as const;
+const STATE = { starting: 0, ready: 1, draining: 2, not_ready: 3 } as const;
 
 export interface HealthListener {
   port: number;
-  setState(s: keyof typeof STATE): void;
+  /** `reason` says why, for not_ready (answered with it). */
+  setState(s: keyof typeof STATE, reason?: string): void;
   close(): Promise<void>;
 }
 
@@ -39,7 +40,9 @@ export async function startHealthListener(host: string, port: number, stallMs = 
   let closed: Promise<void> | undefined;
   return {
     port: bound,
-    setState(s) {
+    setState(s, reason) {
+      // The thread stores not_ready itself, with its reason, so it never answers one without the other.
+      if (s === 'not_ready') return void worker.postMessage({ reason: reason ?? '', state: STATE.not_ready });
       Atomics.store(state, 0, STATE[s]);
     },
     close() {

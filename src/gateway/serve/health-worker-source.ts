@@ -9,8 +9,9 @@
 // a stamp older than stallMs turns /healthz into a 503.
 //
 // workerData: { host, port, stallMs, shared }   shared: SharedArrayBuffer, [0] = beat (ms, BigInt64), [8] = state (Int32)
-// state: 0 starting, 1 ready, 2 draining
-// Protocol: ← { port } once listening, or { error }; → 'close' ← exits once its server has closed.
+// state: 0 starting, 1 ready, 2 draining, 3 not ready
+// Protocol: ← { port } once listening, or { error }; → { reason, state: 3 } (not ready, and why);
+// → 'close' ← exits once its server has closed.
 export const HEALTH_WORKER_SOURCE = String.raw`
 'use strict';
 const http = require('node:http');
@@ -18,6 +19,7 @@ const { parentPort, workerData } = require('node:worker_threads');
 const beat = new BigInt64Array(workerData.shared, 0, 1);
 const state = new Int32Array(workerData.shared, 8, 1);
 const ROUTES = { '/healthz': true, '/readyz': true };
+let notReadyReason = '';
 
 function send(res, status, body, extra) {
   const text = JSON.stringify(body);
@@ -36,6 +38,7 @@ const server = http.createServer({ keepAlive: true }, (req, res) => {
   if (path === '/healthz') return send(res, 200, { status: 'ok' });
   const s = Atomics.load(state, 0);
   if (s === 1) return send(res, 200, { status: 'ready' });
+  if (s === 3) return send(res, 503, { status: 'not_ready', reason: notReadyReason });
   return send(res, 503, { status: s === 2 ? 'shutting_down' : 'starting' });
 });
 // Probes are tiny and local: whoever holds a connection longer, or opens hundreds, is not one,
@@ -48,6 +51,10 @@ server.on('clientError', (err, socket) => socket.destroy());
 server.once('error', (e) => parentPort.postMessage({ error: e.message }));
 server.listen(workerData.port, workerData.host, () => parentPort.postMessage({ port: server.address().port }));
 parentPort.on('message', (m) => {
+  if (m && typeof m.reason === 'string') {
+    notReadyReason = m.reason;
+    Atomics.store(state, 0, m.state);
+  }
   if (m !== 'close') return;
   server.close(() => process.exit(0));
   server.closeAllConnections();

@@ -7,6 +7,7 @@ import type { Admission } from './admission.js';
 import type { MicroBatcher } from './batcher.js';
 import { startHealthListener, type HealthListener } from './health-listener.js';
 import type { LogSink } from './logging.js';
+import type { Readiness } from './readiness.js';
 import type { Routes } from './routes.js';
 
 export interface LifecycleOptions {
@@ -17,6 +18,8 @@ export interface LifecycleOptions {
   admission: Admission;
   batcher: Pick<MicroBatcher<unknown, unknown>, 'flush' | 'idle'>;
   routes: Routes;
+  /** What the health port's /readyz answers (the main port's reads it in routes.ts). */
+  readiness: Readiness;
   /** The decode workers, then the model and its session worker: what a failed start or a close gives back. */
   releaseWorkers(): Promise<void>;
   log: LogSink;
@@ -62,7 +65,8 @@ export async function listen(o: LifecycleOptions): Promise<Listening> {
       await o.releaseWorkers();
       throw e;
     }
-    health.setState('ready');
+    const h = health;
+    o.readiness.watch((state, reason) => h.setState(state, reason));
   }
 
   let closing: Promise<void> | null = null;

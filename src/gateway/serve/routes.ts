@@ -18,6 +18,7 @@ import type { Admission, AdmissionTicket } from './admission.js';
 import { CancelledError, type MicroBatcher } from './batcher.js';
 import { errorBody, HttpError } from './errors.js';
 import type { LogSink } from './logging.js';
+import type { Readiness } from './readiness.js';
 import { PROMETHEUS_CONTENT_TYPE, type Counter, type Histogram, type Registry } from './metrics.js';
 import { scoreBatch, scoreOne, type RequestInfo, type ScoreItem, type ScoringContext } from './scoring.js';
 
@@ -42,6 +43,8 @@ export interface RouteDeps {
   /** Images scored, by verdict. */
   scored: Counter;
   log: LogSink;
+  /** Whether the probe image scored within the request timeout (readiness.ts). */
+  readiness: Readiness;
 }
 
 export interface Routes {
@@ -145,6 +148,7 @@ export function createRoutes(d: RouteDeps): Routes {
           return sendJson(res, 200, { status: 'ok' });
         case '/readyz':
           if (admission.draining) throw new HttpError(503, 'shutting_down', 'the server is shutting down');
+          if (d.readiness.state !== 'ready') throw new HttpError(503, d.readiness.state, d.readiness.reason ?? 'the server is scoring its probe image');
           return sendJson(res, 200, { status: 'ready', model: scoring.modelName, provider: detector.provider, precision: detector.precision });
         case '/metrics':
           return sendJson(res, 200, d.registry.render(), PROMETHEUS_CONTENT_TYPE);

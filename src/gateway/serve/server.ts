@@ -3,7 +3,7 @@
 // micro-batcher (batcher.ts), the decode workers (decode-pool.ts), metrics, routes (routes.ts)
 // and the lifecycle (lifecycle.ts: listen, drain, close).
 import { availableParallelism } from 'node:os';
-import { createDetector, loadSharp, type ExecutionProvider, type FrameTiles, type NodeDetector, type ScoreResult } from '@ganomaly-edge/runtime/node';
+import { createDetector, inputSize, loadSharp, type ExecutionProvider, type FrameTiles, type NodeDetector, type ScoreResult } from '@ganomaly-edge/runtime/node';
 import { checkOptionalRange, checkRange, SERVE_RANGES } from '../../option-ranges.js';
 import { renamedOption } from '../../renamed-option.js';
 import type { Precision } from '../../types.js';
@@ -14,6 +14,7 @@ import { DecodePool } from './decode-pool.js';
 import { listen } from './lifecycle.js';
 import { silentLog, type LogSink } from './logging.js';
 import { batchBuckets, Counter, Gauge, Histogram, LATENCY_BUCKETS_S, Registry } from './metrics.js';
+import { probeReadiness, Readiness } from './readiness.js';
 import { createRoutes, isItemError } from './routes.js';
 import type { ScoreItem } from './scoring.js';
 
@@ -51,7 +52,10 @@ export interface ServeOptions {
   maxBodyBytes?: number;
   /** Time allowed to receive a request body, ms: integer 1 to 2³¹−1 (setTimeout's largest). Default 30 000; past it 408. */
   bodyTimeoutMs?: number;
-  /** Time allowed to decode and score once the body is in, ms: integer 1 to 2³¹−1. Default 30 000; past it 504. */
+  /**
+   * Time allowed to decode and score once the body is in, ms: integer 1 to 2³¹−1. Default 30 000;
+   * past it 504. Also the limit for the probe image scored at start: past it, /readyz stays 503 not_ready.
+   */
   timeoutMs?: number;
   /** Largest decoded image (width × height); bigger images (decompression bombs) get 400. Integer 1 to 10⁹. Default 25 megapixels. */
   limitInputPixels?: number;
@@ -105,6 +109,11 @@ export interface RunningServer {
   /** The health port's http://host:port; absent when healthPort is false. */
   healthUrl?: string;
   detector: NodeDetector;
+  /**
+   * Why /readyz answers 503 not_ready: the probe image scored at start took longer than timeoutMs
+   * or failed. Absent when the server is ready.
+   */
+  notReady?: string;
   /** Stops accepting, answers every accepted request, then releases the model. Idempotent. */
   close(): Promise<void>;
 }
@@ -240,8 +249,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   registry.add(new Gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', () => [{ value: process.memoryUsage.rss() }]));
   registry.add(new Gauge('nodejs_heap_used_bytes', 'V8 heap in use, in bytes.', () => [{ value: process.memoryUsage().heapUsed }]));
 
+  const readiness = new Readiness();
   const routes = createRoutes({
-    detector, admission, batcher, registry, requests, latency, scored, log,
+    detector, admission, batcher, registry, requests, latency, scored, log, readiness,
     scoring: {
       modelName,
       maxBodyBytes: o.maxBodyBytes,
@@ -257,8 +267,17 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     },
   });
   const running = await listen({
-    port: o.port, host: o.host, healthPort, bodyTimeoutMs: o.bodyTimeoutMs, admission, batcher, routes, releaseWorkers, log,
+    port: o.port, host: o.host, healthPort, bodyTimeoutMs: o.bodyTimeoutMs, admission, batcher, routes, readiness, releaseWorkers, log,
   });
-  log({ msg: 'listening', url: running.url, ...(running.healthUrl ? { healthUrl: running.healthUrl } : {}), model: modelName, provider: detector.provider, maxBatch, maxWaitMs: o.maxWaitMs, maxQueue });
-  return { ...running, detector };
+  // Listening (health checks answered, /readyz 'starting') while one probe image is scored.
+  // A patch model with a fixed frame is probed with a whole (blank) frame: that is what a request costs.
+  const t = detector.tiling;
+  const probe = t && t.frame !== 'any'
+    ? () => detector.score({ data: new Uint8Array(t.frame.width * t.frame.height), width: t.frame.width, height: t.frame.height, channels: 1 })
+    : () => detector.scorePreprocessed(new Float32Array(inputSize(detector.manifest.preprocessing)));
+  const notReady = await probeReadiness(probe, o.timeoutMs);
+  readiness.set(notReady === null ? 'ready' : 'not_ready', notReady ?? undefined);
+  if (notReady !== null) log({ msg: 'not ready', level: 'warn', reason: notReady });
+  log({ msg: 'listening', ready: notReady === null, url: running.url, ...(running.healthUrl ? { healthUrl: running.healthUrl } : {}), model: modelName, provider: detector.provider, maxBatch, maxWaitMs: o.maxWaitMs, maxQueue });
+  return { ...running, detector, ...(notReady !== null ? { notReady } : {}) };
 }

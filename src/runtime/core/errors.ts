@@ -43,6 +43,26 @@ export class ModelLoadError extends GanomalyError {
   readonly code = 'model_load_failed';
 }
 
+/**
+ * The graph is not one the exporter writes: an operator, domain, attribute, initializer, input or
+ * output outside what `ganomaly export` emits (any precision), or a shape, size or cost past the
+ * runtime's bounds. Checked before ONNX Runtime sees the bytes: a small graph with a correct
+ * sha256 can still ask for gigabytes or minutes of work.
+ */
+export class UntrustedGraphError extends GanomalyError {
+  override name = 'UntrustedGraphError';
+  readonly code = 'model_untrusted_graph';
+  constructor(
+    /** The graph file (detector.onnx or a variant's). */
+    readonly file: string,
+    /** The first offending node, tensor or field ('' for the model as a whole). */
+    readonly subject: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Every requested execution provider failed; `failures` says why each one did. */
 export class ProviderError extends GanomalyError {
   override name = 'ProviderError';

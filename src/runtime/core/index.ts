@@ -18,6 +18,7 @@ export {
   NonFiniteScoreError,
   ProviderError,
   UnresolvedModuleError,
+  UntrustedGraphError,
 } from './errors.js';
 export { parseManifest, selectPrecision, SUPPORTED_SCHEMA_VERSIONS, DETECTOR_FILE, MANIFEST_FILE, REDUCED_PRECISIONS } from './manifest.js';
 export type { Manifest, Precision, PrecisionVariant, Tiling } from '../../types.js';

@@ -5,6 +5,7 @@ import { InputLimitError, IntegrityError, ManifestError, ModelNotFoundError, err
 import { MANIFEST_CORE_METADATA_KEY, manifestCoreSha256, onnxMetadataValue } from './manifest-core.js';
 import { MANIFEST_FILE, parseManifest, selectPrecision } from './manifest.js';
 import type { ModelFiles, RuntimePlatform } from './platform.js';
+import { checkGraph } from './graph-check.js';
 
 /**
  * A model folder path (Node), a URL (folder or its manifest.json), the two files' own URLs (what a
@@ -114,6 +115,8 @@ export async function loadModel(
     await verify(platform, manifest, detector, location, file);
     verifyCore(manifest, detector, location, file);
   }
+  // Whether or not its bytes match the manifest, ONNX Runtime sees only a graph the exporter could have written.
+  checkGraph(detector, manifest, file);
   return { manifest, detector, location, precision: chosen, file };
 }
 

@@ -2,7 +2,7 @@
 // server thread, and both answer the frame's score and worst tile exactly as Detector.score does.
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDetector, type Manifest, type NodeDetector } from '../../../src/runtime/node.js';
+import { createDetector, type Manifest, type NodeDetector, type RawImage } from '../../../src/runtime/node.js';
 import { startServer, type RunningServer } from '../../../src/gateway/serve/server.js';
 import { makeModelFolder, testImage, writeModelFolder, type TestModel } from '../../helpers/make-model.js';
 
@@ -35,12 +35,12 @@ describe('serve with a patch model', () => {
   });
 
   it('cuts raw pixels on the server thread the same way, and refuses a frame smaller than a tile with a 400', async () => {
-    const raw = (img: { data: Uint8Array; width: number; height: number }) =>
-      fetch(`${server.url}/v1/score`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'x-width': String(img.width), 'x-height': String(img.height), 'x-channels': '1' }, body: img.data });
+    const raw = (img: RawImage) =>
+      fetch(`${server.url}/v1/score`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'x-width': String(img.width), 'x-height': String(img.height), 'x-channels': '1' }, body: Buffer.from(img.data) });
     const res = await raw(frame);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { score: number }).score).toBe((await detector.score(frame)).score);
-    const small = await raw(testImage(20, 64, 1, 2) as { data: Uint8Array; width: number; height: number });
+    const small = await raw(testImage(20, 64, 1, 2));
     expect(small.status).toBe(400);
     expect(((await small.json()) as { error: { message: string } }).error.message).toMatch(/smaller than one 32x32 tile/);
   });
