@@ -271,9 +271,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
   // Listening (health checks answered, /readyz 'starting') while one probe image is scored.
   // A patch model with a fixed frame is probed with a whole (blank) frame: that is what a request costs.
-  const t = detector.tiling;
-  const probe = t && t.frame !== 'any'
-    ? () => detector.score({ data: new Uint8Array(t.frame.width * t.frame.height), width: t.frame.width, height: t.frame.height, channels: 1 })
+  const frame = detector.tiling?.frame;
+  const probe = frame && frame !== 'any'
+    ? () => detector.score({ data: new Uint8Array(frame.width * frame.height), width: frame.width, height: frame.height, channels: 1 })
     : () => detector.scorePreprocessed(new Float32Array(inputSize(detector.manifest.preprocessing)));
   const notReady = await probeReadiness(probe, o.timeoutMs);
   readiness.set(notReady === null ? 'ready' : 'not_ready', notReady ?? undefined);
