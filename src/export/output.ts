@@ -170,6 +170,9 @@ export async function openUpdateTarget(modelDir: string): Promise<ExportTarget> 
     if (!s) throw new ExportError(`${dir} does not exist; pass the folder \`ganomaly export\` wrote`);
     if (!s.isDirectory()) throw new ExportError(`${dir} is not a folder; pass the folder \`ganomaly export\` wrote`);
     // A reflink where the filesystem has them: a model folder can be large.
-    await fs.cp(dir, stage, { recursive: true, mode: fsConstants.COPYFILE_FICLONE, verbatimSymlinks: true });
+    await fs.cp(dir, stage, { recursive: true, mode: fsConstants.COPYFILE_FICLONE, verbatimSymlinks: true }).catch((e: unknown) => {
+      // A FIFO or socket in the folder: Node's cp refuses it, naming the staged copy.
+      throw new ExportError(`cannot copy ${displayPath(dir)} to update it (a model folder holds regular files only): ${(e as Error).message.split(stage).join(dir)}`);
+    });
   });
 }

@@ -2,7 +2,7 @@
 // the bounded reader, the graph capped at the size its manifest gives and checked against its
 // sha256, so a FIFO, /dev/zero or a swapped file is an ExportError before any work.
 import path from 'node:path';
-import { DETECTOR_FILE, MANIFEST_FILE, parseManifest } from '@ganomaly-edge/runtime/node';
+import { DETECTOR_FILE, InputLimitError, MANIFEST_FILE, parseManifest } from '@ganomaly-edge/runtime/node';
 import { displayPath, MAX_DETECTOR_BYTES, MAX_MANIFEST_BYTES, readRegularFile, readTextFile } from '../io/read.js';
 import type { Manifest } from '../types.js';
 import { ExportError } from './errors.js';
@@ -41,6 +41,9 @@ export async function readExportedModel(dir: string, shownDir = dir): Promise<Ex
   }
   // Capped at the manifest's size: a bigger file is refused at once, not read and then hashed.
   const detector = await readRegularFile(path.join(dir, DETECTOR_FILE), entry.bytes, DETECTOR_FILE).catch((e: unknown) => {
+    if (e instanceof InputLimitError && e.size !== undefined) {
+      throw new ExportError(`${detectorPath} has ${e.size} bytes but the manifest says ${entry.bytes} (not read): re-export the model`);
+    }
     throw new ExportError(`cannot read ${detectorPath}: ${errorMessage(e)}`);
   });
   if (detector.length !== entry.bytes) {

@@ -1,5 +1,6 @@
 // Writing FP16/INT8 variants into a model folder, and adding them to a folder that already exists
 // (`ganomaly quantize`). Building them is variant-build.ts.
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { MANIFEST_FILE } from '@ganomaly-edge/runtime/node';
 import { writeFileAtomic } from '../io/write-atomic.js';
@@ -51,6 +52,10 @@ export async function quantizeModel(modelDir: string, opts: QuantizeOptions = {}
   const unknown = precisions.filter((p) => !(PRECISIONS as readonly string[]).includes(p));
   if (unknown.length) throw new RangeError(`precisions must be fp16 and/or int8; got ${unknown.join(', ')}`);
   const progress = (stage: string) => opts.onProgress?.({ kind: 'stage', stage });
+  // The live folder is read first: a FIFO, a device or an oversize graph is refused before the
+  // folder is copied (a 3 GiB file took 28 s to copy before being refused).
+  const live = path.resolve(modelDir);
+  if (await fs.stat(live).then((s) => s.isDirectory(), () => false)) await readExportedModel(live);
   const target = await openUpdateTarget(modelDir);
   try {
     // Everything is read from the staged copy: the manifest written below describes exactly the
