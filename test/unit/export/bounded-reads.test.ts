@@ -14,7 +14,7 @@ import { ExportError } from '../../../src/export/errors.js';
 import { readRunFolder } from '../../../src/export/runFolder.js';
 import { writeTritonRepository } from '../../../src/export/triton.js';
 import { quantizeModel } from '../../../src/export/variants.js';
-import { CheckpointError, loadCheckpoint } from '../../../src/train/checkpoint.js';
+import { CheckpointError, loadCheckpoint, saveCheckpoint } from '../../../src/train/checkpoint.js';
 import { makeModelFolder, type TestModel } from '../../helpers/make-model.js';
 
 let model: TestModel;
@@ -127,6 +127,15 @@ describe('run folders, checkpoints, IDX files and training images', () => {
     const e3 = await rejection(loadCheckpoint(run));
     expect(e3).toBeInstanceOf(CheckpointError);
     expect(e3.message).toMatch(/has 3221225472 bytes, expected 16/);
+  });
+
+  it('training refuses to write a checkpoint its loader could not read (2 GiB or more), before allocating it', async () => {
+    const run = await tmp('ganomaly-big-ckpt-');
+    const huge = { shape: [2 ** 29], data: { length: 2 ** 29 } as unknown as Float32Array }; // 2 GiB of float32, never allocated
+    const e = await rejection(saveCheckpoint(run, 'e1s0', { w: huge }, {}));
+    expect(e).toBeInstanceOf(CheckpointError);
+    expect(e.message).toMatch(/would have 2147483648 bytes, more than the 2147483647 one file may hold/);
+    expect(await fs.readdir(run)).toEqual([]);
   });
 
   it('an IDX file or a training image that is a FIFO or /dev/zero: a DataError / decode error at once', async () => {
