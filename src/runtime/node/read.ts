@@ -39,7 +39,7 @@ function kindOf(s: import('node:fs').Stats): string {
   if (s.isCharacterDevice() || s.isBlockDevice()) return 'a device';
   if (s.isDirectory()) return 'a folder';
   if (s.isSocket()) return 'a socket';
-  return 'not a regular file';
+  return 'a special file';
 }
 
 /**
