@@ -1,13 +1,17 @@
 // CLI plumbing shared by the toolkit's `ganomaly` and the gateway's `ganomaly-gateway` (each bundles
 // its own copy, so exit codes go by the error's `code`, not by instanceof): one-line errors, exit
-// code 2 for bad usage, 1 for failures.
+// code 2 for bad usage (USAGE_ERROR_CODES), 1 for failures.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { GanomalyError } from '@ganomaly-edge/runtime';
+import { parseRanged, type NumericOption } from './option-ranges.js';
 
 export class UsageError extends GanomalyError {
   override name = 'UsageError';
   readonly code = 'invalid_usage';
 }
+
+/** Error codes that mean bad usage: exit code 2. A number out of its range is one, and so is a model too big to build (train's widths and input size together). */
+export const USAGE_ERROR_CODES: readonly unknown[] = ['invalid_usage', 'option_out_of_range', 'invalid_model_config'];
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -21,27 +25,43 @@ export function parseCommandArgs<const O extends OptionSpec>(
   options: O,
   allowPositionals = true,
 ): { values: OptionValues<O>; positionals: string[] } {
+  const all = { help: { type: 'boolean', short: 'h' }, ...options } as OptionSpec;
   try {
-    const r = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' }, ...options }, allowPositionals, strict: true });
+    const r = parseArgs({ args: joinNegativeNumbers(argv, all), options: all, allowPositionals, strict: true });
     return { values: r.values as OptionValues<O>, positionals: r.positionals };
   } catch (e) {
     throw new UsageError((e as Error).message.split('\n')[0] ?? String(e));
   }
 }
 
-export function intOption(value: string | undefined, name: string, min = 1): number | undefined {
-  if (value === undefined) return undefined;
-  // Decimal digits only: Number() would read '0x10' as 16 and '1e3' as 1000.
-  const n = /^\s*\+?\d+\s*$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min} (decimal digits); got '${value}'`);
-  return n;
+/**
+ * `--port -1` as `--port=-1`: parseArgs calls a value that starts with '-' ambiguous, which would
+ * hide the real problem (a negative number) behind "argument is ambiguous". Only values that look
+ * like numbers are joined, so `--model -x` is still refused as a missing value.
+ */
+function joinNegativeNumbers(argv: string[], options: OptionSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const long = /^--([^=]+)$/.exec(a)?.[1];
+    const short = /^-([^-])$/.exec(a)?.[1];
+    const name = long ?? (short === undefined ? undefined : Object.keys(options).find((k) => options[k]!.short === short));
+    const next = argv[i + 1];
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }
 
-export function numberOption(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number; got '${value}'`);
-  return n;
+/** The number `--<option.flag>` gives, checked against its range in the table (option-ranges.ts); undefined when absent. */
+export function rangedOption(value: string | undefined, option: NumericOption): number | undefined {
+  return value === undefined ? undefined : parseRanged(value, option);
 }
 
 /** A progress line on stderr that redraws in place on a TTY and prints sparsely otherwise. */
@@ -110,13 +130,23 @@ export function executionProvidersOption(current: string | undefined, deprecated
   return a ?? b;
 }
 
-/** Parses sizes such as `10mb`, `512kb`, `1.5MiB`, `2048` (bytes). Units are powers of 1024. */
-export function parseByteSize(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|k|mb|mib|m|gb|gib|g)?\s*$/i.exec(text);
-  if (!m) throw new RangeError(`not a size: '${text}' (use e.g. 10mb, 512kb or a byte count)`);
-  const unit = (m[2] ?? 'b').toLowerCase()[0]!;
-  const scale = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit]!;
-  const n = Math.floor(Number(m[1]) * scale);
-  if (n < 1) throw new RangeError(`size must be at least 1 byte; got '${text}'`);
-  return n;
+/**
+ * A name (file path, model or tensor name) as it is safe to print in a terminal: control
+ * characters (newlines, ANSI escapes, C1 controls) and bidirectional overrides are written as
+ * \n, \t, \xHH or \uHHHH, so a crafted file name can neither forge table rows nor recolour or
+ * reorder the output.
+ */
+export function printable(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  return name.replace(/[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    if (named[c]) return named[c];
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** Columns a printable() string takes: code points, not UTF-16 units (an emoji is one unit of padding, not two). */
+export function displayWidth(s: string): number {
+  return [...s].length;
 }

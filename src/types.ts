@@ -112,6 +112,23 @@ export interface PrecisionVariant {
   parityVsFp32: { images: number } & Record<string, number>;
 }
 
+/**
+ * How a patch (tiled) model sees a frame: the frame is resized to `frame` (or kept at its own size
+ * with 'any'), cut into `tile`×`tile` squares every `stride` pixels (the last row and column are
+ * moved in to end at the frame's edge, so every pixel is covered), each square scored by the model,
+ * and the tile scores reduced to the frame's score.
+ */
+export interface Tiling {
+  /** Tile side in pixels of the (resized) frame; equals the model's input size (model.isize). */
+  tile: number;
+  /** Pixels between the starts of neighbouring tiles, 1..tile (tile: no overlap). */
+  stride: number;
+  /** Size every frame is resized to before cutting, or 'any' (frames are cut at their own size). */
+  frame: { width: number; height: number } | 'any';
+  /** Tile scores → frame score: the worst tile decides. */
+  reduce: 'max';
+}
+
 /** manifest.json written by `ganomaly export`, read by the runtime. Every field is documented in the README. */
 export interface Manifest {
   schemaVersion: number;
@@ -129,6 +146,11 @@ export interface Manifest {
   opset: number;
   tools: Record<string, string>;
   parity: Record<string, number> | null;
+  /**
+   * Present for patch models: how frames are cut into tiles. Calibration and threshold are then
+   * over validation frames' reduced scores, so isAnomaly judges the frame. Absent: whole images.
+   */
+  tiling?: Tiling;
   /** Reduced-precision detectors (absent in models exported before precision variants existed). */
   variants?: Partial<Record<Exclude<Precision, 'fp32'>, PrecisionVariant>>;
 }

@@ -4,6 +4,7 @@
 import {
   anomalyMapToPixels,
   createDetector,
+  cutFrameTiles,
   reconstructionToPixels,
   type RawPixels,
   type ScoreResult,
@@ -35,7 +36,7 @@ interface DemoState {
 }
 // Exposed for the browser console (and the browser test): window.ganomaly.createDetector(...)
 const state: DemoState = { detector: null, lastResult: null, error: null };
-Object.assign(window, { ganomaly: { createDetector, state } });
+Object.assign(window, { ganomaly: { createDetector, cutFrameTiles, state } });
 
 function setStatus(text: string, isError = false): void {
   ui.status.textContent = text;

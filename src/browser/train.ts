@@ -4,7 +4,7 @@
 // IndexedDB (see idb.ts) or hand back to resume.
 import type { ModelConfig, SplitSizes, WeightMap } from '../types.js';
 import { BROWSER_TRAIN_DEFAULTS, validateTrainConfig, type TrainingSettings } from '../config/train-config.js';
-import type { ImageSet } from '../data/imageSet.js';
+import { frameCount, type ImageSet } from '../data/imageSet.js';
 import { checkpointTensors, createRun, initialState, runEpochs, TrainError, type EpochSummary, type TrainEvent, type TrainState } from '../train/loop.js';
 import { selectBrowserBackend, type BrowserBackend, type BrowserBackendRequest } from './backend.js';
 import { packCheckpoint, unpackCheckpoint } from './checkpoint-bytes.js';
@@ -86,12 +86,14 @@ export async function trainInBrowser(opts: TrainInBrowserOptions): Promise<Brows
   if (!Array.isArray(opts.images)) throw new TypeError('trainInBrowser needs { images: [...] }');
   const backend = await selectBrowserBackend(opts.backend ?? 'auto', { tfjsWasmPaths: opts.tfjsWasmPaths, wasmPaths: opts.wasmPaths });
   const { isize, nc } = cfg.model;
-  const sets = await framesToSets(opts.images, { isize, nc, seed: cfg.seed, validationFraction: cfg.validationFraction });
+  const sets = await framesToSets(opts.images, { isize, nc, seed: cfg.seed, validationFraction: cfg.validationFraction, tiling: cfg.tiling });
   if (sets.train.count < cfg.batchSize) {
-    throw new TrainError(`${sets.train.count} training frames are fewer than one batch of ${cfg.batchSize}; capture more frames or lower batchSize`);
+    throw new TrainError(`${sets.train.count} training ${cfg.tiling ? 'tiles' : 'frames'} are fewer than one batch of ${cfg.batchSize}; capture more frames or lower batchSize`);
   }
-  opts.onProgress?.({ kind: 'preprocessed', train: sets.train.count, validation: sets.validation.count });
-  const split: SplitSizes = { seed: cfg.seed, abnormalClass: '', trainNormal: sets.train.count, validationNormal: sets.validation.count, testNormal: 0, testAbnormal: 0 };
+  // Counted in frames (a patch model's sets hold tiles): the split is over frames.
+  const [trainFrames, validationFrames] = [frameCount(sets.train), frameCount(sets.validation)];
+  opts.onProgress?.({ kind: 'preprocessed', train: trainFrames, validation: validationFrames });
+  const split: SplitSizes = { seed: cfg.seed, abnormalClass: '', trainNormal: trainFrames, validationNormal: validationFrames, testNormal: 0, testAbnormal: 0 };
 
   const { model, step } = createRun(cfg, resumed ?? undefined);
   const history: EpochSummary[] = [];

@@ -1,7 +1,8 @@
 // `ganomaly eval`: test-split metrics of an exported model, scored through the runtime.
 import path from 'node:path';
 import { evaluateModel, formatPrecisionTable, formatSummary, type EvalReport, type EvalStage } from '../eval/index.js';
-import { executionProvidersOption, intOption, numberOption, parseCommandArgs, precisionListOption, progressLine, UsageError } from '../cli-args.js';
+import { executionProvidersOption, parseCommandArgs, precisionListOption, progressLine, rangedOption, UsageError } from '../cli-args.js';
+import { EVAL_RANGES } from '../option-ranges.js';
 
 const HELP = `Usage: ganomaly eval --model <model dir> [options]
 
@@ -48,6 +49,15 @@ export async function run(argv: string[]): Promise<number> {
   if (!v.model) throw new UsageError('--model <model dir> is required');
   const executionProviders = executionProvidersOption(v['execution-providers'], v.provider, 'provider');
   const precisions = precisionListOption(v.precision) ?? ['fp32'];
+  // Every number against its range in the table (option-ranges.ts), before the model loads.
+  const R = EVAL_RANGES;
+  const numbers = {
+    seed: rangedOption(v.seed, R.seed),
+    maxImages: rangedOption(v['max-images'], R.maxImages),
+    validationFraction: rangedOption(v['validation-fraction'], R.validationFraction),
+    threshold: rangedOption(v.threshold, R.threshold),
+    batchSize: rangedOption(v['batch-size'], R.batchSize),
+  };
   const reports: EvalReport[] = [];
   for (const precision of precisions) {
     const out = v.out && precisions.length > 1 ? path.join(v.out, precision) : v.out;
@@ -57,11 +67,7 @@ export async function run(argv: string[]): Promise<number> {
       model: v.model,
       data: v.data,
       abnormalClass: v['abnormal-class'],
-      seed: intOption(v.seed, 'seed', 0),
-      maxImages: intOption(v['max-images'], 'max-images', 2),
-      validationFraction: numberOption(v['validation-fraction'], 'validation-fraction'),
-      threshold: numberOption(v.threshold, 'threshold'),
-      batchSize: intOption(v['batch-size'], 'batch-size'),
+      ...numbers,
       executionProviders,
       precision,
       out,

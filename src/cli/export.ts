@@ -2,7 +2,8 @@
 import { DETECTOR_FILE } from '@ganomaly-edge/runtime/node';
 import { exportRun } from '../export/index.js';
 import { BACKEND_REQUESTS, type BackendRequest } from '../backend/index.js';
-import { intOption, numberOption, parseCommandArgs, precisionListOption, progressLine, UsageError } from '../cli-args.js';
+import { parseCommandArgs, precisionListOption, progressLine, rangedOption, UsageError } from '../cli-args.js';
+import { EXPORT_RANGES } from '../option-ranges.js';
 
 const HELP = `Usage: ganomaly export <run dir> --out <model dir> [options]
 
@@ -44,17 +45,19 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError('expected exactly one run folder (ganomaly export <run dir> --out <model dir>)');
   if (!v.out) throw new UsageError('--out <model dir> is required');
-  const q = numberOption(v['threshold-quantile'], 'threshold-quantile');
-  if (q !== undefined && !(q > 0 && q <= 1)) throw new UsageError(`--threshold-quantile must be in (0, 1]; got ${q}`);
-  const threshold = numberOption(v.threshold, 'threshold');
+  const R = EXPORT_RANGES;
+  const q = rangedOption(v['threshold-quantile'], R.thresholdQuantile);
+  const threshold = rangedOption(v.threshold, R.threshold);
+  const opset = rangedOption(v.opset, R.opset);
+  const parityImages = rangedOption(v['parity-images'], R.parityImages);
   if (q !== undefined && threshold !== undefined) throw new UsageError('give --threshold or --threshold-quantile, not both');
   if (v.backend !== undefined && !BACKEND_REQUESTS.includes(v.backend as BackendRequest)) {
     throw new UsageError(`--backend must be one of ${BACKEND_REQUESTS.join(', ')}; got '${v.backend}'`);
   }
   const bar = progressLine('calibrating');
   const { outDir, manifest } = await exportRun(positionals[0]!, {
-    out: v.out, name: v.name, opset: intOption(v.opset, 'opset'), thresholdQuantile: q, threshold,
-    parityImages: intOption(v['parity-images'], 'parity-images'), discriminator: v.discriminator, data: v.data,
+    out: v.out, name: v.name, opset, thresholdQuantile: q, threshold,
+    parityImages, discriminator: v.discriminator, data: v.data,
     backend: v.backend as BackendRequest | undefined,
     precisions: precisionListOption(v.precision),
     force: v.force,

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `ganomaly <command>`: a thin shell over the library. Each command lives in its own file.
 import { displayPath } from '@ganomaly-edge/runtime/node';
-import { UsageError } from '../cli-args.js';
+import { UsageError, USAGE_ERROR_CODES } from '../cli-args.js';
 import { gatewayCommand } from './gateway.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
@@ -40,6 +40,6 @@ main().then(
     process.stderr.write(`ganomaly: ${e.name !== 'Error' ? `${e.name}: ` : ''}${e.message.replace(/\S{161,}/g, displayPath)}\n`);
     if (process.env.GANOMALY_DEBUG) process.stderr.write(`${e.stack}\n`);
     // By code, not instanceof: the gateway's commands throw their own bundle's UsageError.
-    process.exitCode = (e as { code?: unknown }).code === 'invalid_usage' ? 2 : 1;
+    process.exitCode = USAGE_ERROR_CODES.includes((e as { code?: unknown }).code) ? 2 : 1;
   },
 );

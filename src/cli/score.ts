@@ -14,7 +14,8 @@ import {
   type NodeDetector,
   type ScoreResult,
 } from '@ganomaly-edge/runtime/node';
-import { executionProvidersOption, intOption, numberOption, parseCommandArgs, progressLine, UsageError, precisionOption, parseByteSize } from '../cli-args.js';
+import { displayWidth, executionProvidersOption, parseCommandArgs, precisionOption, printable, progressLine, rangedOption, UsageError } from '../cli-args.js';
+import { SCORE_RANGES } from '../option-ranges.js';
 
 const HELP = `Usage: ganomaly score --model <model dir> <image|dir>... [options]
 
@@ -59,7 +60,7 @@ async function walk(dir: string, root: string, out: ImageFile[]): Promise<void> 
     if (e.isDirectory()) await walk(p, root, out);
     else if (e.isFile() && IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) out.push({ path: p, name: relative(root, p) });
     else if (e.isSymbolicLink() && IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) {
-      process.stderr.write(`ganomaly: skipping symbolic link ${p} (links inside a folder are not followed; pass the file itself)\n`);
+      process.stderr.write(`ganomaly: skipping symbolic link ${printable(p)} (links inside a folder are not followed; pass the file itself)\n`);
     }
   }
 }
@@ -68,11 +69,11 @@ async function collectImages(args: string[]): Promise<ImageFile[]> {
   const files: ImageFile[] = [];
   for (const arg of args) {
     const s = await stat(arg).catch(() => null);
-    if (!s) throw new UsageError(`no such file or folder: ${arg}`);
+    if (!s) throw new UsageError(`no such file or folder: ${printable(arg)}`);
     if (s.isDirectory()) {
       const before = files.length;
       await walk(arg, arg, files);
-      if (files.length === before) throw new UsageError(`no images (${[...IMAGE_EXTENSIONS].join(' ')}) in ${arg}`);
+      if (files.length === before) throw new UsageError(`no images (${[...IMAGE_EXTENSIONS].join(' ')}) in ${printable(arg)}`);
     } else files.push({ path: arg, name: basename(arg) });
   }
   return files;
@@ -146,13 +147,16 @@ function heatmapName(file: ImageFile, used: Set<string>): string {
 function formatRow(o: Outcome, pathWidth: number, json: boolean): string {
   if (json) {
     if ('error' in o) return JSON.stringify({ path: o.file.path, error: o.error.message });
-    const { score, normalized, isAnomaly, threshold } = o.result;
-    return JSON.stringify({ path: o.file.path, score, normalized, isAnomaly, threshold });
+    const { score, normalized, isAnomaly, threshold, worstTile } = o.result;
+    return JSON.stringify({ path: o.file.path, score, normalized, isAnomaly, threshold, ...(worstTile ? { worstTile } : {}) });
   }
-  const path = o.file.path.padEnd(pathWidth);
-  if ('error' in o) return `${path}  ${'-'.padStart(12)}  ${'-'.padStart(10)}  error: ${o.error.message}`;
+  const shown = printable(o.file.path);
+  const path = shown + ' '.repeat(Math.max(0, pathWidth - displayWidth(shown)));
+  if ('error' in o) return `${path}  ${'-'.padStart(12)}  ${'-'.padStart(10)}  error: ${printable(o.error.message)}`;
   const { score, normalized, isAnomaly } = o.result;
-  return `${path}  ${score.toExponential(4).padStart(12)}  ${normalized.toFixed(4).padStart(10)}  ${isAnomaly ? 'ANOMALY' : 'normal'}`;
+  const { worstTile: w } = o.result;
+  const where = w ? `  worst tile ${w.box.width}x${w.box.height} at ${w.box.x},${w.box.y}` : '';
+  return `${path}  ${score.toExponential(4).padStart(12)}  ${normalized.toFixed(4).padStart(10)}  ${isAnomaly ? 'ANOMALY' : 'normal'}${where}`;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -177,17 +181,12 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (!v.model) throw new UsageError('--model <model dir> is required (ganomaly score --model <dir> <image|dir>...)');
   if (positionals.length === 0) throw new UsageError('give at least one image or folder to score');
-  const batchSize = intOption(v['batch-size'], 'batch-size') ?? 16;
-  const heatmapSize = intOption(v['heatmap-size'], 'heatmap-size') ?? 256;
-  let maxDecoded = 256 * 1024 * 1024;
-  if (v['max-decoded'] !== undefined) {
-    try {
-      maxDecoded = parseByteSize(v['max-decoded']);
-    } catch (e) {
-      throw new UsageError(`--max-decoded: ${(e as Error).message}`);
-    }
-  }
-  const threshold = numberOption(v.threshold, 'threshold');
+  // Every number against its range in the table (option-ranges.ts), before the model loads.
+  const R = SCORE_RANGES;
+  const batchSize = rangedOption(v['batch-size'], R.batchSize) ?? 16;
+  const heatmapSize = rangedOption(v['heatmap-size'], R.heatmapSize) ?? 256;
+  const maxDecoded = rangedOption(v['max-decoded'], R.maxDecoded) ?? 256 * 1024 * 1024;
+  const threshold = rangedOption(v.threshold, R.threshold);
   const executionProviders = executionProvidersOption(v['execution-providers'], v.providers, 'providers');
   if (v['side-by-side'] && !v.heatmap) throw new UsageError('--side-by-side needs --heatmap <dir>');
   const files = await collectImages(positionals);
@@ -199,12 +198,14 @@ export async function run(argv: string[]): Promise<number> {
     maxBatch: batchSize,
     verifyIntegrity: !v['skip-integrity'],
     precision: precisionOption(v.precision),
-    logger: { warn: (m) => process.stderr.write(`${m}\n`) },
+    // -q: nothing on stderr, the execution-provider fallback line included.
+    logger: v.quiet ? null : { warn: (m) => process.stderr.write(`${m}\n`) },
   });
   try {
     if (v.heatmap) await mkdir(v.heatmap, { recursive: true });
     const outputs: ('reconstruction' | 'anomalyMap')[] = v.heatmap ? (v['side-by-side'] ? ['anomalyMap', 'reconstruction'] : ['anomalyMap']) : [];
-    const pathWidth = Math.min(60, Math.max(4, ...files.map((f) => f.path.length)));
+    // The widest name sets the column, so every row lines up whatever the path lengths.
+    const pathWidth = files.reduce((w, f) => Math.max(w, displayWidth(printable(f.path))), 4);
     const json = Boolean(v.json);
     if (!json) process.stdout.write(`${'path'.padEnd(pathWidth)}  ${'score'.padStart(12)}  ${'normalized'.padStart(10)}  verdict\n`);
     const bar = v.quiet || files.length <= batchSize ? null : progressLine('scoring');

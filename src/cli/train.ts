@@ -1,8 +1,10 @@
 // `ganomaly train`: parses options into a TrainConfig and prints progress; the work is train().
-import { DEFAULT_TRAIN_CONFIG, type ResumeOverrides, type TrainConfig } from '../config/train-config.js';
+import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type ResumeOverrides, type TrainConfig } from '../config/train-config.js';
 import { readRunConfig, train } from '../train/trainer.js';
 import type { BackendRequest } from '../backend/index.js';
-import { intOption, numberOption, parseCommandArgs, progressLine, UsageError } from '../cli-args.js';
+import { parseCommandArgs, progressLine, rangedOption, UsageError } from '../cli-args.js';
+import { TRAIN_RANGES } from '../option-ranges.js';
+import { tilingProblems, type Tiling } from '@ganomaly-edge/runtime';
 
 const HELP = `Usage: ganomaly train --data <spec> [--abnormal-class K] --out <run dir> [options]
 
@@ -14,7 +16,12 @@ Data:
                            (folder:<dir> needs <dir>/normal and <dir>/abnormal)
   --abnormal-class <K>     class held out as the anomaly (IDX data: index 0-9 or name)
   --max-images <N>         use at most N images in total (quick runs)
-  --validation-fraction f  share of training normals held out for calibration (default 0.1)
+  --validation-fraction <f> share of training normals held out for calibration (default 0.1)
+Patch model (frames cut into tiles; the split stays by frame):
+  --tile <px>              tile side = the model's input size (sets --isize); a multiple of 16
+  --tile-stride <px>       pixels between tile starts, 1 to --tile (default: --tile, no overlap)
+  --tile-frame <WxH|any>   resize every frame to WxH before cutting (1-8192 each), or cut it
+                           at its own size (default any)
 Model:
   --isize <px>             input size, a multiple of 16 (default 32)
   --channels <1|3>         input channels (default 1)
@@ -53,7 +60,7 @@ export async function run(argv: string[]): Promise<number> {
     epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, beta1: { type: 'string' },
     beta2: { type: 'string' }, 'w-adv': { type: 'string' }, 'w-con': { type: 'string' }, 'w-enc': { type: 'string' },
     seed: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' },
-    'skip-bad-images': { type: 'boolean' },
+    'skip-bad-images': { type: 'boolean' }, tile: { type: 'string' }, 'tile-stride': { type: 'string' }, 'tile-frame': { type: 'string' },
   }, false);
   if (v.help) {
     console.log(HELP);
@@ -64,41 +71,46 @@ export async function run(argv: string[]): Promise<number> {
   if (!v.data && !v.resume) throw new UsageError('--data <spec> is required (fashion-mnist, mnist, idx:<dir>, folder:<dir>)');
   const backend = (v.backend ?? 'auto') as BackendRequest;
   if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}; got '${backend}'`);
-  const channels = intOption(v.channels, 'channels') ?? DEFAULT_TRAIN_CONFIG.model.nc;
-  if (channels !== 1 && channels !== 3) throw new UsageError(`--channels must be 1 or 3; got ${channels}`);
   const score = v.score ?? 'l2';
   if (score !== 'l1' && score !== 'l2') throw new UsageError(`--score must be l2 or l1; got '${score}'`);
-  const isize = intOption(v.isize, 'isize') ?? DEFAULT_TRAIN_CONFIG.model.isize;
-  if (isize % 16 !== 0 || isize < 16) throw new UsageError(`--isize must be a multiple of 16, at least 16 (32, 64, 128, …); got ${isize}`);
-  const ngf = intOption(v.ngf, 'ngf') ?? DEFAULT_TRAIN_CONFIG.model.ngf;
-  const frac = numberOption(v['validation-fraction'], 'validation-fraction');
-  if (frac !== undefined && !(frac > 0 && frac < 1)) throw new UsageError(`--validation-fraction must be between 0 and 1; got ${frac}`);
+  // Every number against its range in the table (option-ranges.ts), before anything is read or written.
+  const R = TRAIN_RANGES;
+  const tiling = tilingOption(v.tile, v['tile-stride'], v['tile-frame']);
+  if (tiling && v.isize !== undefined && rangedOption(v.isize, R.isize) !== tiling.tile) throw new UsageError(`--tile ${tiling.tile} must equal --isize (tiles are the model's input); drop --isize`);
   const d = DEFAULT_TRAIN_CONFIG;
+  const ngf = rangedOption(v.ngf, R.ngf) ?? d.model.ngf;
   const config: TrainConfig = {
     ...d,
     data: v.data ?? '',
     abnormalClass: v['abnormal-class'],
     out: v.out,
-    epochs: intOption(v.epochs, 'epochs') ?? d.epochs,
-    batchSize: intOption(v['batch-size'], 'batch-size', 2) ?? d.batchSize,
+    epochs: rangedOption(v.epochs, R.epochs) ?? d.epochs,
+    batchSize: rangedOption(v['batch-size'], R.batchSize) ?? d.batchSize,
     model: {
-      isize, nc: channels, ngf, ndf: intOption(v.ndf, 'ndf') ?? ngf,
-      nz: intOption(v.nz, 'nz') ?? d.model.nz, scoreKind: score,
+      isize: tiling?.tile ?? rangedOption(v.isize, R.isize) ?? d.model.isize,
+      nc: (rangedOption(v.channels, R.channels) ?? d.model.nc) as 1 | 3,
+      ngf,
+      ndf: rangedOption(v.ndf, R.ndf) ?? ngf,
+      nz: rangedOption(v.nz, R.nz) ?? d.model.nz,
+      scoreKind: score,
     },
-    lr: numberOption(v.lr, 'lr') ?? d.lr,
-    beta1: numberOption(v.beta1, 'beta1') ?? d.beta1,
-    beta2: numberOption(v.beta2, 'beta2') ?? d.beta2,
+    lr: rangedOption(v.lr, R.lr) ?? d.lr,
+    beta1: rangedOption(v.beta1, R.beta1) ?? d.beta1,
+    beta2: rangedOption(v.beta2, R.beta2) ?? d.beta2,
     weights: {
-      adv: numberOption(v['w-adv'], 'w-adv') ?? d.weights.adv,
-      con: numberOption(v['w-con'], 'w-con') ?? d.weights.con,
-      enc: numberOption(v['w-enc'], 'w-enc') ?? d.weights.enc,
+      adv: rangedOption(v['w-adv'], R.wAdv) ?? d.weights.adv,
+      con: rangedOption(v['w-con'], R.wCon) ?? d.weights.con,
+      enc: rangedOption(v['w-enc'], R.wEnc) ?? d.weights.enc,
     },
-    seed: intOption(v.seed, 'seed', 0) ?? d.seed,
+    seed: rangedOption(v.seed, R.seed) ?? d.seed,
     backend,
-    maxImages: intOption(v['max-images'], 'max-images'),
-    validationFraction: frac ?? d.validationFraction,
+    maxImages: rangedOption(v['max-images'], R.maxImages),
+    validationFraction: rangedOption(v['validation-fraction'], R.validationFraction) ?? d.validationFraction,
     ...(v['skip-bad-images'] ? { skipBadImages: true } : {}),
+    ...(tiling ? { tiling } : {}),
   };
+  // The whole model's size too (widths × input size), before a folder or config.json exists.
+  if (!v.resume) validateTrainConfig(config);
 
   if (v.resume) await checkResumeFlags(v as Record<string, unknown>, config);
 
@@ -137,7 +149,8 @@ export async function run(argv: string[]): Promise<number> {
           for (const s of e.skipped) console.log(`  not ${s.name}: ${s.why}`);
           for (const w of e.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
           const s = e.split;
-          console.log(`split (seed ${s.seed}, abnormal '${s.abnormalClass}'): train ${s.trainNormal}, validation ${s.validationNormal}, test ${s.testNormal} normal + ${s.testAbnormal} abnormal; ${e.stepsPerEpoch} steps/epoch`);
+          const unit = config.tiling ? ' frames (cut into tiles)' : '';
+          console.log(`split (seed ${s.seed}, abnormal '${s.abnormalClass}'): train ${s.trainNormal}, validation ${s.validationNormal}, test ${s.testNormal} normal + ${s.testAbnormal} abnormal${unit}; ${e.stepsPerEpoch} steps/epoch`);
           if (e.restored) {
             const c = e.restored.config;
             effective = c;
@@ -191,7 +204,32 @@ const RUN_FIXED: Record<string, (c: TrainConfig) => unknown> = {
   'batch-size': (c) => c.batchSize,
   seed: (c) => c.seed,
   'skip-bad-images': (c) => c.skipBadImages ?? false,
+  tile: (c) => c.tiling?.tile,
+  'tile-stride': (c) => c.tiling?.stride,
+  'tile-frame': (c) => c.tiling?.frame,
 };
+
+/** --tile, --tile-stride, --tile-frame → a tiling block (undefined without --tile). */
+function tilingOption(tile: string | undefined, stride: string | undefined, frame: string | undefined): Tiling | undefined {
+  if (tile === undefined) {
+    rangedOption(stride, TRAIN_RANGES.tileStride); // a bad number is named as such first
+    if (stride !== undefined || frame !== undefined) throw new UsageError('--tile-stride and --tile-frame need --tile <px>');
+    return undefined;
+  }
+  const t = rangedOption(tile, TRAIN_RANGES.tile)!;
+  const s = rangedOption(stride, TRAIN_RANGES.tileStride) ?? t;
+  if (s > t) throw new UsageError(`--tile-stride must be from 1 to --tile (${t}); got ${s}`);
+  let f: Tiling['frame'] = 'any';
+  if (frame !== undefined && frame !== 'any') {
+    const m = /^(\d{1,5})x(\d{1,5})$/.exec(frame);
+    if (!m) throw new UsageError(`--tile-frame must be WxH (e.g. 128x128) or any; got '${frame}'`);
+    f = { width: Number(m[1]), height: Number(m[2]) };
+  }
+  const tiling: Tiling = { tile: t, stride: s, frame: f, reduce: 'max' };
+  const problems = tilingProblems(tiling, 'tiling');
+  if (problems.length) throw new UsageError(problems[0]!.replace(/^tiling\./, '--tile-'));
+  return tiling;
+}
 
 /**
  * --resume with the run's own values (the original command line repeated with --resume added) is

@@ -1,6 +1,7 @@
 // `ganomaly triton`: model folder → Triton Inference Server model repository entry.
 import { writeTritonRepository } from '../export/triton.js';
-import { intOption, parseCommandArgs, UsageError } from '../cli-args.js';
+import { parseCommandArgs, printable, rangedOption, UsageError } from '../cli-args.js';
+import { TRITON_RANGES } from '../option-ranges.js';
 
 const HELP = `Usage: ganomaly triton --model <model dir> --out <repository dir> [options]
 
@@ -37,14 +38,18 @@ export async function run(argv: string[]): Promise<number> {
   if (!v.out) throw new UsageError('--out <repository dir> is required');
   if (v.kind && !['cpu', 'gpu'].includes(v.kind)) throw new UsageError(`--kind must be cpu or gpu; got '${v.kind}'`);
   if (v.kind && !v.instances) throw new UsageError('--kind needs --instances <n>');
-  const count = intOption(v.instances, 'instances');
+  const R = TRITON_RANGES;
+  const count = rangedOption(v.instances, R.instances);
+  const maxBatchSize = rangedOption(v['max-batch-size'], R.maxBatchSize);
+  const maxQueueDelayMicroseconds = rangedOption(v['max-queue-delay-us'], R.maxQueueDelayUs);
   const { modelDir, config } = await writeTritonRepository(v.model, v.out, {
     name: v.name,
-    maxBatchSize: intOption(v['max-batch-size'], 'max-batch-size'),
-    maxQueueDelayMicroseconds: intOption(v['max-queue-delay-us'], 'max-queue-delay-us', 0),
+    maxBatchSize,
+    maxQueueDelayMicroseconds,
     instanceGroup: count ? { count, kind: v.kind === 'cpu' ? 'KIND_CPU' : 'KIND_GPU' } : undefined,
   });
-  console.log(`wrote ${modelDir}: config.pbtxt, 1/model.onnx, manifest.json`);
-  console.log(`model '${config.name}', max_batch_size ${config.maxBatchSize}, inputs ${config.inputs.map((t) => t.name).join(', ')}, outputs ${config.outputs.map((t) => t.name).join(', ')}`);
+  // Names come from the manifest and the command line: escaped, so none can forge lines or colours.
+  console.log(`wrote ${printable(modelDir)}: config.pbtxt, 1/model.onnx, manifest.json`);
+  console.log(`model '${printable(config.name)}', max_batch_size ${config.maxBatchSize}, inputs ${config.inputs.map((t) => printable(t.name)).join(', ')}, outputs ${config.outputs.map((t) => printable(t.name)).join(', ')}`);
   return 0;
 }

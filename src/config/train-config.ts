@@ -2,27 +2,34 @@
 // the CLI (TrainConfig, with its data and run folder), the browser trainer (TrainingSettings only),
 // export (the manifest's training section) and resume (which fields a run may change).
 import type { BackendRequest } from '../backend/select.js';
+import { checkOptionalRange, checkRange, TRAIN_RANGES } from '../option-ranges.js';
 import { DEFAULT_MODEL_CONFIG, validateModelConfig } from '../train/architecture.js';
-import type { LossWeights, ModelConfig } from '../types.js';
+import { checkTiling } from '@ganomaly-edge/runtime';
+import type { LossWeights, ModelConfig, Tiling } from '../types.js';
 
 /** What a run trains: the network, the optimiser and the split seed; nothing about files. */
 export interface TrainingSettings {
   model: ModelConfig;
-  /** Epochs, 1-100000. */
+  /** Epochs, 1-100000. Every number's range is in TRAIN_RANGES (option-ranges.ts). */
   epochs: number;
   /** Images per step, 2-65536 (BatchNorm needs batch statistics). */
   batchSize: number;
-  /** Adam learning rate, finite, ≥ 0. */
+  /** Adam learning rate, 0-10. */
   lr: number;
   /** Adam betas, each in [0, 1). */
   beta1: number;
   beta2: number;
-  /** Generator loss weights (adversarial, contextual, encoder), each finite and ≥ 0. */
+  /** Generator loss weights (adversarial, contextual, encoder), each 0-10⁶. */
   weights: LossWeights;
   /** Fixes the split, the initial weights and the batch order: an integer 0-2³²−1. */
   seed: number;
   /** Share of the training normals held out for calibration, in (0, 1). */
   validationFraction: number;
+  /**
+   * Patch model: train on tiles of each image (tile = model.isize), calibrate and judge frames by
+   * their worst tile. Absent: whole images resized to the model's input.
+   */
+  tiling?: Tiling;
 }
 
 /** A Node training run: the settings plus where the data comes from and where the run goes. */
@@ -34,7 +41,7 @@ export interface TrainConfig extends TrainingSettings {
   /** Run folder. */
   out: string;
   backend: BackendRequest;
-  /** Use at most this many images in total (quick runs). */
+  /** Use at most this many images in total (quick runs), 2 to 10⁹. */
   maxImages?: number;
   /** Folder data: leave out images that fail to decode (listed as warnings) instead of failing. */
   skipBadImages?: boolean;
@@ -72,23 +79,30 @@ export const BROWSER_TRAIN_DEFAULTS: TrainingSettings = {
 /** The fields a resumed run may change; everything else (data, model, split, seed, batch) is the run's. */
 export type ResumeOverrides = Partial<Pick<TrainConfig, 'epochs' | 'backend' | 'lr' | 'beta1' | 'beta2'>> & { weights?: Partial<LossWeights> };
 
-export const MAX_EPOCHS = 100_000;
-export const MAX_BATCH_SIZE = 65_536;
+export const MAX_EPOCHS = TRAIN_RANGES.epochs.max;
+export const MAX_BATCH_SIZE = TRAIN_RANGES.batchSize.max;
 
-/** Checks the settings once before training (Node and browser alike); bad values are RangeErrors. */
+/**
+ * Checks the settings once before training (Node and browser alike), against the ranges the CLI
+ * uses too (option-ranges.ts TRAIN_RANGES); bad values are RangeErrors naming the field and its range.
+ */
 export function validateTrainConfig(c: TrainingSettings): void {
-  validateModelConfig(c.model);
-  for (const [k, v, max] of [['epochs', c.epochs, MAX_EPOCHS], ['batchSize', c.batchSize, MAX_BATCH_SIZE]] as const) {
-    if (!Number.isInteger(v) || v < 1 || v > max) throw new RangeError(`${k} must be an integer from 1 to ${max}; got ${v}`);
+  validateModelConfig(c.model, 'model.');
+  const R = TRAIN_RANGES;
+  checkRange(R.epochs, c.epochs, 'epochs');
+  checkRange(R.batchSize, c.batchSize, 'batchSize');
+  checkRange(R.lr, c.lr, 'lr');
+  checkRange(R.beta1, c.beta1, 'beta1');
+  checkRange(R.beta2, c.beta2, 'beta2');
+  checkRange(R.wAdv, c.weights?.adv, 'weights.adv');
+  checkRange(R.wCon, c.weights?.con, 'weights.con');
+  checkRange(R.wEnc, c.weights?.enc, 'weights.enc');
+  checkRange(R.validationFraction, c.validationFraction, 'validationFraction');
+  checkRange(R.seed, c.seed, 'seed');
+  checkOptionalRange(R.maxImages, (c as Partial<TrainConfig>).maxImages, 'maxImages');
+  if (c.tiling !== undefined) {
+    checkOptionalRange(R.tile, c.tiling?.tile, 'tiling.tile');
+    checkOptionalRange(R.tileStride, c.tiling?.stride, 'tiling.stride');
+    checkTiling(c.tiling, c.model.isize);
   }
-  if (c.batchSize < 2) throw new RangeError('batchSize must be at least 2 (BatchNorm needs batch statistics)');
-  for (const [k, v] of Object.entries({ lr: c.lr, beta1: c.beta1, beta2: c.beta2, ...c.weights })) {
-    if (!Number.isFinite(v) || v < 0) throw new RangeError(`${k} must be a finite non-negative number; got ${v}`);
-  }
-  // Adam's bias correction divides by 1 − beta^t: beta 1 divides by zero, beta > 1 flips signs.
-  for (const [k, v] of Object.entries({ beta1: c.beta1, beta2: c.beta2 })) {
-    if (!(v >= 0 && v < 1)) throw new RangeError(`${k} must be in [0, 1) (Adam divides by 1 − ${k}^t); got ${v}`);
-  }
-  if (!(c.validationFraction > 0 && c.validationFraction < 1)) throw new RangeError(`validationFraction must be in (0, 1); got ${c.validationFraction}`);
-  if (!Number.isInteger(c.seed) || c.seed < 0 || c.seed > 0xffff_ffff) throw new RangeError(`seed must be an integer from 0 to 4294967295; got ${c.seed}`);
 }

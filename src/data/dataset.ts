@@ -1,12 +1,13 @@
 // loadDataset: spec → pooled images → seeded split → preprocessed NHWC sets. Pixels go through
 // src/runtime/core/pixels.ts preprocessImage, the same function the runtimes use, one image at a time.
 import { basename, relative } from 'node:path';
-import { defaultPreprocessing, preprocessImage } from '@ganomaly-edge/runtime';
-import type { Preprocessing, SplitSizes } from '../types.js';
+import { checkTiling, cutFrameTiles, defaultPreprocessing, preprocessImage, type FrameTiles, type RawImage } from '@ganomaly-edge/runtime';
+import type { Preprocessing, SplitSizes, Tiling } from '../types.js';
 import { DataError } from './errors.js';
 import { decodeEach, listImageFolder } from './folder.js';
 import { loadIdxFolder, type IdxDataset } from './idx.js';
-import { allocateImageSet, dropSlots, type ImageSet } from './imageSet.js';
+import { allocateImageSet, dropSlots, frameCount, type ImageSet } from './imageSet.js';
+import { tileImageSet } from './tiles.js';
 import { resolveDataSpec, type DataSpec } from './spec.js';
 import { splitPool, type SplitIndices, type SplitProtocol } from './split.js';
 import type { StageEvent } from '../progress.js';
@@ -28,6 +29,11 @@ export interface LoadOptions {
   concurrency?: number;
   /** Decoding progress: `{ kind: 'stage', stage: 'decoding', done, total }` (the toolkit's one progress shape). */
   onProgress?: (e: StageEvent) => void;
+  /**
+   * Patch models: each image is a frame, cut into tiles of `tiling.tile` (= isize) after the split;
+   * every set then holds tiles, grouped by frame in `set.frames`.
+   */
+  tiling?: Tiling;
 }
 
 export interface Dataset {
@@ -74,9 +80,11 @@ export async function loadDataset(spec: string, opts: LoadOptions): Promise<Data
     testFraction: opts.testFraction ?? 0.2,
   };
   const splitProtocol: SplitProtocol = { ...protocol, maxImages: opts.maxImages };
+  if (opts.tiling !== undefined) checkTiling(opts.tiling, isize);
   const source = resolveDataSpec(spec);
   const pre = defaultPreprocessing(isize, nc);
   const warnings: string[] = [];
+  const placer = makePlacer(pre, opts.tiling);
 
   if (source.kind === 'idx') {
     const idx = await loadIdxFolder(source.dir, { classNames: source.classNames });
@@ -86,9 +94,9 @@ export async function loadDataset(spec: string, opts: LoadOptions): Promise<Data
     for (let i = 0; i < idx.count; i++) (idx.labels[i] === abnormalClassIndex ? abnormal : normal).push(i);
     if (abnormal.length === 0) warnings.push(`class ${idx.classNames[abnormalClassIndex]} has no images: the test set is all normal`);
     const split = splitPool(normal, abnormal, splitProtocol);
-    const sets = allocateSets(split, isize, nc);
-    fillFromIdx(idx, sets, pre, opts.onProgress);
-    return finish(spec, source, sets, protocol, idx.classNames, abnormalClassIndex, idx.classNames[abnormalClassIndex]!, pre,
+    const sets = allocateSets(split, isize, nc, !opts.tiling);
+    fillFromIdx(idx, sets, placer, opts.onProgress);
+    return finish(spec, source, placer.finish(sets), protocol, idx.classNames, abnormalClassIndex, idx.classNames[abnormalClassIndex]!, pre,
       { normal: normal.length, abnormal: abnormal.length }, warnings, (p) => idxSourceName(idx, p));
   }
 
@@ -104,26 +112,57 @@ export async function loadDataset(spec: string, opts: LoadOptions): Promise<Data
   const poolNormal = Array.from(folder.normal, (_, i) => i);
   const poolAbnormal = Array.from(folder.abnormal, (_, i) => folder.normal.length + i);
   const split = splitPool(poolNormal, poolAbnormal, splitProtocol);
-  let sets = allocateSets(split, isize, nc);
-  sets = await fillFromFiles(files, sets, pre, opts, warnings);
-  return finish(spec, source, sets, protocol, ['normal', 'abnormal'], null, 'abnormal', pre,
+  let sets = allocateSets(split, isize, nc, !opts.tiling);
+  sets = await fillFromFiles(files, sets, placer, opts, warnings);
+  return finish(spec, source, placer.finish(sets), protocol, ['normal', 'abnormal'], null, 'abnormal', pre,
     { normal: folder.normal.length, abnormal: folder.abnormal.length }, warnings, (p) => relative(source.dir, files[p]!));
 }
 
 type Sets = { train: ImageSet; validation: ImageSet; test: ImageSet };
 const SET_NAMES = ['train', 'validation', 'test'] as const;
 
-function allocateSets(split: SplitIndices, isize: number, nc: 1 | 3): Sets {
+/** Whole-image sets get their pixel buffers now; patch sets get them once the frames are cut. */
+function allocateSets(split: SplitIndices, isize: number, nc: 1 | 3, withPixels: boolean): Sets {
+  const set = (sources: Uint32Array, labels: Uint8Array) =>
+    withPixels ? allocateImageSet(sources, labels, isize, nc) : { images: new Float32Array(0), labels, sources, count: sources.length, isize, nc };
   return {
-    train: allocateImageSet(split.train, new Uint8Array(split.train.length), isize, nc),
-    validation: allocateImageSet(split.validation, new Uint8Array(split.validation.length), isize, nc),
-    test: allocateImageSet(split.test, split.testLabels, isize, nc),
+    train: set(split.train, new Uint8Array(split.train.length)),
+    validation: set(split.validation, new Uint8Array(split.validation.length)),
+    test: set(split.test, split.testLabels),
   };
 }
 
-function fillFromIdx(idx: IdxDataset, sets: Sets, pre: Preprocessing, onProgress?: LoadOptions['onProgress']): void {
-  const hw = idx.height * idx.width;
+/** Where a decoded image goes: preprocessed into its set's slot, or cut into tiles kept until the sets are built. */
+interface Placer {
+  place(set: ImageSet, slot: number, img: RawImage): void;
+  /** Frames that failed to decode are left out of patch sets here (whole-image sets drop them with dropSlots). */
+  finish(sets: Sets): Sets;
+  tiled: boolean;
+}
+
+function makePlacer(pre: Preprocessing, tiling: Tiling | undefined): Placer {
   const per = pre.resize.width * pre.resize.height * (pre.channelOrder === 'gray' ? 1 : 3);
+  if (!tiling) {
+    return { tiled: false, place: (set, slot, img) => preprocessImage(img, pre, 'HWC', set.images, slot * per), finish: (sets) => sets };
+  }
+  const cuts = new Map<ImageSet, (FrameTiles | undefined)[]>();
+  return {
+    tiled: true,
+    place(set, slot, img) {
+      let list = cuts.get(set);
+      if (!list) cuts.set(set, (list = []));
+      list[slot] = cutFrameTiles(img, tiling, pre, 'HWC');
+    },
+    finish: (sets) => ({
+      train: tileImageSet(sets.train, cuts.get(sets.train) ?? []),
+      validation: tileImageSet(sets.validation, cuts.get(sets.validation) ?? []),
+      test: tileImageSet(sets.test, cuts.get(sets.test) ?? []),
+    }),
+  };
+}
+
+function fillFromIdx(idx: IdxDataset, sets: Sets, placer: Placer, onProgress?: LoadOptions['onProgress']): void {
+  const hw = idx.height * idx.width;
   const total = SET_NAMES.reduce((a, s) => a + sets[s].count, 0);
   let done = 0;
   for (const name of SET_NAMES) {
@@ -131,14 +170,13 @@ function fillFromIdx(idx: IdxDataset, sets: Sets, pre: Preprocessing, onProgress
     for (let slot = 0; slot < set.count; slot++) {
       const p = set.sources[slot]!;
       const img = { data: idx.images.subarray(p * hw, (p + 1) * hw), width: idx.width, height: idx.height, channels: 1 };
-      preprocessImage(img, pre, 'HWC', set.images, slot * per);
+      placer.place(set, slot, img);
       if (++done % 1000 === 0 || done === total) onProgress?.({ kind: 'stage', stage: 'decoding', done, total });
     }
   }
 }
 
-async function fillFromFiles(files: string[], sets: Sets, pre: Preprocessing, opts: LoadOptions, warnings: string[]): Promise<Sets> {
-  const per = pre.resize.width * pre.resize.height * (pre.channelOrder === 'gray' ? 1 : 3);
+async function fillFromFiles(files: string[], sets: Sets, placer: Placer, opts: LoadOptions, warnings: string[]): Promise<Sets> {
   const jobs: { set: ImageSet; slot: number; file: string }[] = [];
   for (const name of SET_NAMES) {
     const set = sets[name];
@@ -147,7 +185,7 @@ async function fillFromFiles(files: string[], sets: Sets, pre: Preprocessing, op
   let done = 0;
   const failures = await decodeEach(
     jobs.map((j) => j.file),
-    (i, img) => preprocessImage(img, pre, 'HWC', jobs[i]!.set.images, jobs[i]!.slot * per),
+    (i, img) => placer.place(jobs[i]!.set, jobs[i]!.slot, img),
     { concurrency: opts.concurrency, onDecoded: () => opts.onProgress?.({ kind: 'stage', stage: 'decoding', done: ++done, total: jobs.length }) },
   );
   if (failures.length === 0) return sets;
@@ -157,6 +195,7 @@ async function fillFromFiles(files: string[], sets: Sets, pre: Preprocessing, op
     throw new DataError(`${failures.length} of ${jobs.length} images could not be decoded: ${shown}${more} (skipUndecodable / --skip-bad-images leaves them out)`);
   }
   warnings.push(`${failures.length} of ${jobs.length} images could not be decoded and were left out: ${shown}${more}`);
+  if (placer.tiled) return sets; // placer.finish builds the sets without the frames that failed
   const failed = new Set(failures.map((f) => f.file));
   const out = { ...sets };
   for (const name of SET_NAMES) {
@@ -182,14 +221,17 @@ function finish(
   spec: string, source: DataSpec, sets: Sets, protocol: Dataset['protocol'], classNames: string[], abnormalClassIndex: number | null,
   abnormalClass: string, preprocessing: Preprocessing, pooled: Dataset['pooled'], warnings: string[], sourceName: (p: number) => string,
 ): Dataset {
+  // Sizes count frames for patch sets: the split is over frames, whatever their tile counts.
+  const testLabels = sets.test.frames?.labels ?? sets.test.labels;
   let testAbnormal = 0;
-  for (let i = 0; i < sets.test.count; i++) testAbnormal += sets.test.labels[i]!;
+  for (let i = 0; i < frameCount(sets.test); i++) testAbnormal += testLabels[i]!;
+  if (frameCount(sets.train) === 0) throw new DataError('no decodable normal images left for training');
   const split: SplitSizes = {
     seed: protocol.seed,
     abnormalClass,
-    trainNormal: sets.train.count,
-    validationNormal: sets.validation.count,
-    testNormal: sets.test.count - testAbnormal,
+    trainNormal: frameCount(sets.train),
+    validationNormal: frameCount(sets.validation),
+    testNormal: frameCount(sets.test) - testAbnormal,
     testAbnormal,
   };
   return { spec, source, ...sets, split, protocol, classNames, abnormalClassIndex, preprocessing, pooled, warnings, sourceName };

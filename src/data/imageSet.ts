@@ -11,6 +11,26 @@ export interface ImageSet {
   count: number;
   isize: number;
   nc: 1 | 3;
+  /**
+   * Patch models: the set's images are tiles, and this groups them by frame. Frame f's tiles are
+   * images start[f] .. start[f + 1] − 1; labels and sources above are then per tile (the frame's).
+   */
+  frames?: FrameIndex;
+}
+
+export interface FrameIndex {
+  count: number;
+  /** count + 1 tile offsets. */
+  start: Uint32Array;
+  /** Pool index of each frame. */
+  sources: Uint32Array;
+  /** 1 = abnormal, per frame. */
+  labels: Uint8Array;
+}
+
+/** How many frames (patch sets) or images (whole-image sets) a set holds. */
+export function frameCount(set: ImageSet): number {
+  return set.frames ? set.frames.count : set.count;
 }
 
 export function allocateImageSet(sources: Uint32Array, labels: Uint8Array, isize: number, nc: 1 | 3): ImageSet {

@@ -6,6 +6,7 @@ export { decodeImageFile } from './decode.js';
 export { listImageFolder, decodeEach, IMAGE_EXTENSIONS, type ImageFolder, type DecodeFailure } from './folder.js';
 export { resolveDataSpec, NAMED_DATASETS, type DataSpec, type NamedDataset } from './spec.js';
 export { splitPool, capCounts, type SplitProtocol, type SplitIndices } from './split.js';
-export { type ImageSet } from './imageSet.js';
+export { frameCount, type FrameIndex, type ImageSet } from './imageSet.js';
+export { frameScores, tileImageSet } from './tiles.js';
 export { loadDataset, type Dataset, type LoadOptions } from './dataset.js';
 export { batchIterator, gatherBatch } from './batches.js';

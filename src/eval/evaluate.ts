@@ -9,6 +9,7 @@
 // runs them through the same src/runtime/core/pixels.ts pipeline, so its input tensor is the training one.
 // The validation normals are scored too: their statistics must reproduce manifest.calibration
 // (computed at export from loadDataset's tensors), which checks that claim on every run.
+import { checkOptionalRange, checkRange, EVAL_RANGES } from '../option-ranges.js';
 import path from 'node:path';
 import { createDetector, DETECTOR_FILE, type ExecutionProvider, type NodeDetector } from '@ganomaly-edge/runtime/node';
 import { renamedOption } from '../renamed-option.js';
@@ -22,6 +23,8 @@ import type { EvalReport, EvalResult, EvalStage, MetricsBlock } from './report.j
 
 export type { EvalReport, EvalResult, EvalStage, MetricsBlock } from './report.js';
 import { runtimeInputs, type RuntimeInput } from './sources.js';
+import { localisation, readAnomalyBoxes } from './localisation.js';
+import type { TileBox } from '@ganomaly-edge/runtime';
 import { checkCalibration, compareWithTraining, resolveProtocol } from './protocol.js';
 import { matchingThreshold } from './thresholds.js';
 import type { StageEvent } from '../progress.js';
@@ -33,13 +36,16 @@ export interface EvaluateOptions {
   data?: string;
   /** Default: the manifest's training.abnormalClass (omit for folder datasets). */
   abnormalClass?: number | string;
-  /** Split protocol; defaults from the manifest's training section give the training split. */
+  /**
+   * Split protocol; defaults from the manifest's training section give the training split. Seed an
+   * integer 0 to 2³²−1, maxImages 2 to 10⁹, validationFraction in (0, 1) (EVAL_RANGES, option-ranges.ts).
+   */
   seed?: number;
   maxImages?: number;
   validationFraction?: number;
   /** Raw-score threshold for precision/recall; default: the manifest's. */
   threshold?: number;
-  /** Images per runtime call. Default 64. */
+  /** Images per runtime call, 1-4096. Default 64. */
   batchSize?: number;
   /** ONNX Runtime execution providers, tried in order. Default ['cpu']: the provider export calibrated with, so numbers reproduce exactly. */
   executionProviders?: readonly ExecutionProvider[];
@@ -59,8 +65,13 @@ export interface EvaluateOptions {
 const BASELINE_DESCRIPTION = 'pixel reconstruction error: spatial mean of the anomaly map, mean |x - x_hat|';
 
 export async function evaluateModel(opts: EvaluateOptions): Promise<EvalResult> {
-  const batchSize = opts.batchSize ?? 64;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new EvalError(`batchSize must be a positive integer; got ${batchSize}`);
+  // Every number against its range (option-ranges.ts EVAL_RANGES, as the CLI checks them), before the model loads.
+  const R = EVAL_RANGES;
+  const batchSize = checkRange(R.batchSize, opts.batchSize ?? 64, 'batchSize');
+  checkOptionalRange(R.seed, opts.seed, 'seed');
+  checkOptionalRange(R.maxImages, opts.maxImages, 'maxImages');
+  checkOptionalRange(R.validationFraction, opts.validationFraction, 'validationFraction');
+  checkOptionalRange(R.threshold, opts.threshold, 'threshold');
   const warnings: string[] = [];
   const detector = await createDetector({
     model: opts.model,
@@ -81,6 +92,8 @@ async function evaluateWith(detector: NodeDetector, opts: EvaluateOptions, batch
   const manifest = detector.manifest;
   const progress = (stage: EvalStage, done: number, total: number) => opts.onProgress?.({ kind: 'stage', stage, done, total });
   const protocol = resolveProtocol(manifest, opts);
+  // Patch models: the split is over frames, which the runtime cuts itself; loading them whole
+  // (at the tile's size) gives the same split without cutting tiles nobody reads.
   const data = await loadDataset(protocol.data, {
     isize: manifest.model.isize, nc: manifest.model.nc, abnormalClass: protocol.abnormalClass, seed: protocol.seed,
     maxImages: protocol.maxImages ?? undefined, validationFraction: protocol.validationFraction,
@@ -103,6 +116,7 @@ async function evaluateWith(detector: NodeDetector, opts: EvaluateOptions, batch
   const seconds = (Date.now() - started) / 1000;
 
   const labels = data.test.labels;
+  const testSources = Array.from(data.test.sources, (p) => data.sourceName(p));
   const threshold = detector.threshold;
   const baselineThreshold = data.validation.count > 0 ? matchingThreshold(val.scores, threshold, val.baseline) : null;
   if (!baselineThreshold) warnings.push('no validation images: the baseline has no calibrated threshold, so its precision/recall are omitted');
@@ -131,6 +145,7 @@ async function evaluateWith(detector: NodeDetector, opts: EvaluateOptions, batch
     split: data.split,
     threshold: { value: threshold, rule: opts.threshold === undefined ? manifest.threshold.rule : 'set by the caller' },
     ganomaly: { description: manifest.score.description, ...metricsBlock(test.scores, labels, threshold) },
+    ...(manifest.tiling ? { tiling: manifest.tiling, localisation: localisation(test.worst, labels, testSources, data.source.kind === 'folder' ? await readAnomalyBoxes(data.source.dir) : new Map()) } : {}),
     baseline: {
       description: BASELINE_DESCRIPTION,
       threshold: baselineThreshold,
@@ -142,7 +157,7 @@ async function evaluateWith(detector: NodeDetector, opts: EvaluateOptions, batch
   };
   const result: EvalResult = {
     report,
-    test: { labels, scores: test.scores, baseline: test.baseline, sources: Array.from(data.test.sources, (p) => data.sourceName(p)) },
+    test: { labels, scores: test.scores, baseline: test.baseline, sources: testSources },
     roc: { ganomaly: rocCurve(test.scores, labels), baseline: rocCurve(test.baseline, labels) },
   };
   if (opts.out) await writeEvalOutputs(result, opts.out);
@@ -162,15 +177,17 @@ function metricsBlock(scores: Float64Array, labels: Uint8Array, threshold: numbe
 async function scoreSet(
   detector: NodeDetector, set: ImageSet, input: (set: ImageSet, slot: number) => RuntimeInput, batchSize: number,
   onProgress: (done: number, total: number) => void,
-): Promise<{ scores: Float64Array; baseline: Float64Array }> {
+): Promise<{ scores: Float64Array; baseline: Float64Array; worst: (TileBox | undefined)[] }> {
   const scores = new Float64Array(set.count);
   const baseline = new Float64Array(set.count);
+  const worst: (TileBox | undefined)[] = new Array(set.count);
   for (let start = 0; start < set.count; start += batchSize) {
     const end = Math.min(start + batchSize, set.count);
     const inputs = Array.from({ length: end - start }, (_, k) => input(set, start + k));
     const results = await detector.score(inputs, { outputs: ['anomalyMap'] });
     results.forEach((r, k) => {
       scores[start + k] = r.score;
+      worst[start + k] = r.worstTile?.box;
       const map = r.anomalyMap!.data;
       let sum = 0;
       for (const v of map) sum += v;
@@ -178,5 +195,5 @@ async function scoreSet(
     });
     onProgress(end, set.count);
   }
-  return { scores, baseline };
+  return { scores, baseline, worst };
 }

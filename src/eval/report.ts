@@ -1,7 +1,8 @@
 // What an evaluation produces (report.json's shape, the per-image scores and ROC curves): types
 // only, shared by evaluate.ts, which computes them, and outputs.ts, which writes them.
 import type { Dataset } from '../data/index.js';
-import type { Precision, ScoreStats, Threshold } from '../types.js';
+import type { Precision, ScoreStats, Threshold, Tiling } from '../types.js';
+import type { Localisation } from './localisation.js';
 import type { ConfusionAtThreshold, RocCurve } from './metrics.js';
 import type { CalibrationCheck } from './protocol.js';
 
@@ -25,7 +26,11 @@ export interface EvalReport {
   };
   split: Dataset['split'];
   threshold: Threshold;
+  /** Patch models: scores and metrics are per frame (its worst tile). */
   ganomaly: MetricsBlock & { description: string };
+  tiling?: Tiling;
+  /** Patch models on data with anomalies.json: how often the worst tile holds the anomaly. */
+  localisation?: Localisation | null;
   baseline: MetricsBlock & { description: string; threshold: { value: number; quantile: number } | null };
   /** Validation-normal scores recomputed here vs manifest.calibration (only for the training split). */
   calibrationCheck: CalibrationCheck | null;

@@ -20,6 +20,13 @@ export function formatSummary(r: EvalReport): string {
       row('baseline mean|x-x̂|', r.baseline),
     ]),
   ];
+  if (r.tiling) {
+    const t = r.tiling;
+    const frame = t.frame === 'any' ? 'frames at their own size' : `frames resized to ${t.frame.width}x${t.frame.height}`;
+    const loc = r.localisation;
+    lines.push('', `patch model: ${t.tile}-pixel tiles every ${t.stride} pixels of ${frame}; every number above is per frame (its worst tile)`);
+    lines.push(loc ? `localisation: the worst tile holds the anomaly in ${loc.hits} of ${loc.frames} abnormal frames (${(100 * loc.share).toFixed(1)} %)` : 'localisation: no anomalies.json in the data folder, so not measured');
+  }
   if (r.calibrationCheck) {
     const c = r.calibrationCheck;
     lines.push('', `calibration check on ${c.images} validation normals: max relative difference ${c.maxRelDiff.toExponential(2)} (${c.ok ? 'ok' : `over ${c.tolerance}`})`);

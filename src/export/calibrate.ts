@@ -1,5 +1,9 @@
 // Calibration: validation-normal scores from the exported detector itself, so the threshold and
-// the normalisation are exactly what the runtime will compute.
+// the normalisation are exactly what the runtime will compute. For patch models the scores are
+// frames' (their worst tile's), so the threshold judges a frame as the runtime's isAnomaly does.
+import { frameScores } from '../data/tiles.js';
+import type { FrameIndex } from '../data/imageSet.js';
+import { checkOptionalRange, EXPORT_RANGES } from '../option-ranges.js';
 import { scoreStats, quantileSorted } from '../stats.js';
 import type { ModelConfig, ScoreStats, Threshold } from '../types.js';
 import { ExportError } from './errors.js';
@@ -19,8 +23,8 @@ export const DEFAULT_THRESHOLD_QUANTILE = 0.99;
 /** Checks a rule before any work: both set, a quantile outside (0, 1], a value that is not finite. */
 export function checkThresholdRule(rule: ThresholdRule): void {
   if (rule.value !== undefined && rule.quantile !== undefined) throw new TypeError('give a threshold quantile or an absolute threshold, not both');
-  if (rule.value !== undefined && !Number.isFinite(rule.value)) throw new RangeError(`threshold must be a finite number; got ${rule.value}`);
-  if (rule.quantile !== undefined && !(rule.quantile > 0 && rule.quantile <= 1)) throw new RangeError(`threshold quantile must be in (0, 1]; got ${rule.quantile}`);
+  checkOptionalRange(EXPORT_RANGES.threshold, rule.value, 'threshold');
+  checkOptionalRange(EXPORT_RANGES.thresholdQuantile, rule.quantile, 'thresholdQuantile');
 }
 
 /**
@@ -35,17 +39,24 @@ export function thresholdRuleOf(t: Threshold): ThresholdRule {
   return { quantile: Number.isFinite(q) && q > 0 && q <= 1 ? q : DEFAULT_THRESHOLD_QUANTILE };
 }
 
+/** Validation normals in NHWC float32 (tiles grouped by `frames` for patch models). */
+export interface CalibrationSet {
+  images: Float32Array;
+  count: number;
+  frames?: FrameIndex;
+}
+
 export async function calibrate(
   cfg: ModelConfig,
   detector: Uint8Array,
-  images: Float32Array,
-  n: number,
+  val: CalibrationSet,
   rule: ThresholdRule,
   runner: OrtRunner,
   batchSize = 64,
   onProgress?: (done: number, total: number) => void,
 ): Promise<{ stats: ScoreStats; threshold: Threshold; scores: Float32Array }> {
   checkThresholdRule(rule);
+  const { images, count: n } = val;
   if (n < 1) throw new ExportError('calibration needs at least one validation image');
   const { isize, nc } = cfg;
   const per = isize * isize * nc;
@@ -61,14 +72,16 @@ export async function calibrate(
   } finally {
     await session.release();
   }
-  const stats = scoreStats(scores);
+  const judged = val.frames ? frameScores(val, scores) : scores;
+  const stats = scoreStats(judged);
   let threshold: Threshold;
   if (rule.value !== undefined) {
     threshold = { value: rule.value, rule: 'absolute (set with --threshold)', method: 'absolute' };
   } else {
     const q = rule.quantile ?? DEFAULT_THRESHOLD_QUANTILE;
-    const sorted = Float64Array.from(scores).sort();
-    threshold = { value: quantileSorted(sorted, q), rule: `quantile ${q} of ${n} validation-normal scores`, method: 'quantile', quantile: q, of: n };
+    const sorted = Float64Array.from(judged).sort();
+    const what = val.frames ? 'validation-normal frame scores (worst tile)' : 'validation-normal scores';
+    threshold = { value: quantileSorted(sorted, q), rule: `quantile ${q} of ${sorted.length} ${what}`, method: 'quantile', quantile: q, of: sorted.length };
   }
-  return { stats, threshold, scores };
+  return { stats, threshold, scores: Float32Array.from(judged) };
 }

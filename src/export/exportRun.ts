@@ -30,7 +30,7 @@ export interface ExportOptions {
   threshold?: number;
   /** Validation images used for the tfjs ↔ ONNX parity check, 1-4096 (default 16). */
   parityImages?: number;
-  /** Largest allowed |tfjs − ONNX| per output, > 0 (default 1e-4). */
+  /** Largest allowed |tfjs − ONNX| per output, in (0, 1] (default 1e-4). Ranges: EXPORT_RANGES (option-ranges.ts). */
   parityTolerance?: number;
   /** Also write D.onnx (discriminator probability and features). */
   discriminator?: boolean;
@@ -77,6 +77,7 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
     const data = await loadDataset(opts.data ?? config.data, {
       isize: cfg.isize, nc: cfg.nc, abnormalClass: config.abnormalClass, maxImages: config.maxImages,
       seed: config.seed, validationFraction: config.validationFraction, skipUndecodable: config.skipBadImages,
+      tiling: config.tiling,
     });
     // A run folder copied without split.json is not checked; an unreadable one is an error.
     const recorded = JSON.parse(await readTextFile(path.join(run.dir, 'split.json'), MAX_RUN_JSON_BYTES, 'split.json').catch((e: unknown) => {

@@ -21,6 +21,8 @@ export function manifestCore(name: string, config: TrainConfig, opset: number) {
     },
     model: m,
     opset,
+    // Only patch models carry the key: a whole-image manifest (and its core hash) stays as it was.
+    ...(config.tiling ? { tiling: config.tiling } : {}),
   };
 }
 

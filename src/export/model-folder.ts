@@ -7,10 +7,11 @@ import type { TrainConfig } from '../config/train-config.js';
 import type { StageEvent } from '../progress.js';
 import type { Precision, Manifest, SplitSizes, WeightMap } from '../types.js';
 import { PRECISIONS } from '../types.js';
-import { calibrate, checkThresholdRule, type ThresholdRule } from './calibrate.js';
+import { calibrate, checkThresholdRule, type CalibrationSet, type ThresholdRule } from './calibrate.js';
 import { buildGraphs, graphOptions, type GraphStamp } from './graphs.js';
 import { buildManifest, manifestCore } from './manifest.js';
-import { buildDiscriminator, DEFAULT_OPSET, GRAPH_IO, MAX_OPSET, MIN_OPSET } from './onnx/index.js';
+import { buildDiscriminator, DEFAULT_OPSET, GRAPH_IO } from './onnx/index.js';
+import { checkRange, EXPORT_RANGES } from '../option-ranges.js';
 import type { OrtRunner } from './ort-runner.js';
 import { checkParity, PARITY_TOLERANCE } from './parity.js';
 import { buildVariants } from './variant-build.js';
@@ -37,8 +38,8 @@ export interface ModelFolderSource {
   /** The run's settings, for the manifest's training section. */
   config: TrainConfig;
   weights: WeightMap;
-  /** Validation normals, NHWC float32 after preprocessing: parity and calibration run on them. */
-  validation: { images: Float32Array; count: number };
+  /** Validation normals, NHWC float32 after preprocessing (tiles with `frames` for patch models): parity and calibration run on them. */
+  validation: CalibrationSet;
   /** Where training stood: finished epochs and steps into the next one (non-zero after a mid-epoch stop). */
   trained: { epochs: number; stepsInEpoch: number };
   split: SplitSizes | null;
@@ -60,17 +61,13 @@ export interface ModelFolder {
   files: Record<string, Uint8Array>;
 }
 
-export const MAX_PARITY_IMAGES = 4096;
+export const MAX_PARITY_IMAGES = EXPORT_RANGES.parityImages.max;
 
+/** The export's numbers against their ranges (option-ranges.ts EXPORT_RANGES, as the CLI checks them), before any work. */
 export function checkModelFolderOptions(opts: ModelFolderOptions): void {
-  const opset = opts.opset ?? DEFAULT_OPSET;
-  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
-    throw new RangeError(`opset must be an integer from ${MIN_OPSET} to ${MAX_OPSET}; got ${opset}`);
-  }
-  const n = opts.parityImages ?? 16;
-  if (!Number.isInteger(n) || n < 1 || n > MAX_PARITY_IMAGES) throw new RangeError(`parityImages must be an integer from 1 to ${MAX_PARITY_IMAGES}; got ${n}`);
-  const tol = opts.parityTolerance ?? PARITY_TOLERANCE;
-  if (!(Number.isFinite(tol) && tol > 0)) throw new RangeError(`parityTolerance must be a finite number > 0; got ${tol}`);
+  checkRange(EXPORT_RANGES.opset, opts.opset ?? DEFAULT_OPSET, 'opset');
+  checkRange(EXPORT_RANGES.parityImages, opts.parityImages ?? 16, 'parityImages');
+  checkRange(EXPORT_RANGES.parityTolerance, opts.parityTolerance ?? PARITY_TOLERANCE, 'parityTolerance');
   checkThresholdRule(opts.threshold ?? {});
 }
 
@@ -91,9 +88,10 @@ export async function buildModelFolder(src: ModelFolderSource, opts: ModelFolder
   const nParity = Math.min(opts.parityImages ?? 16, val.count);
   const parity = await checkParity(cfg, src.weights, { ...graphs, ...(dGraph ? { D: dGraph } : {}) }, val.images.subarray(0, nParity * per), nParity, src.runner, opts.parityTolerance ?? PARITY_TOLERANCE);
 
+  if (src.config.tiling && !val.frames) throw new RangeError('a patch model (config.tiling) is calibrated on validation frames: pass validation tiles with their frames');
   progress({ kind: 'stage', stage: 'calibrating', done: 0, total: val.count });
   const rule = opts.threshold ?? {};
-  const cal = await calibrate(cfg, graphs.detector, val.images, val.count, rule, src.runner, 64, (done, total) => progress({ kind: 'stage', stage: 'calibrating', done, total }));
+  const cal = await calibrate(cfg, graphs.detector, val, rule, src.runner, 64, (done, total) => progress({ kind: 'stage', stage: 'calibrating', done, total }));
   const built = await buildVariants(cfg, graphs.detector, val, opts.precisions ?? PRECISIONS, rule, src.runner, nParity, (stage) => progress({ kind: 'stage', stage }));
 
   const files: Record<string, Uint8Array> = {};

@@ -7,6 +7,7 @@
 //   <out>/<name>/manifest.json     preprocessing, calibration and threshold for clients
 //
 // Triton owns the batch dimension when max_batch_size > 0, so every dims below omits it.
+import { checkOptionalRange, checkRange, TRITON_RANGES } from '../option-ranges.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Manifest } from '../types.js';
@@ -17,11 +18,11 @@ import { DETECTOR_FILE, MANIFEST_CORE_METADATA_KEY, MANIFEST_FILE, manifestCoreS
 export interface TritonOptions {
   /** Triton model name and folder name. Default: the manifest's name, made safe. */
   name?: string;
-  /** Largest batch Triton may form. Default 32. Ignored (0) for a graph with a fixed batch size. */
+  /** Largest batch Triton may form, 1-4096. Default 32. Ignored (0) for a graph with a fixed batch size. */
   maxBatchSize?: number;
-  /** How long Triton's dynamic batcher holds a request to fill a batch. Default 2000 µs. */
+  /** How long Triton's dynamic batcher holds a request to fill a batch, 0-60000000 µs. Default 2000 µs. */
   maxQueueDelayMicroseconds?: number;
-  /** Instances and where they run; omitted = Triton's default (one per GPU, else one CPU). */
+  /** Instances (count 1-1024) and where they run; omitted = Triton's default (one per GPU, else one CPU). */
   instanceGroup?: { count: number; kind: 'KIND_CPU' | 'KIND_GPU' };
 }
 
@@ -65,16 +66,23 @@ export function tritonModelName(manifest: Manifest): string {
   return manifest.name.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^[.]+/, '_') || 'ganomaly';
 }
 
+/** The numbers against their ranges (option-ranges.ts TRITON_RANGES, as the CLI checks them), before anything is read. */
+function checkTritonOptions(opts: TritonOptions): void {
+  const R = TRITON_RANGES;
+  checkOptionalRange(R.maxBatchSize, opts.maxBatchSize, 'maxBatchSize');
+  checkOptionalRange(R.maxQueueDelayUs, opts.maxQueueDelayMicroseconds, 'maxQueueDelayMicroseconds');
+  if (opts.instanceGroup) checkRange(R.instances, opts.instanceGroup.count, 'instanceGroup.count');
+}
+
 /** The configuration Triton needs, derived from the manifest alone. */
 function tritonConfig(manifest: Manifest, opts: TritonOptions = {}): TritonConfig {
   const file = manifest.files[DETECTOR_FILE];
   if (!file) throw new ExportError('the manifest lists no detector.onnx');
   const [batch, ...item] = manifest.input.shape;
   const fixed = typeof batch === 'number';
+  checkTritonOptions(opts);
   const maxBatchSize = fixed ? 0 : (opts.maxBatchSize ?? 32);
-  if (!Number.isInteger(maxBatchSize) || maxBatchSize < (fixed ? 0 : 1)) throw new ExportError(`maxBatchSize must be a positive integer; got ${maxBatchSize}`);
   const delay = opts.maxQueueDelayMicroseconds ?? 2000;
-  if (!Number.isInteger(delay) || delay < 0) throw new ExportError(`maxQueueDelayMicroseconds must be an integer ≥ 0; got ${delay}`);
   const lead = fixed ? [batch] : [];
   if (!file.inputs.includes(manifest.input.name)) throw new ExportError(`detector.onnx's inputs (${file.inputs.join(', ')}) lack the manifest's input '${manifest.input.name}'`);
   return {
@@ -119,6 +127,7 @@ export interface TritonRepositoryResult {
 
 /** Writes `<outDir>/<name>/{config.pbtxt, 1/model.onnx, manifest.json}` from an exported model folder. */
 export async function writeTritonRepository(modelDir: string, outDir: string, opts: TritonOptions = {}): Promise<TritonRepositoryResult> {
+  checkTritonOptions(opts);
   const { manifestText, manifest, detector: onnx } = await readExportedModel(modelDir);
   const config = tritonConfig(manifest, opts);
   if (!/^[A-Za-z0-9_.-]+$/.test(config.name) || /^\.+$/.test(config.name)) {

@@ -4,7 +4,7 @@
 // modules: `ganomaly export` (variants.ts) and the browser export share it.
 import type { ModelConfig, Precision, PrecisionVariant } from '../types.js';
 import { PRECISIONS } from '../types.js';
-import { calibrate, type ThresholdRule } from './calibrate.js';
+import { calibrate, type CalibrationSet, type ThresholdRule } from './calibrate.js';
 import { ExportError } from './errors.js';
 import { nhwcToNchw } from './layout.js';
 import { convertDetectorPrecision, INPUT_NAME, validateModelBytes, VARIANT_FILES, VARIANT_WEIGHTS, type ReducedPrecision } from './onnx/index.js';
@@ -46,7 +46,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 export async function buildVariants(
   cfg: ModelConfig,
   fp32: Uint8Array,
-  val: { images: Float32Array; count: number },
+  val: CalibrationSet,
   precisions: readonly Precision[],
   rule: ThresholdRule,
   runner: OrtRunner,
@@ -69,7 +69,7 @@ export async function buildVariants(
       throw new ExportError(`${VARIANT_FILES[precision]} failed structural validation: ${(e as Error).message}`);
     }
     onProgress?.(`calibrating ${precision}`);
-    const cal = await calibrate(cfg, bytes, val.images, val.count, rule, runner);
+    const cal = await calibrate(cfg, bytes, val, rule, runner);
     const got = await outputsOf(runner, bytes, x, dims);
     const parity: PrecisionVariant['parityVsFp32'] = { images: n };
     for (const [name, ref] of Object.entries(reference)) parity[name] = maxAbsDiff(got[name]!, ref);

@@ -72,6 +72,7 @@ export async function quantizeModel(modelDir: string, opts: QuantizeOptions = {}
     const data = await loadDataset(spec, {
       isize: manifest.model.isize, nc: manifest.model.nc, abnormalClass: t.abnormalClass ?? undefined,
       maxImages: t.maxImages ?? undefined, seed: t.seed, validationFraction: t.validationFraction,
+      tiling: manifest.tiling,
     });
     if (manifest.split && manifest.split.validationNormal !== data.split.validationNormal) {
       throw new ExportError(

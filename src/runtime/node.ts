@@ -1,5 +1,6 @@
 // ganomaly-edge runtime for Node: onnxruntime-node (CUDA when its libraries are present, else CPU)
 // and sharp for decoding. Everything platform-neutral lives in ./core.
+import { checkRange, RUNTIME_RANGES } from '../option-ranges.js';
 import { Detector, type DetectorOptions } from './core/detector.js';
 import { DEFAULT_LIMIT_INPUT_PIXELS, type NodeImageInput } from './node/decode.js';
 import { nodePlatform, NODE_DEFAULT_PROVIDERS, type OrtLogLevel } from './node/platform.js';
@@ -28,7 +29,7 @@ export {
 export { DEFAULT_LIMIT_INPUT_PIXELS, NODE_DEFAULT_PROVIDERS };
 
 export interface NodeDetectorOptions extends DetectorOptions {
-  /** Largest image (width × height) sharp will decode. Default 100 megapixels. */
+  /** Largest image (width × height) sharp will decode, 1 to 10⁹. Default 100 megapixels. */
   limitInputPixels?: number;
   /** Extra onnxruntime-node session options (intraOpNumThreads, …). */
   sessionOptions?: Record<string, unknown>;
@@ -52,9 +53,11 @@ export type NodeDetector = Detector<NodeImageInput>;
  * encoded image buffers and raw pixels. Default providers: ['cuda', 'cpu'].
  */
 export function createDetector(options: NodeDetectorOptions): Promise<NodeDetector> {
-  const limitInputPixels = options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
-  if (!Number.isInteger(limitInputPixels) || limitInputPixels < 1) {
-    return Promise.reject(new TypeError(`limitInputPixels must be a positive integer; got ${limitInputPixels}`));
+  let limitInputPixels: number;
+  try {
+    limitInputPixels = checkRange(RUNTIME_RANGES.limitInputPixels, options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS, 'limitInputPixels');
+  } catch (e) {
+    return Promise.reject(e);
   }
   const platform = nodePlatform({
     limitInputPixels,

@@ -1,5 +1,6 @@
 // The GANomaly layer plan, independent of any tensor library: the tfjs model (model.ts) and the
 // ONNX writer (src/export) both walk the same plan, so training and export cannot drift apart.
+import { checkRange, MAX_MODEL_BYTES, TRAIN_RANGES } from '../option-ranges.js';
 import type { ModelConfig, NetName } from '../types.js';
 
 /** A model configuration out of range (isize, nc, nz, widths, score kind): a bad argument, so a RangeError. */
@@ -47,18 +48,44 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
   scoreKind: 'l2',
 };
 
-export function validateModelConfig(cfg: ModelConfig): void {
+/** Each field in its range (option-ranges.ts TRAIN_RANGES), without the whole model's size: what the plans need. */
+function checkModelFields(cfg: ModelConfig, prefix = ''): void {
   const { isize, nc, nz, ngf, ndf, scoreKind } = cfg;
-  if (!Number.isInteger(isize) || isize < 16 || isize % 16 !== 0) {
-    throw new ConfigError(`isize must be a multiple of 16 and at least 16 (32, 64, 128, …); got ${isize}`);
-  }
-  if (nc !== 1 && nc !== 3) throw new ConfigError(`nc (channels) must be 1 or 3; got ${String(nc)}`);
-  for (const [k, v] of Object.entries({ nz, ngf, ndf })) {
-    if (!Number.isInteger(v) || v < 1) throw new ConfigError(`${k} must be a positive integer; got ${v}`);
-  }
+  const R = TRAIN_RANGES;
+  checkRange(R.isize, isize, `${prefix}isize`, ConfigError);
+  checkRange(R.channels, nc, `${prefix}nc`, ConfigError);
+  checkRange(R.nz, nz, `${prefix}nz`, ConfigError);
+  checkRange(R.ngf, ngf, `${prefix}ngf`, ConfigError);
+  checkRange(R.ndf, ndf, `${prefix}ndf`, ConfigError);
   if (scoreKind !== 'l2' && scoreKind !== 'l1') {
-    throw new ConfigError(`scoreKind must be 'l2' or 'l1'; got ${String(scoreKind)}`);
+    throw new ConfigError(`${prefix}scoreKind must be 'l2' or 'l1'; got ${String(scoreKind)}`);
   }
+}
+
+/**
+ * Every field in its range, and the four networks' float32 weights together at most
+ * MAX_MODEL_BYTES: the widths double at each halving of the input, so widths that are fine at
+ * isize 32 make a model of many GiB at 512, which tfjs cannot even allocate ("Invalid typed array
+ * length"). A ConfigError (a RangeError) either way, before anything is built or written.
+ * `prefix` goes before the field names in messages ('model.' inside a TrainConfig).
+ */
+export function validateModelConfig(cfg: ModelConfig, prefix = ''): void {
+  checkModelFields(cfg, prefix);
+  const bytes = modelWeightBytes(cfg);
+  if (bytes > MAX_MODEL_BYTES) {
+    const gib = (n: number) => `${(n / 1024 ** 3).toFixed(1)} GiB`;
+    throw new ConfigError(
+      `isize ${cfg.isize}, nz ${cfg.nz}, ngf ${cfg.ngf}, ndf ${cfg.ndf} make ${gib(bytes)} of float32 weights (GE, GD, E, D); at most ${gib(MAX_MODEL_BYTES)}: lower ngf, ndf, nz or isize`,
+    );
+  }
+}
+
+/** Bytes of the four networks' float32 weights (BatchNorm statistics included) for a config. */
+export function modelWeightBytes(cfg: ModelConfig): number {
+  const plans = ganomalyPlans(cfg);
+  let n = 0;
+  for (const plan of Object.values(plans)) for (const p of planParams(plan)) n += p.shape.reduce((a, b) => a * b, 1);
+  return 4 * n;
 }
 
 /**
@@ -75,7 +102,7 @@ export function finalMapSize(isize: number): number {
 
 /** Encoder (GE, E, and D's trunk): conv s2 → (conv s2 + BN + LReLU)* → final conv to nOut x 1 x 1. */
 export function encoderPlan(net: NetName, cfg: ModelConfig, nOut: number, width: number): NetPlan {
-  validateModelConfig(cfg);
+  checkModelFields(cfg);
   const layers: LayerPlan[] = [];
   let size = cfg.isize / 2;
   let ch = width;
@@ -106,7 +133,7 @@ export function encoderPlan(net: NetName, cfg: ModelConfig, nOut: number, width:
 
 /** Decoder GD: convT to last x last + BN + ReLU → (convT s2 + BN + ReLU)* → convT s2 to nc, Tanh. */
 export function decoderPlan(cfg: ModelConfig): NetPlan {
-  validateModelConfig(cfg);
+  checkModelFields(cfg);
   const last = finalMapSize(cfg.isize);
   // Channel width at the smallest map mirrors the encoder: ngf · 2^(number of halvings after conv0).
   let ch = cfg.ngf;

@@ -86,10 +86,11 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     seed: cfg.seed,
     validationFraction: cfg.validationFraction,
     skipUndecodable: cfg.skipBadImages,
+    tiling: cfg.tiling,
   });
   const { train: trainSet, validation } = data;
   if (trainSet.count < cfg.batchSize) {
-    throw new TrainError(`the training split has ${trainSet.count} images, fewer than one batch of ${cfg.batchSize}; lower --batch-size or raise --max-images`);
+    throw new TrainError(`the training split has ${trainSet.count} ${cfg.tiling ? 'tiles' : 'images'}, fewer than one batch of ${cfg.batchSize}; lower --batch-size or raise --max-images`);
   }
   if (validation.count < 1) throw new TrainError('the validation split is empty; raise --max-images or the validation fraction');
   const stepsPerEpoch = Math.floor(trainSet.count / cfg.batchSize);

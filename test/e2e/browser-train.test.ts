@@ -83,7 +83,7 @@ describe('browser training: units', () => {
   it('refuses too few frames and bad configs with clear errors', async () => {
     await expect(trainInBrowser({ images: FRAMES.slice(0, 1), config: CONFIG, backend: 'cpu' })).rejects.toThrow(/at least 2 frames/);
     await expect(trainInBrowser({ images: FRAMES.slice(0, 4), config: CONFIG, backend: 'cpu' })).rejects.toThrow(/fewer than one batch/);
-    await expect(trainInBrowser({ images: FRAMES, config: { ...CONFIG, batchSize: 1 }, backend: 'cpu' })).rejects.toThrow(/batchSize must be at least 2/);
+    await expect(trainInBrowser({ images: FRAMES, config: { ...CONFIG, batchSize: 1 }, backend: 'cpu' })).rejects.toThrow(/batchSize must be an integer from 2 to 65536 \(images\); got 1/);
   });
 
   it('the @ganomaly-edge/browser bundle holds no Node built-ins or runtime copy, sharp, onnxruntime-node or file-based training code', async () => {

@@ -189,7 +189,7 @@ describe('evaluateModel', () => {
       err.mockRestore();
     }
     await expect(runEvalCli([])).rejects.toThrow(UsageError);
-    await expect(runEvalCli(['--model', modelDir, '--seed=-1'])).rejects.toThrow(/--seed must be an integer ≥ 0/);
+    await expect(runEvalCli(['--model', modelDir, '--seed=-1'])).rejects.toThrow(/--seed must be an integer from 0 to 4294967295; got '-1'/);
     await expect(runEvalCli(['--model', modelDir, '--bogus'])).rejects.toThrow(UsageError);
   });
 });

@@ -35,7 +35,7 @@ function event(i: number, type: AnomalyEvent['type'] = 'start'): AnomalyEvent {
   const t = new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString();
   return {
     type, id: `ev${i}`, seq: 0, camera: 'cam', startTime: t, startFrame: i, endTime: null, endFrame: null, time: t, frame: i,
-    peakScore: 2, peakNormalized: 1, peakTime: t, peakFrame: i, framesOver: 3, threshold: 1, snapshot: null,
+    peakScore: 2, peakNormalized: 1, peakTime: t, peakFrame: i, peakBox: null, framesOver: 3, threshold: 1, snapshot: null,
   };
 }
 

@@ -101,7 +101,7 @@ describe('ganomaly score', () => {
     await expect(score(files[0]!)).rejects.toBeInstanceOf(UsageError);
     await expect(score('-m', model.dir)).rejects.toBeInstanceOf(UsageError);
     await expect(score('-m', model.dir, join(images, 'nope.png'))).rejects.toThrow(/no such file/);
-    await expect(score('-m', model.dir, files[0]!, '--batch-size', '0')).rejects.toBeInstanceOf(UsageError);
+    await expect(score('-m', model.dir, files[0]!, '--batch-size', '0')).rejects.toThrow(/^--batch-size must be an integer from 1 to 4096 \(images\); got '0'$/);
     await expect(score('-m', join(images, 'no-model'), files[0]!)).rejects.toMatchObject({ name: 'ModelNotFoundError' });
   });
 });

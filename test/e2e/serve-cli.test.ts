@@ -40,13 +40,13 @@ describe('ganomaly serve (in-process)', () => {
       expect(out).toContain(opt);
     }
     await expect(run([])).rejects.toThrow(UsageError);
-    await expect(run(['--model', model.dir, '--max-body', 'lots'])).rejects.toThrow(UsageError);
-    await expect(run(['--model', model.dir, '--max-wait-ms', '-1'])).rejects.toThrow(UsageError);
-    await expect(run(['--model', model.dir, '--max-batch', '0'])).rejects.toThrow(UsageError);
+    await expect(run(['--model', model.dir, '--max-body', 'lots'])).rejects.toThrow(/^--max-body must be a size from 1 B to 2 GiB/);
+    await expect(run(['--model', model.dir, '--max-wait-ms', '-1'])).rejects.toThrow(/^--max-wait-ms must be a number from 0 to 2147483647 \(ms\); got '-1'$/);
+    await expect(run(['--model', model.dir, '--max-batch', '0'])).rejects.toThrow(RangeError);
     await expect(run(['--model', model.dir, 'extra-positional'])).rejects.toThrow(UsageError);
-    await expect(run(['--model', model.dir, '--health-port', 'x'])).rejects.toThrow(UsageError);
-    await expect(run(['--model', model.dir, '--health-port', '65536'])).rejects.toThrow(/--health-port must be from 0 to 65535/);
-    await expect(run(['--model', model.dir, '--port', '70000'])).rejects.toThrow(/--port must be from 0 to 65535/);
+    await expect(run(['--model', model.dir, '--health-port', 'x'])).rejects.toThrow(RangeError);
+    await expect(run(['--model', model.dir, '--health-port', '65536'])).rejects.toThrow(/--health-port must be an integer from 0 to 65535/);
+    await expect(run(['--model', model.dir, '--port', '70000'])).rejects.toThrow(/--port must be an integer from 0 to 65535/);
     await expect(run(['--model', model.dir, '--health-port', '0', '--no-health-port'])).rejects.toThrow(/not both/);
   });
 });

@@ -79,12 +79,12 @@ describe('ByteBudget', () => {
 });
 
 describe('serve admission', () => {
-  it('413 for an image whose header says it decodes to more than --max-decoded-bytes; small ones still score', async () => {
+  it('413 for an image whose header says it decodes to more than --max-decoded (the message names that flag); small ones still score', async () => {
     const s = await serve({ maxDecodedBytes: 1_000_000 });
     const big = await sharp({ create: { width: 1000, height: 1000, channels: 4, background: { r: 1, g: 2, b: 3, alpha: 1 } } }).png().toBuffer();
     const r = await post(s.url, big);
     expect([r.status, r.json.error?.code]).toEqual([413, 'image_too_large']);
-    expect(r.json.error?.message).toMatch(/decode budget of 1000000 bytes/);
+    expect(r.json.error?.message).toMatch(/decode budget of 1000000 bytes \(server option --max-decoded\)/);
     expect((await post(s.url, small)).status).toBe(200);
     expect(await metric(s.url, 'ganomaly_decoded_bytes')).toBe(0);
   });

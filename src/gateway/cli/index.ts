@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `ganomaly-gateway <command>`: serve and watch, for a machine that scores and never trains.
 import { displayPath } from '@ganomaly-edge/runtime/node';
-import { UsageError } from '../../cli-args.js';
+import { UsageError, USAGE_ERROR_CODES } from '../../cli-args.js';
 import { GATEWAY_COMMANDS } from './commands.js';
 
 const PROG = 'ganomaly-gateway';
@@ -29,6 +29,6 @@ main().then(
     // A path of thousands of characters (ENAMETOOLONG) is shown by its ends, wherever it appears.
     process.stderr.write(`${PROG}: ${e.name !== 'Error' ? `${e.name}: ` : ''}${e.message.replace(/\S{161,}/g, displayPath)}\n`);
     if (process.env.GANOMALY_DEBUG) process.stderr.write(`${e.stack}\n`);
-    process.exitCode = (e as { code?: unknown }).code === 'invalid_usage' ? 2 : 1;
+    process.exitCode = USAGE_ERROR_CODES.includes((e as { code?: unknown }).code) ? 2 : 1;
   },
 );

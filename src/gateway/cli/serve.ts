@@ -1,9 +1,10 @@
 // `ganomaly-gateway serve` (and the toolkit's `ganomaly serve`, which delegates here): the HTTP
 // server (../serve) with signals wired: SIGTERM or SIGINT stops accepting, answers every accepted
 // request, and exits 0; a second signal exits at once.
-import { executionProvidersOption, intOption, numberOption, parseByteSize, parseCommandArgs, UsageError, precisionOption } from '../../cli-args.js';
+import { executionProvidersOption, parseCommandArgs, precisionOption, rangedOption, UsageError } from '../../cli-args.js';
+import { SERVE_RANGES } from '../../option-ranges.js';
 import { jsonLines } from '../serve/logging.js';
-import { SERVE_DEFAULTS, startServer } from '../serve/server.js';
+import { resolveHealthPort, SERVE_DEFAULTS, startServer } from '../serve/server.js';
 
 const help = (prog: string) => `Usage: ${prog} serve --model <model dir> [options]
 
@@ -74,40 +75,33 @@ export async function runServe(argv: string[], prog = 'ganomaly-gateway'): Promi
   if (!v.model) throw new UsageError(`--model <model dir> is required (${prog} serve --model <dir>)`);
   if (v['no-health-port'] && v['health-port'] !== undefined) throw new UsageError('give --health-port <n> or --no-health-port, not both');
   const executionProviders = executionProvidersOption(v['execution-providers'], v.providers, 'providers');
-  const maxWaitMs = numberOption(v['max-wait-ms'], 'max-wait-ms');
-  if (maxWaitMs !== undefined && maxWaitMs < 0) throw new UsageError(`--max-wait-ms must be ≥ 0; got ${maxWaitMs}`);
-  let maxBodyBytes: number | undefined;
-  try {
-    maxBodyBytes = v['max-body'] === undefined ? undefined : parseByteSize(v['max-body']);
-  } catch (e) {
-    throw new UsageError(`--max-body: ${(e as Error).message}`);
-  }
-  let maxDecodedBytes: number | undefined;
-  try {
-    maxDecodedBytes = v['max-decoded'] === undefined ? undefined : parseByteSize(v['max-decoded']);
-  } catch (e) {
-    throw new UsageError(`--max-decoded: ${(e as Error).message}`);
-  }
-  const threads = intOption(v.threads, 'threads');
+  // Every number is checked against its range here, before the model loads (option-ranges.ts).
+  const R = SERVE_RANGES;
+  const threads = rangedOption(v.threads, R.threads);
+  const options = {
+    port: rangedOption(v.port, R.port),
+    healthPort: v['no-health-port'] ? (false as const) : rangedOption(v['health-port'], R.healthPort),
+    maxBatch: rangedOption(v['max-batch'], R.maxBatch),
+    maxWaitMs: rangedOption(v['max-wait-ms'], R.maxWaitMs),
+    maxQueue: rangedOption(v['max-queue'], R.maxQueue),
+    maxBodyBytes: rangedOption(v['max-body'], R.maxBodyBytes),
+    limitInputPixels: rangedOption(v['max-pixels'], R.limitInputPixels),
+    maxDecodedBytes: rangedOption(v['max-decoded'], R.maxDecodedBytes),
+    decodeWaitMs: rangedOption(v['decode-wait-ms'], R.decodeWaitMs),
+    decodeConcurrency: rangedOption(v['decode-concurrency'], R.decodeConcurrency),
+    timeoutMs: rangedOption(v['timeout-ms'], R.timeoutMs),
+    bodyTimeoutMs: rangedOption(v['body-timeout-ms'], R.bodyTimeoutMs),
+    threshold: rangedOption(v.threshold, R.threshold),
+  };
+  // The health port's default (port + 1) must exist too; checked now, not after the model load.
+  if (options.healthPort !== false) resolveHealthPort(options.port ?? SERVE_DEFAULTS.port, options.healthPort);
   const write = jsonLines(process.stdout);
 
   const server = await startServer({
     model: v.model,
-    port: portOption(v.port, 'port'),
-    healthPort: v['no-health-port'] ? false : portOption(v['health-port'], 'health-port'),
     host: v.host,
     executionProviders,
-    maxBatch: intOption(v['max-batch'], 'max-batch'),
-    maxWaitMs,
-    maxQueue: intOption(v['max-queue'], 'max-queue'),
-    maxBodyBytes,
-    limitInputPixels: intOption(v['max-pixels'], 'max-pixels'),
-    maxDecodedBytes,
-    decodeWaitMs: intOption(v['decode-wait-ms'], 'decode-wait-ms'),
-    decodeConcurrency: intOption(v['decode-concurrency'], 'decode-concurrency'),
-    timeoutMs: intOption(v['timeout-ms'], 'timeout-ms'),
-    bodyTimeoutMs: intOption(v['body-timeout-ms'], 'body-timeout-ms'),
-    threshold: numberOption(v.threshold, 'threshold'),
+    ...options,
     verifyIntegrity: !v['skip-integrity'],
     precision: precisionOption(v.precision),
     sessionInWorker: !v['session-in-main-thread'],
@@ -131,10 +125,4 @@ export async function runServe(argv: string[], prog = 'ganomaly-gateway'): Promi
     for (const s of signals) process.off(s, exitNow);
   }
   return 0;
-}
-
-function portOption(value: string | undefined, name: string): number | undefined {
-  const n = intOption(value, name, 0);
-  if (n !== undefined && n > 65535) throw new UsageError(`--${name} must be from 0 to 65535; got '${value}'`);
-  return n;
 }

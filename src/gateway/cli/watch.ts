@@ -2,7 +2,8 @@
 // single-camera flags into a WatchConfig, runs startWatch until SIGTERM/SIGINT, then ends open
 // events and exits 0. Events go to the configured sinks; the gateway's own log is JSON lines on
 // stderr, so stdout carries nothing but events when the JSON-lines sink writes there.
-import { parseCommandArgs, UsageError } from '../../cli-args.js';
+import { parseCommandArgs, rangedOption, UsageError } from '../../cli-args.js';
+import { WATCH_RANGES } from '../../option-ranges.js';
 import { loadWatchConfig, watchConfigFromFlags, type WatchConfig, type WatchFlags } from '../watch/config.js';
 import { stderrLog, type WatchLog } from '../watch/sinks/sink.js';
 import { startWatch } from '../watch/watch.js';
@@ -55,6 +56,12 @@ export async function watchConfigFromArgs(argv: string[]): Promise<WatchConfig |
   const { values: v, positionals } = parseCommandArgs(argv, FLAG_OPTIONS, false);
   if (v.help) return null;
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  // Each number against its range in the table, at parse time: one line naming the flag.
+  const R = WATCH_RANGES;
+  for (const [text, range] of [
+    [v.fps, R.fps], [v.threshold, R.threshold], [v['start-frames'], R.startFrames], [v['end-frames'], R.endFrames],
+    [v['update-frames'], R.updateFrames], [v['min-score'], R.minScore], [v.port, R.port], [v['health-port'], R.healthPort],
+  ] as const) rangedOption(text, range);
   const flags: WatchFlags = {
     source: v.source, model: v.model, name: v.name, fps: v.fps, roi: v.roi, loop: v.loop, threshold: v.threshold,
     executionProviders: v['execution-providers'], precision: v.precision, startFrames: v['start-frames'], endFrames: v['end-frames'],

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { ImageDecodeError, type Manifest } from '@ganomaly-edge/runtime/node';
+import { ImageDecodeError, type FrameTiles, type Manifest } from '@ganomaly-edge/runtime/node';
 import { CancelledError } from './batcher.js';
 import { DECODE_WORKER_SOURCE } from './decode-worker-source.js';
 import { rebuildError, WorkerChannel, type WorkerErrorReport, type WorkerReply } from '../../workers/request-reply.js';
@@ -17,11 +17,16 @@ export interface DecodePoolOptions {
   /** Largest decoded image (width × height); sharp refuses bigger ones. */
   limitInputPixels: number;
   preprocessing: Manifest['preprocessing'];
+  /** Patch models: workers cut each frame into the model's tiles. */
+  tiling?: Manifest['tiling'];
 }
+
+/** What a decode produces: one model input, or a patch model's frame cut into tiles. */
+export type ModelInput = Float32Array | FrameTiles;
 
 interface Job {
   data: Uint8Array;
-  resolve(input: Float32Array): void;
+  resolve(input: ModelInput): void;
   reject(e: unknown): void;
   signal?: AbortSignal;
   onAbort?: () => void;
@@ -30,6 +35,7 @@ interface Job {
 interface Reply extends WorkerReply {
   ready?: boolean;
   input?: Float32Array;
+  tiles?: Omit<FrameTiles, 'data'>;
 }
 
 /** A worker loads the runtime and sharp in ~100 ms; one that takes this long is not coming. */
@@ -57,7 +63,7 @@ class DecodeWorker {
   constructor(opts: DecodePoolOptions, onStop: (w: DecodeWorker, e: Error) => void, private readonly onIdle: (w: DecodeWorker) => void) {
     const worker = (this.worker = new Worker(DECODE_WORKER_SOURCE, {
       eval: true,
-      workerData: { runtimeUrl: resolveRuntime(), limitInputPixels: opts.limitInputPixels, preprocessing: opts.preprocessing },
+      workerData: { runtimeUrl: resolveRuntime(), limitInputPixels: opts.limitInputPixels, preprocessing: opts.preprocessing, tiling: opts.tiling ?? null },
     }));
     this.channel = new WorkerChannel<Reply>(worker, { what: 'the decode worker thread', rebuild, onDeath: (e) => onStop(this, e) });
     this.ready = new Promise<void>((resolve, reject) => {
@@ -76,7 +82,7 @@ class DecodeWorker {
   run(job: Job): void {
     // Copied, not transferred: a multipart part is a view into the whole body.
     this.channel.request({ data: job.data }).then(
-      (r) => this.finish(job, () => job.resolve(r.input!)),
+      (r) => this.finish(job, () => job.resolve(r.tiles ? { ...r.tiles, data: r.input! } : r.input!)),
       (e: unknown) => this.finish(job, () => job.reject(e)),
     );
   }
@@ -130,11 +136,11 @@ export class DecodePool {
     return this.queue.length;
   }
 
-  decode(data: Uint8Array, signal?: AbortSignal): Promise<Float32Array> {
+  decode(data: Uint8Array, signal?: AbortSignal): Promise<ModelInput> {
     if (this.closed) return Promise.reject(new CancelledError('the decode pool is closed'));
     if (this.broken) return Promise.reject(this.broken);
     if (signal?.aborted) return Promise.reject(new CancelledError('the request ended before its image was decoded'));
-    return new Promise<Float32Array>((resolve, reject) => {
+    return new Promise<ModelInput>((resolve, reject) => {
       const job: Job = { data, resolve, reject, signal };
       if (signal) {
         job.onAbort = () => {

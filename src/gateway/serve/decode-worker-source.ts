@@ -4,10 +4,11 @@
 // runtime's own decodeNodeImage and preprocessPixels: the pixels a worker produces are the ones
 // Detector.score would, bit for bit.
 //
-// workerData: { runtimeUrl, limitInputPixels, preprocessing }
+// workerData: { runtimeUrl, limitInputPixels, preprocessing, tiling }   (tiling: patch models, else null)
 // Protocol:  ← { ready: true } | { ready: false, error }   once, after the runtime (and sharp) loaded
 //            → { id, data: Uint8Array }                    encoded image bytes
 //            ← { id, input: Float32Array }                 the model input (transferred)
+//            ← { id, input, tiles: { count, per, layout, boxes, frame, source } }   a patch model's cut frame
 //            ← { id, error: { name, message } }            a decode failure
 export const DECODE_WORKER_SOURCE = String.raw`
 'use strict';
@@ -25,6 +26,11 @@ parentPort.on('message', async (msg) => {
   try {
     const rt = await runtime;
     const pixels = await rt.decodeNodeImage(msg.data, workerData.limitInputPixels);
+    if (workerData.tiling) {
+      const { data, ...tiles } = rt.cutFrameTiles(pixels, workerData.tiling, workerData.preprocessing, 'CHW');
+      parentPort.postMessage({ id: msg.id, input: data, tiles }, [data.buffer]);
+      return;
+    }
     const input = rt.preprocessPixels(pixels, workerData.preprocessing);
     parentPort.postMessage({ id: msg.id, input }, [input.buffer]);
   } catch (e) {

@@ -8,12 +8,13 @@ import {
   imageFormatOfMediaType,
   imageMediaTypes,
   ImageDecodeError,
+  cutFrameTiles,
   preprocessPixels,
   readImageInfo,
   type ImageInfo,
   type Manifest,
 } from '@ganomaly-edge/runtime/node';
-import type { DecodePool } from './decode-pool.js';
+import type { DecodePool, ModelInput } from './decode-pool.js';
 import { HttpError } from './errors.js';
 import { readImageHeader } from './image-header.js';
 
@@ -45,6 +46,8 @@ function dimension(headers: Record<string, string | string[] | undefined>, name:
 export interface InputContext {
   limitInputPixels: number;
   preprocessing: Manifest['preprocessing'];
+  /** Patch models: frames are cut into tiles instead of resized. */
+  tiling?: Manifest['tiling'];
   decoder: DecodePool;
 }
 
@@ -61,7 +64,7 @@ export async function toModelInput(
   headers: Record<string, string | string[] | undefined>,
   ctx: InputContext,
   signal?: AbortSignal,
-): Promise<Float32Array> {
+): Promise<ModelInput> {
   if (data.length === 0) throw new HttpError(400, 'empty_body', 'the image is empty');
   if (type === RAW_TYPE) {
     const width = dimension(headers, 'x-width', 1 << 20);
@@ -73,7 +76,13 @@ export async function toModelInput(
     if (data.length !== width * height * channels) {
       throw new HttpError(400, 'invalid_raw_pixels', `raw body has ${data.length} bytes but ${width}x${height}x${channels} needs ${width * height * channels}`);
     }
-    return preprocessPixels({ data: new Uint8Array(data.buffer, data.byteOffset, data.length), width, height, channels }, ctx.preprocessing);
+    const pixels = { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width, height, channels };
+    if (!ctx.tiling) return preprocessPixels(pixels, ctx.preprocessing);
+    try {
+      return cutFrameTiles(pixels, ctx.tiling, ctx.preprocessing, 'CHW');
+    } catch (e) {
+      throw new HttpError(400, 'invalid_raw_pixels', (e as Error).message);
+    }
   }
   if (!ENCODED_TYPES.has(type)) throw unsupportedType(type, 'the image');
   try {

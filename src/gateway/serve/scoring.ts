@@ -9,10 +9,11 @@ import { checkDeclaredLength, parseMediaType, parseMultipart, readBody } from '.
 import { HttpError } from './errors.js';
 import type { ByteBudget } from './budget.js';
 import { decodedSize, isSupportedImageType, toModelInput, unsupportedType, type InputContext } from './inputs.js';
+import type { ModelInput } from './decode-pool.js';
 
 export interface ScoreItem {
-  /** The model input (preprocessed, CHW). */
-  input: Float32Array;
+  /** The model input (preprocessed, CHW), or a patch model's frame cut into tiles. */
+  input: ModelInput;
   /** Fetch the anomaly map for this item (heatmap requested). */
   map: boolean;
 }
@@ -123,7 +124,7 @@ function acceptsPngOnly(accept: string | undefined): boolean {
 }
 
 function summary(r: ScoreResult) {
-  return { score: r.score, normalized: r.normalized, isAnomaly: r.isAnomaly, threshold: r.threshold };
+  return { score: r.score, normalized: r.normalized, isAnomaly: r.isAnomaly, threshold: r.threshold, ...(r.worstTile ? { worstTile: r.worstTile } : {}) };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -3,7 +3,8 @@
 // micro-batcher (batcher.ts), the decode workers (decode-pool.ts), metrics, routes (routes.ts)
 // and the lifecycle (lifecycle.ts: listen, drain, close).
 import { availableParallelism } from 'node:os';
-import { createDetector, loadSharp, type ExecutionProvider, type NodeDetector, type ScoreResult } from '@ganomaly-edge/runtime/node';
+import { createDetector, loadSharp, type ExecutionProvider, type FrameTiles, type NodeDetector, type ScoreResult } from '@ganomaly-edge/runtime/node';
+import { checkOptionalRange, checkRange, SERVE_RANGES } from '../../option-ranges.js';
 import { renamedOption } from '../../renamed-option.js';
 import type { Precision } from '../../types.js';
 import { Admission } from './admission.js';
@@ -16,6 +17,7 @@ import { batchBuckets, Counter, Gauge, Histogram, LATENCY_BUCKETS_S, Registry } 
 import { createRoutes, isItemError } from './routes.js';
 import type { ScoreItem } from './scoring.js';
 
+/** Every number's range is in SERVE_RANGES (option-ranges.ts); out of range is a RangeError before the model loads. */
 export interface ServeOptions {
   /** Model folder (manifest.json + detector.onnx), or an http(s) URL to one. */
   model: string;
@@ -39,31 +41,31 @@ export interface ServeOptions {
    * next minor version. Both given with different values is a TypeError.
    */
   providers?: readonly ExecutionProvider[];
-  /** Most images per ONNX Runtime run: integer ≥ 1 (a fixed-batch graph decides). Default 32. */
+  /** Most images per ONNX Runtime run: integer 1-4096 (a fixed-batch graph decides). Default 32. */
   maxBatch?: number;
-  /** How long a request may wait for others to share its run, ms: finite, ≥ 0. Default 2. */
+  /** How long a request may wait for others to share its run, ms: a number 0 to 2³¹−1. Default 2. */
   maxWaitMs?: number;
-  /** Most images admitted at once (being received, decoded, waiting or scored); past it 503. Integer ≥ 1. Default 8 × maxBatch. */
+  /** Most images admitted at once (being received, decoded, waiting or scored); past it 503. Integer 1-65536. Default 8 × maxBatch. */
   maxQueue?: number;
-  /** Largest request body in bytes: integer ≥ 1. Default 10 MiB. */
+  /** Largest request body in bytes: integer, 1 B to 2 GiB. Default 10 MiB. */
   maxBodyBytes?: number;
-  /** Time allowed to receive a request body, ms: integer ≥ 1. Default 30 000; past it 408. */
+  /** Time allowed to receive a request body, ms: integer 1 to 2³¹−1 (setTimeout's largest). Default 30 000; past it 408. */
   bodyTimeoutMs?: number;
-  /** Time allowed to decode and score once the body is in, ms: integer ≥ 1. Default 30 000; past it 504. */
+  /** Time allowed to decode and score once the body is in, ms: integer 1 to 2³¹−1. Default 30 000; past it 504. */
   timeoutMs?: number;
-  /** Largest decoded image (width × height); bigger images (decompression bombs) get 400. Integer ≥ 1. Default 25 megapixels. */
+  /** Largest decoded image (width × height); bigger images (decompression bombs) get 400. Integer 1 to 10⁹. Default 25 megapixels. */
   limitInputPixels?: number;
   /**
    * Most bytes of decoded pixels held at once, over all requests (read from each image's header
    * before it is decoded). Images wait for room, in arrival order, up to decodeWaitMs (then 503);
-   * one image bigger than this gets 413. Integer ≥ 1. Default 256 MiB.
+   * one image bigger than this gets 413. Integer, 1 B to 64 GiB. Default 256 MiB.
    */
   maxDecodedBytes?: number;
-  /** Longest wait for decode room before a 503, ms: integer ≥ 1. Default 10 000 (capped at timeoutMs). */
+  /** Longest wait for decode room before a 503, ms: integer 1 to 2³¹−1. Default 10 000 (capped at timeoutMs). */
   decodeWaitMs?: number;
   /**
    * Decode worker threads, each decoding one image at a time (pixels stay in the worker; only the
-   * model input comes back). Integer ≥ 1. Default: CPU count − 1, at least 1 and at most 4: decoding leaves a
+   * model input comes back). Integer 1-64. Default: CPU count − 1, at least 1 and at most 4: decoding leaves a
    * core for the event loop, and sharp's work for every worker runs on libuv's one pool (4 threads
    * unless UV_THREADPOOL_SIZE says otherwise), so more workers would only add ~16 MiB each.
    */
@@ -90,7 +92,7 @@ export interface ServeOptions {
    * answered while a batch is being scored. Default true; false runs it in the main thread.
    */
   sessionInWorker?: boolean;
-  /** Heatmap side in pixels: integer ≥ 1. Default 256. */
+  /** Heatmap side in pixels: integer 1-4096. Default 256. */
   heatmapSize?: number;
   /** Receives one structured entry per request and per lifecycle event (see logging.ts jsonLines). Default: none. */
   log?: LogSink | null;
@@ -139,19 +141,12 @@ export function serveSessionOptions(user: Record<string, unknown> = {}): Record<
 /** Default decode workers at most: libuv's default thread pool size, which runs sharp's work for all of them. */
 const MAX_DEFAULT_DECODE_WORKERS = 4;
 
-function positiveInt(v: number, name: string, min = 1, max = Number.MAX_SAFE_INTEGER): number {
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new RangeError(`${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`}; got ${v}`);
-  }
-  return v;
-}
-
 /** The health port serve opens: `healthPort` as given, none for false, else port + 1 (0 stays 0: any free port). */
 export function resolveHealthPort(port: number, healthPort: number | false | undefined): number | undefined {
   if (healthPort === false) return undefined;
   if (healthPort !== undefined) {
     if (typeof healthPort !== 'number') throw new TypeError(`healthPort must be a port number or false; got ${typeof healthPort}`);
-    return positiveInt(healthPort, 'healthPort', 0, 65535);
+    return checkRange(SERVE_RANGES.healthPort, healthPort, 'healthPort');
   }
   if (port === 0) return 0;
   if (port === 65535) throw new RangeError('healthPort defaults to port + 1, and port is 65535: give healthPort (0 = any free port) or healthPort: false');
@@ -162,19 +157,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const o = { ...SERVE_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as ServeOptions & typeof SERVE_DEFAULTS;
   const executionProviders = renamedOption(o.executionProviders, o.providers, 'executionProviders', 'providers');
   const decodeConcurrency = renamedOption(o.decodeConcurrency, o.maxConcurrentDecodes, 'decodeConcurrency', 'maxConcurrentDecodes');
-  positiveInt(o.maxBatch, 'maxBatch');
-  positiveInt(o.maxBodyBytes, 'maxBodyBytes');
-  positiveInt(o.bodyTimeoutMs, 'bodyTimeoutMs');
-  positiveInt(o.timeoutMs, 'timeoutMs');
-  positiveInt(o.limitInputPixels, 'limitInputPixels');
-  positiveInt(o.maxDecodedBytes, 'maxDecodedBytes');
-  positiveInt(o.decodeWaitMs, 'decodeWaitMs');
-  positiveInt(o.heatmapSize, 'heatmapSize');
-  positiveInt(o.port, 'port', 0, 65535);
+  // Every number against its range in the table (option-ranges.ts), before the model loads.
+  const R = SERVE_RANGES;
+  for (const key of ['port', 'maxBatch', 'maxWaitMs', 'maxBodyBytes', 'bodyTimeoutMs', 'timeoutMs', 'limitInputPixels', 'maxDecodedBytes', 'decodeWaitMs', 'heatmapSize'] as const) {
+    checkRange(R[key], o[key], key);
+  }
+  checkOptionalRange(R.maxQueue, o.maxQueue, 'maxQueue');
+  checkOptionalRange(R.threshold, o.threshold, 'threshold');
+  checkOptionalRange(R.threads, o.sessionOptions?.intraOpNumThreads, 'sessionOptions.intraOpNumThreads');
   const healthPort = resolveHealthPort(o.port, o.healthPort);
-  if (o.maxQueue !== undefined) positiveInt(o.maxQueue, 'maxQueue');
-  const decodeWorkers = positiveInt(decodeConcurrency ?? Math.min(MAX_DEFAULT_DECODE_WORKERS, Math.max(1, availableParallelism() - 1)), 'decodeConcurrency');
-  if (!(o.maxWaitMs >= 0 && Number.isFinite(o.maxWaitMs))) throw new RangeError(`maxWaitMs must be a number ≥ 0; got ${o.maxWaitMs}`);
+  const decodeWorkers = checkRange(R.decodeConcurrency, decodeConcurrency ?? Math.min(MAX_DEFAULT_DECODE_WORKERS, Math.max(1, availableParallelism() - 1)), 'decodeConcurrency');
   const log = o.log ?? silentLog;
 
   const detector = await createDetector({
@@ -198,6 +190,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       workers: decodeWorkers,
       limitInputPixels: o.limitInputPixels,
       preprocessing: detector.manifest.preprocessing,
+      tiling: detector.tiling,
     });
   } catch (e) {
     await detector.dispose();
@@ -208,6 +201,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     await detector.dispose();
   };
   const maxBatch = detector.maxBatch; // a fixed-batch graph decides
+  // Whole-image inputs of a micro-batch share one ONNX Runtime run; a patch model's frames each
+  // score their tiles, and the detector packs the tiles of concurrent frames into shared runs.
+  const runItems = (items: ScoreItem[]): Promise<ScoreResult[]> => {
+    if (!detector.tiling) return detector.scorePreprocessed(items.map((i) => i.input as Float32Array), { outputs: items.some((i) => i.map) ? ['anomalyMap'] : [] });
+    return Promise.all(items.map((i) => detector.scoreTiles(i.input as FrameTiles, { outputs: i.map ? ['anomalyMap'] : [] })));
+  };
   const maxQueue = o.maxQueue ?? 8 * maxBatch;
   const modelName = detector.manifest.name;
   const budget = new ByteBudget(o.maxDecodedBytes, Math.min(o.decodeWaitMs, o.timeoutMs));
@@ -225,7 +224,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     maxWaitMs: o.maxWaitMs,
     isItemError,
     upstream: () => admission.upstream,
-    run: (items) => detector.scorePreprocessed(items.map((i) => i.input), { outputs: items.some((i) => i.map) ? ['anomalyMap'] : [] }),
+    run: (items) => runItems(items),
     onBatch(size, ms) {
       batchSize.observe(size);
       batchTime.observe(ms / 1000);
@@ -253,6 +252,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       maxImages: maxQueue,
       budget,
       preprocessing: detector.manifest.preprocessing,
+      tiling: detector.tiling,
       decoder,
     },
   });

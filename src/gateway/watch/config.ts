@@ -6,6 +6,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { displayPath, GanomalyError, isNotFound, readTextFile } from '@ganomaly-edge/runtime/node';
+import { bytesFromText, inRange, rangeProblem, WATCH_RANGES, type NumericRange } from '../../option-ranges.js';
 
 /** One problem in a config: where it is and what is wrong. */
 export interface ConfigProblem {
@@ -228,12 +229,10 @@ class Checker {
     return v;
   }
 
-  num(v: unknown, path: string, min: number, max: number, opts: { integer?: boolean; required?: boolean } = {}): number | undefined {
+  /** A number in its range from the table (option-ranges.ts WATCH_RANGES), with the table's message. */
+  num(v: unknown, path: string, range: NumericRange, opts: { required?: boolean } = {}): number | undefined {
     if (v === undefined || v === null) return opts.required ? this.fail(path, 'is required') : undefined;
-    const kind = opts.integer ? 'an integer' : 'a number';
-    if (typeof v !== 'number' || !Number.isFinite(v)) return this.fail(path, `must be ${kind} from ${min} to ${max}; got ${describe(v)}`);
-    if (opts.integer && !Number.isInteger(v)) return this.fail(path, `must be an integer from ${min} to ${max}; got ${v}`);
-    if (v < min || v > max) return this.fail(path, `must be from ${min} to ${max}; got ${v}`);
+    if (typeof v !== 'number' || !inRange(range, v)) return this.fail(path, rangeProblem(range, v));
     return v;
   }
 
@@ -249,18 +248,11 @@ class Checker {
     return v as T;
   }
 
-  /** A byte count: an integer or a size string such as '500mb' (powers of 1024). */
-  bytes(v: unknown, path: string, min: number, max: number): number | undefined {
+  /** A byte count: an integer or a size string such as '500mb' (powers of 1024), in its range. */
+  bytes(v: unknown, path: string, range: NumericRange): number | undefined {
     if (v === undefined || v === null) return undefined;
-    let n: number | undefined;
-    if (typeof v === 'number') n = v;
-    else if (typeof v === 'string') {
-      const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|k|mb|mib|m|gb|gib|g|tb|tib|t)?\s*$/i.exec(v);
-      if (!m) return this.fail(path, `must be a byte count or a size such as 500mb; got '${v}'`);
-      const unit = (m[2] ?? 'b').toLowerCase()[0]!;
-      n = Math.floor(Number(m[1]) * { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[unit]!);
-    } else return this.fail(path, `must be a byte count or a size such as 500mb; got ${describe(v)}`);
-    if (!Number.isInteger(n) || n < min || n > max) return this.fail(path, `must be from ${min} to ${max} bytes; got ${describe(v)}`);
+    const n = typeof v === 'number' ? v : typeof v === 'string' ? bytesFromText(v) : NaN;
+    if (!inRange(range, n)) return this.fail(path, rangeProblem(range, v));
     return n;
   }
 
@@ -309,19 +301,19 @@ function checkCamera(c: Checker, v: unknown, path: string): CameraConfig | undef
     c.fail(`${path}.name`, `must be 1-64 characters of letters, digits, '_' and '-' (it is an MQTT topic level and part of file names); got '${name}'`);
   }
   const source = checkSource(c, c.str(o.source, `${path}.source`, { required: true }), `${path}.source`);
-  const fps = c.num(o.fps, `${path}.fps`, 0.1, 60) ?? WATCH_DEFAULTS.fps;
+  const fps = c.num(o.fps, `${path}.fps`, WATCH_RANGES.fps) ?? WATCH_DEFAULTS.fps;
   let roi: Roi | undefined;
   const r = c.map(o.roi, `${path}.roi`, ['x', 'y', 'w', 'h']);
   if (r) {
-    const x = c.num(r.x, `${path}.roi.x`, 0, 65535, { integer: true, required: true });
-    const y = c.num(r.y, `${path}.roi.y`, 0, 65535, { integer: true, required: true });
-    const w = c.num(r.w, `${path}.roi.w`, 1, 65535, { integer: true, required: true });
-    const h = c.num(r.h, `${path}.roi.h`, 1, 65535, { integer: true, required: true });
+    const x = c.num(r.x, `${path}.roi.x`, WATCH_RANGES.roiX, { required: true });
+    const y = c.num(r.y, `${path}.roi.y`, WATCH_RANGES.roiY, { required: true });
+    const w = c.num(r.w, `${path}.roi.w`, WATCH_RANGES.roiW, { required: true });
+    const h = c.num(r.h, `${path}.roi.h`, WATCH_RANGES.roiH, { required: true });
     if (x !== undefined && y !== undefined && w !== undefined && h !== undefined) roi = { x, y, w, h };
   }
   const loop = c.bool(o.loop, `${path}.loop`) ?? false;
   const model = c.str(o.model, `${path}.model`);
-  const threshold = c.num(o.threshold, `${path}.threshold`, 0, Number.MAX_VALUE);
+  const threshold = c.num(o.threshold, `${path}.threshold`, WATCH_RANGES.threshold);
   if (name === undefined || source === undefined) return undefined;
   return {
     name, source, fps, loop,
@@ -351,11 +343,11 @@ function checkModel(c: Checker, v: unknown): ModelConfig | undefined {
 
 function checkEvents(c: Checker, v: unknown): EventsConfig {
   const o = c.map(v, 'events', ['startFrames', 'endFrames', 'updateFrames', 'minScore']) ?? {};
-  const minScore = c.num(o.minScore, 'events.minScore', 0, 1);
+  const minScore = c.num(o.minScore, 'events.minScore', WATCH_RANGES.minScore);
   return {
-    startFrames: c.num(o.startFrames, 'events.startFrames', 1, 1000, { integer: true }) ?? WATCH_DEFAULTS.startFrames,
-    endFrames: c.num(o.endFrames, 'events.endFrames', 1, 10000, { integer: true }) ?? WATCH_DEFAULTS.endFrames,
-    updateFrames: c.num(o.updateFrames, 'events.updateFrames', 1, 100000, { integer: true }) ?? WATCH_DEFAULTS.updateFrames,
+    startFrames: c.num(o.startFrames, 'events.startFrames', WATCH_RANGES.startFrames) ?? WATCH_DEFAULTS.startFrames,
+    endFrames: c.num(o.endFrames, 'events.endFrames', WATCH_RANGES.endFrames) ?? WATCH_DEFAULTS.endFrames,
+    updateFrames: c.num(o.updateFrames, 'events.updateFrames', WATCH_RANGES.updateFrames) ?? WATCH_DEFAULTS.updateFrames,
     ...(minScore !== undefined ? { minScore } : {}),
   };
 }
@@ -364,9 +356,9 @@ function checkSnapshots(c: Checker, v: unknown): SnapshotsConfig | undefined {
   const o = c.map(v, 'snapshots', ['dir', 'maxCount', 'maxBytes', 'maxAgeSeconds']);
   if (!o) return undefined;
   const dir = c.str(o.dir, 'snapshots.dir', { required: true });
-  const maxCount = c.num(o.maxCount, 'snapshots.maxCount', 1, 1_000_000, { integer: true }) ?? WATCH_DEFAULTS.snapshotMaxCount;
-  const maxBytes = c.bytes(o.maxBytes, 'snapshots.maxBytes', 1024, 1024 ** 4) ?? WATCH_DEFAULTS.snapshotMaxBytes;
-  const maxAgeSeconds = c.num(o.maxAgeSeconds, 'snapshots.maxAgeSeconds', 1, 31_536_000) ?? WATCH_DEFAULTS.snapshotMaxAgeSeconds;
+  const maxCount = c.num(o.maxCount, 'snapshots.maxCount', WATCH_RANGES.snapshotMaxCount) ?? WATCH_DEFAULTS.snapshotMaxCount;
+  const maxBytes = c.bytes(o.maxBytes, 'snapshots.maxBytes', WATCH_RANGES.snapshotMaxBytes) ?? WATCH_DEFAULTS.snapshotMaxBytes;
+  const maxAgeSeconds = c.num(o.maxAgeSeconds, 'snapshots.maxAgeSeconds', WATCH_RANGES.snapshotMaxAgeSeconds) ?? WATCH_DEFAULTS.snapshotMaxAgeSeconds;
   if (dir === undefined) return undefined;
   return { dir: c.path(dir), maxCount, maxBytes, maxAgeSeconds };
 }
@@ -381,10 +373,10 @@ function checkSinks(c: Checker, v: unknown): SinksConfig {
     const url = checkUrl(c, c.str(w.url, 'sinks.webhook.url', { required: true }), 'sinks.webhook.url', ['http:', 'https:']);
     const webhook: WebhookConfig = {
       url: url ?? '',
-      timeoutMs: c.num(w.timeoutMs, 'sinks.webhook.timeoutMs', 100, 120_000, { integer: true }) ?? WATCH_DEFAULTS.webhookTimeoutMs,
-      retries: c.num(w.retries, 'sinks.webhook.retries', 0, 20, { integer: true }) ?? WATCH_DEFAULTS.webhookRetries,
-      backoffMs: c.num(w.backoffMs, 'sinks.webhook.backoffMs', 10, 60_000, { integer: true }) ?? WATCH_DEFAULTS.webhookBackoffMs,
-      queueSize: c.num(w.queueSize, 'sinks.webhook.queueSize', 1, 100_000, { integer: true }) ?? WATCH_DEFAULTS.queueSize,
+      timeoutMs: c.num(w.timeoutMs, 'sinks.webhook.timeoutMs', WATCH_RANGES.webhookTimeoutMs) ?? WATCH_DEFAULTS.webhookTimeoutMs,
+      retries: c.num(w.retries, 'sinks.webhook.retries', WATCH_RANGES.webhookRetries) ?? WATCH_DEFAULTS.webhookRetries,
+      backoffMs: c.num(w.backoffMs, 'sinks.webhook.backoffMs', WATCH_RANGES.webhookBackoffMs) ?? WATCH_DEFAULTS.webhookBackoffMs,
+      queueSize: c.num(w.queueSize, 'sinks.webhook.queueSize', WATCH_RANGES.webhookQueueSize) ?? WATCH_DEFAULTS.queueSize,
     };
     if (url !== undefined) sinks.webhook = webhook;
   }
@@ -402,9 +394,9 @@ function checkSinks(c: Checker, v: unknown): SinksConfig {
     const mqtt: MqttConfig = {
       url: url ?? '',
       prefix,
-      qos: c.oneOf(m.qos, 'sinks.mqtt.qos', [0, 1, 2] as const) ?? WATCH_DEFAULTS.mqttQos,
-      queueSize: c.num(m.queueSize, 'sinks.mqtt.queueSize', 1, 100_000, { integer: true }) ?? WATCH_DEFAULTS.queueSize,
-      reconnectMs: c.num(m.reconnectMs, 'sinks.mqtt.reconnectMs', 100, 300_000, { integer: true }) ?? WATCH_DEFAULTS.mqttReconnectMs,
+      qos: (c.num(m.qos, 'sinks.mqtt.qos', WATCH_RANGES.mqttQos) as 0 | 1 | 2 | undefined) ?? WATCH_DEFAULTS.mqttQos,
+      queueSize: c.num(m.queueSize, 'sinks.mqtt.queueSize', WATCH_RANGES.mqttQueueSize) ?? WATCH_DEFAULTS.queueSize,
+      reconnectMs: c.num(m.reconnectMs, 'sinks.mqtt.reconnectMs', WATCH_RANGES.mqttReconnectMs) ?? WATCH_DEFAULTS.mqttReconnectMs,
       ...(clientId !== undefined ? { clientId } : {}),
       ...(username !== undefined ? { username } : {}),
       ...(password !== undefined ? { password } : {}),
@@ -419,8 +411,8 @@ function checkHttp(c: Checker, v: unknown): HttpConfig {
   let healthPort: number | null = WATCH_DEFAULTS.healthPort;
   // `healthPort: null` in YAML (or `false`) is how the separate health port is switched off.
   if (o.healthPort === false || (Object.hasOwn(o, 'healthPort') && o.healthPort === null)) healthPort = null;
-  else healthPort = c.num(o.healthPort, 'http.healthPort', 0, 65535, { integer: true }) ?? healthPort;
-  const port = c.num(o.port, 'http.port', 0, 65535, { integer: true }) ?? WATCH_DEFAULTS.httpPort;
+  else healthPort = c.num(o.healthPort, 'http.healthPort', WATCH_RANGES.healthPort) ?? healthPort;
+  const port = c.num(o.port, 'http.port', WATCH_RANGES.port) ?? WATCH_DEFAULTS.httpPort;
   if (healthPort !== null && healthPort !== 0 && healthPort === port) c.fail('http.healthPort', `must differ from http.port (${port})`);
   return { port, healthPort, host: c.str(o.host, 'http.host') ?? WATCH_DEFAULTS.httpHost };
 }
@@ -428,13 +420,13 @@ function checkHttp(c: Checker, v: unknown): HttpConfig {
 function checkFfmpeg(c: Checker, v: unknown): FfmpegConfig {
   const o = c.map(v, 'ffmpeg', ['path', 'stallSeconds', 'reconnectMinMs', 'reconnectMaxMs']) ?? {};
   const path = c.str(o.path, 'ffmpeg.path');
-  const reconnectMinMs = c.num(o.reconnectMinMs, 'ffmpeg.reconnectMinMs', 100, 600_000, { integer: true }) ?? WATCH_DEFAULTS.reconnectMinMs;
-  const reconnectMaxMs = c.num(o.reconnectMaxMs, 'ffmpeg.reconnectMaxMs', 100, 3_600_000, { integer: true }) ?? WATCH_DEFAULTS.reconnectMaxMs;
+  const reconnectMinMs = c.num(o.reconnectMinMs, 'ffmpeg.reconnectMinMs', WATCH_RANGES.reconnectMinMs) ?? WATCH_DEFAULTS.reconnectMinMs;
+  const reconnectMaxMs = c.num(o.reconnectMaxMs, 'ffmpeg.reconnectMaxMs', WATCH_RANGES.reconnectMaxMs) ?? WATCH_DEFAULTS.reconnectMaxMs;
   if (reconnectMaxMs < reconnectMinMs) c.fail('ffmpeg.reconnectMaxMs', `must be ≥ ffmpeg.reconnectMinMs (${reconnectMinMs}); got ${reconnectMaxMs}`);
   return {
     // A bare name is looked up on PATH; only something that looks like a path is resolved.
     path: path === undefined ? WATCH_DEFAULTS.ffmpegPath : path.includes('/') ? c.path(path) : path,
-    stallSeconds: c.num(o.stallSeconds, 'ffmpeg.stallSeconds', 1, 3600) ?? WATCH_DEFAULTS.stallSeconds,
+    stallSeconds: c.num(o.stallSeconds, 'ffmpeg.stallSeconds', WATCH_RANGES.stallSeconds) ?? WATCH_DEFAULTS.stallSeconds,
     reconnectMinMs,
     reconnectMaxMs,
   };

@@ -17,6 +17,7 @@
 // Frames under the threshold inside an open event (fewer than M in a row) do not end it; frames over
 // the threshold before the N-th (fewer than N in a row) start nothing.
 import { randomUUID } from 'node:crypto';
+import { checkOptionalRange, WATCH_RANGES } from '../../option-ranges.js';
 
 /** What the events need from one scored frame (a runtime ScoreResult has all but index and time). */
 export interface ScoredFrame {
@@ -29,6 +30,8 @@ export interface ScoredFrame {
   /** score > threshold, as the detector decided with the camera's threshold. */
   isAnomaly: boolean;
   threshold: number;
+  /** Patch models: the worst tile's square in the frame's pixels. */
+  box?: { x: number; y: number; width: number; height: number };
 }
 
 export type EventType = 'start' | 'update' | 'end';
@@ -55,6 +58,8 @@ export interface AnomalyEvent {
   peakNormalized: number;
   peakTime: string;
   peakFrame: number;
+  /** Patch models: where in the peak frame the worst tile was (frame pixels); null for whole-image models. */
+  peakBox: { x: number; y: number; width: number; height: number } | null;
   /** Frames over the threshold since the start (the N confirming frames included). */
   framesOver: number;
   /** The camera threshold when the event started. */
@@ -99,13 +104,6 @@ interface Open {
   lastMessageFrame: number;
 }
 
-function intOption(v: number | undefined, name: string, min: number, max: number, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${name} must be an integer; got ${String(v)}`);
-  if (v < min || v > max) throw new RangeError(`${name} must be from ${min} to ${max}; got ${v}`);
-  return v;
-}
-
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** The event state machine of one camera. */
@@ -125,13 +123,11 @@ export class EventTracker {
   constructor(opts: EventTrackerOptions) {
     if (typeof opts?.camera !== 'string' || opts.camera === '') throw new TypeError('camera must be a non-empty string');
     this.camera = opts.camera;
-    this.startFrames = intOption(opts.startFrames, 'startFrames', 1, 1000, 3);
-    this.endFrames = intOption(opts.endFrames, 'endFrames', 1, 10000, 5);
-    this.updateFrames = intOption(opts.updateFrames, 'updateFrames', 1, 100000, 25);
-    if (opts.minScore !== undefined && !(opts.minScore >= 0 && opts.minScore <= 1)) {
-      throw new RangeError(`minScore must be from 0 to 1; got ${opts.minScore}`);
-    }
-    this.minScore = opts.minScore;
+    const R = WATCH_RANGES;
+    this.startFrames = checkOptionalRange(R.startFrames, opts.startFrames, 'startFrames') ?? 3;
+    this.endFrames = checkOptionalRange(R.endFrames, opts.endFrames, 'endFrames') ?? 5;
+    this.updateFrames = checkOptionalRange(R.updateFrames, opts.updateFrames, 'updateFrames') ?? 25;
+    this.minScore = checkOptionalRange(R.minScore, opts.minScore, 'minScore');
     this.newId = opts.newId ?? randomUUID;
   }
 
@@ -222,7 +218,7 @@ export class EventTracker {
       startTime: iso(o.start.time), startFrame: o.start.index,
       endTime: null, endFrame: null,
       time: iso(at.time), frame: at.index,
-      peakScore: o.peak.score, peakNormalized: o.peak.normalized, peakTime: iso(o.peak.time), peakFrame: o.peak.index,
+      peakScore: o.peak.score, peakNormalized: o.peak.normalized, peakTime: iso(o.peak.time), peakFrame: o.peak.index, peakBox: o.peak.box ?? null,
       framesOver: o.framesOver, threshold: o.threshold, snapshot: o.snapshot,
     };
   }

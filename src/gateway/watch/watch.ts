@@ -187,7 +187,7 @@ export async function startWatch(config: WatchConfig, opts: WatchOptions = {}): 
     cam.scored++;
     cam.lastScore = r.score;
     const threshold = cam.cfg.threshold ?? r.threshold;
-    const t = cam.tracker.observe({ index: frame.seq, time: frame.timestamp, score: r.score, normalized: r.normalized, isAnomaly: r.score > threshold, threshold });
+    const t = cam.tracker.observe({ index: frame.seq, time: frame.timestamp, score: r.score, normalized: r.normalized, isAnomaly: r.score > threshold, threshold, ...(r.worstTile ? { box: r.worstTile.box } : {}) });
     if (!t) return;
     let event = t.event;
     if (t.snapshot && store) {
@@ -204,8 +204,10 @@ export async function startWatch(config: WatchConfig, opts: WatchOptions = {}): 
   };
 
   const makeSource = (cfg: CameraConfig): FrameSource => {
-    const size = viewSize(cfg);
     const slot = models.get(modelOf(cfg))!;
+    // A patch model with a fixed frame gets its frames at that size: ffmpeg scales once, not twice.
+    const tiled = slot.detector.tiling;
+    const size = tiled && tiled.frame !== 'any' ? { ...tiled.frame } : viewSize(cfg);
     const pixelFormat = slot.detector.manifest.model.nc === 1 ? 'gray' as const : 'rgb24' as const;
     const roi = cfg.roi ? { x: cfg.roi.x, y: cfg.roi.y, width: cfg.roi.w, height: cfg.roi.h } : undefined;
     if (isFolder.get(cfg.name)) return new FolderSource({ id: cfg.name, folder: cfg.source, roi, ...size, pixelFormat });

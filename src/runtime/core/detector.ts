@@ -1,6 +1,7 @@
 // The platform-neutral detector: one session, preprocessing from the manifest, batching,
 // calibrated scores. The Node and browser entries only supply a RuntimePlatform.
-import type { Manifest, Precision } from '../../types.js';
+import { checkRange, RUNTIME_RANGES } from '../../option-ranges.js';
+import type { Manifest, Precision, Tiling } from '../../types.js';
 import { Batcher } from './batcher.js';
 import { DisposedError, InvalidImageError, ModelLoadError, NonFiniteScoreError, errorMessage, typeName } from './errors.js';
 import { inputSize, toPixels } from './images.js';
@@ -9,10 +10,19 @@ import { loadModel, type ModelSource } from './model-source.js';
 import type { ExecutionProvider, FloatTensor, InferenceHandle, Logger, RuntimePlatform } from './platform.js';
 import { createSessionWithFallback } from './providers.js';
 import { isAnomalous, normalizeScore } from './scores.js';
+import { assembleTileMaps, boxInSource, cutFrameTiles, tileAt, type FrameTiles, type TileBox } from './tiling.js';
 
 /** Extra per-image outputs a caller can ask for, and the graph outputs behind them. */
 export const OPTIONAL_OUTPUTS = { z: 'z', zHat: 'z_hat', reconstruction: 'x_hat', anomalyMap: 'anomaly_map' } as const;
 export type OptionalOutput = keyof typeof OPTIONAL_OUTPUTS;
+/** What score() can add to a result: graph outputs, and for patch models every tile's score. */
+export type ScoreOutput = OptionalOutput | 'tiles';
+
+/** One tile of a patch model's frame: its square in the image's pixels and its raw score. */
+export interface TileScore {
+  box: TileBox;
+  score: number;
+}
 
 /** A float image in model layout (CHW). reconstruction is in model units (after mean/std). */
 export interface ImageTensor {
@@ -36,12 +46,19 @@ export interface ScoreResult {
   zHat?: Float32Array;
   /** Generator output x̂, same layout and units as the model input. */
   reconstruction?: ImageTensor;
-  /** Mean over channels of |x − x̂|, 1 × isize × isize. */
+  /**
+   * Mean over channels of |x − x̂|, 1 × isize × isize; for a patch model the tiles' maps put back
+   * together over the whole frame (overlaps averaged), at the tiling's frame size.
+   */
   anomalyMap?: ImageTensor;
+  /** Patch models: the tile that decided the frame's score (z, zHat are this tile's). */
+  worstTile?: TileScore;
+  /** Patch models, with outputs: ['tiles']: every tile, row by row. */
+  tiles?: TileScore[];
 }
 
 export interface ScoreOptions {
-  outputs?: readonly OptionalOutput[];
+  outputs?: readonly ScoreOutput[];
   /** Overrides the detector's threshold for this call. */
   threshold?: number;
 }
@@ -57,7 +74,7 @@ export interface DetectorOptions {
   verifyIntegrity?: boolean;
   /** Where the one warning about skipped providers goes. Default console; null silences it. */
   logger?: Logger | null;
-  /** Most images per ONNX Runtime run. Default 16. */
+  /** Most images per ONNX Runtime run, 1-4096. Default 16. */
   maxBatch?: number;
   /**
    * Which detector to load: 'fp32' (detector.onnx, the default), 'fp16' or 'int8' (the variants in
@@ -70,7 +87,7 @@ export interface DetectorOptions {
   /**
    * Most images score() decodes at once. Each is preprocessed as soon as it is decoded and its
    * pixels dropped, so score() holds at most this many decoded images, however long the list.
-   * Default 4.
+   * 1-64. Default 4.
    */
   decodeConcurrency?: number;
 }
@@ -79,8 +96,7 @@ export const DEFAULT_MAX_BATCH = 16;
 export const DEFAULT_DECODE_CONCURRENCY = 4;
 
 function checkThreshold(t: unknown, what: string): number {
-  if (typeof t !== 'number' || !Number.isFinite(t)) throw new TypeError(`${what} must be a finite number; got ${String(t)}`);
-  return t;
+  return checkRange(RUNTIME_RANGES.threshold, t, what);
 }
 
 export class Detector<Input> {
@@ -109,10 +125,9 @@ export class Detector<Input> {
     if (typeof options !== 'object' || options === null || options.model === undefined) {
       throw new TypeError('createDetector needs { model }: a model folder, URL, or { manifest, detector } bytes');
     }
-    const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
-    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new TypeError(`maxBatch must be a positive integer; got ${maxBatch}`);
-    const decodeConcurrency = options.decodeConcurrency ?? DEFAULT_DECODE_CONCURRENCY;
-    if (!Number.isInteger(decodeConcurrency) || decodeConcurrency < 1) throw new TypeError(`decodeConcurrency must be a positive integer; got ${decodeConcurrency}`);
+    // Ranges from the one table the CLI and the gateway use too (option-ranges.ts).
+    const maxBatch = checkRange(RUNTIME_RANGES.maxBatch, options.maxBatch ?? DEFAULT_MAX_BATCH, 'maxBatch');
+    const decodeConcurrency = checkRange(RUNTIME_RANGES.decodeConcurrency, options.decodeConcurrency ?? DEFAULT_DECODE_CONCURRENCY, 'decodeConcurrency');
     if (options.threshold !== undefined) checkThreshold(options.threshold, 'threshold');
     const { manifest, detector, precision, file } = await loadModel(platform, options.model, options.verifyIntegrity ?? true, { fetchTimeoutMs: options.fetchTimeoutMs }, options.precision);
     const logger = options.logger === undefined ? console : options.logger;
@@ -141,13 +156,18 @@ export class Detector<Input> {
   score(images: readonly Input[], options?: ScoreOptions): Promise<ScoreResult[]>;
   async score(images: Input | readonly Input[], options: ScoreOptions = {}): Promise<ScoreResult | ScoreResult[]> {
     const list = Array.isArray(images) ? (images as readonly Input[]) : [images as Input];
+    if (this.tiling) {
+      const results = await this.scoreFrames(list, this.tiling, options);
+      return Array.isArray(images) ? results : results[0]!;
+    }
     const results = await this.scoreChunks(list.length, (start, end) => this.prepare(list.slice(start, end), start), options);
     return Array.isArray(images) ? results : results[0]!;
   }
 
   /**
    * Scores images that are already model input: each a CHW Float32Array of the manifest's
-   * preprocessing (preprocessPixels makes one from pixels). For callers that decode elsewhere —
+   * preprocessing (preprocessPixels makes one from pixels; for a patch model each is one tile, and
+   * scoreTiles scores a whole cut frame). For callers that decode elsewhere —
    * a worker thread, a video decoder — and hand over only the small tensor. The arrays are
    * copied into the batch, never changed.
    */
@@ -164,6 +184,26 @@ export class Detector<Input> {
     });
     const results = await this.scoreChunks(list.length, async (start, end) => list.slice(start, end), options);
     return inputs instanceof Float32Array ? results[0]! : results;
+  }
+
+  /** How a patch model cuts frames (manifest.tiling); undefined for whole-image models. */
+  get tiling(): Tiling | undefined {
+    return this.manifest.tiling;
+  }
+
+  /**
+   * Scores one frame already cut by cutFrameTiles (with this model's tiling and preprocessing, CHW):
+   * for callers that cut frames elsewhere, such as a decode worker. Same result as score() on the frame.
+   */
+  async scoreTiles(cut: FrameTiles, options: ScoreOptions = {}): Promise<ScoreResult> {
+    if (this.disposed) throw new DisposedError('detector has been disposed');
+    if (!this.tiling) throw new TypeError('scoreTiles needs a patch model (a manifest with tiling); this model scores whole images');
+    const size = inputSize(this.manifest.preprocessing);
+    if (cut.layout !== 'CHW' || cut.per !== size || cut.data.length !== cut.count * size || cut.boxes.length !== cut.count || cut.count < 1) {
+      throw new InvalidImageError(`scoreTiles needs tiles cut by cutFrameTiles for this model (CHW, ${size} values each); got ${cut.count} tiles of ${cut.per} values (${cut.layout})`);
+    }
+    const threshold = options.threshold === undefined ? this.threshold : checkThreshold(options.threshold, 'threshold');
+    return this.runTiles(cut, this.outputsToFetch(options.outputs ?? []), threshold, (options.outputs ?? []).includes('tiles'));
   }
 
   /** Releases the session after queued work finishes. Further score() calls reject. */
@@ -196,12 +236,16 @@ export class Detector<Input> {
     return results;
   }
 
-  private outputsToFetch(wanted: readonly OptionalOutput[]): string[] {
+  private outputsToFetch(wanted: readonly ScoreOutput[]): string[] {
     const fetch = ['score'];
     for (const name of wanted) {
+      if (name === 'tiles') {
+        if (!this.tiling) throw new TypeError("output 'tiles' needs a patch model (a manifest with tiling); this model scores whole images");
+        continue;
+      }
       const tensor = OPTIONAL_OUTPUTS[name];
       if (tensor === undefined) {
-        throw new TypeError(`unknown output '${String(name)}'; choose from ${Object.keys(OPTIONAL_OUTPUTS).join(', ')}`);
+        throw new TypeError(`unknown output '${String(name)}'; choose from ${[...Object.keys(OPTIONAL_OUTPUTS), 'tiles'].join(', ')}`);
       }
       if (!this.session.outputNames.includes(tensor)) throw new ModelLoadError(`this model's graph has no '${tensor}' output (needed for '${name}')`);
       if (!fetch.includes(tensor)) fetch.push(tensor);
@@ -233,11 +277,70 @@ export class Detector<Input> {
     return out;
   }
 
-  private toResult(o: Record<string, FloatTensor>, threshold: number): ScoreResult {
-    const score = o.score!.data[0]!;
-    if (!Number.isFinite(score)) {
-      throw new NonFiniteScoreError(`the model produced a non-finite score (${score}); its graph or preprocessing (mean/std) is broken — re-export the model`);
+  /**
+   * Patch models: each frame decoded, cut and scored; up to decodeConcurrency frames in flight, so
+   * the batcher packs tiles of several frames into one run. Results in input order; the first
+   * failure (in input order among those tried) is reported.
+   */
+  private async scoreFrames(list: readonly Input[], tiling: Tiling, options: ScoreOptions): Promise<ScoreResult[]> {
+    if (this.disposed) throw new DisposedError('detector has been disposed');
+    const threshold = options.threshold === undefined ? this.threshold : checkThreshold(options.threshold, 'threshold');
+    const fetch = this.outputsToFetch(options.outputs ?? []);
+    const wantTiles = (options.outputs ?? []).includes('tiles');
+    const results = new Array<ScoreResult>(list.length);
+    const failures: { index: number; error: unknown }[] = [];
+    let next = 0;
+    const lane = async () => {
+      while (failures.length === 0 && next < list.length) {
+        const i = next++;
+        try {
+          const cut = cutFrameTiles(await toPixels(this.platform, list[i], i), tiling, this.manifest.preprocessing, 'CHW');
+          results[i] = await this.runTiles(cut, fetch, threshold, wantTiles);
+        } catch (error) {
+          failures.push({ index: i, error });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.decodeConcurrency, list.length) }, lane));
+    if (failures.length > 0) throw failures.reduce((a, b) => (b.index < a.index ? b : a)).error;
+    return results;
+  }
+
+  /** Scores a cut frame's tiles in batches and reduces them: the worst tile's score is the frame's. */
+  private async runTiles(cut: FrameTiles, fetch: string[], threshold: number, wantTiles: boolean): Promise<ScoreResult> {
+    const chunks: Promise<Record<string, FloatTensor>[]>[] = [];
+    for (let start = 0; start < cut.count; start += this.maxBatch) {
+      const end = Math.min(cut.count, start + this.maxBatch);
+      chunks.push(this.batcher.submit(Array.from({ length: end - start }, (_, k) => tileAt(cut, start + k)), fetch));
     }
+    const outs = (await Promise.all(chunks)).flat();
+    const scores = outs.map((o) => finiteScore(o.score!.data[0]!));
+    let worst = 0;
+    for (let k = 1; k < scores.length; k++) if (scores[k]! > scores[worst]!) worst = k;
+    const score = scores[worst]!;
+    const r: ScoreResult = {
+      score,
+      normalized: normalizeScore(score, this.manifest.calibration),
+      isAnomaly: isAnomalous(score, threshold),
+      threshold,
+      worstTile: { box: boxInSource(cut.boxes[worst]!, cut), score },
+    };
+    if (wantTiles) r.tiles = cut.boxes.map((b, k) => ({ box: boxInSource(b, cut), score: scores[k]! }));
+    const w = outs[worst]!;
+    if (w.z) r.z = w.z.data;
+    if (w.z_hat) r.zHat = w.z_hat.data;
+    const frameImage = (name: string): ImageTensor => {
+      const channels = outs[0]![name]!.dims[0] ?? 1;
+      const data = assembleTileMaps(outs.map((o) => o[name]!.data), cut.boxes, cut.frame, channels);
+      return { data, channels, height: cut.frame.height, width: cut.frame.width };
+    };
+    if (w.x_hat) r.reconstruction = frameImage('x_hat');
+    if (w.anomaly_map) r.anomalyMap = frameImage('anomaly_map');
+    return r;
+  }
+
+  private toResult(o: Record<string, FloatTensor>, threshold: number): ScoreResult {
+    const score = finiteScore(o.score!.data[0]!);
     const r: ScoreResult = {
       score,
       normalized: normalizeScore(score, this.manifest.calibration),
@@ -277,6 +380,13 @@ async function probeSession(session: InferenceHandle, manifest: Manifest): Promi
   if (xHat && xHat.dims.join() !== dims.join()) {
     throw new ModelLoadError(`detector.onnx reconstructs [${xHat.dims.join(', ')}] from an input of [${dims.join(', ')}]; the graph and manifest.json do not belong together — re-export the model`);
   }
+}
+
+function finiteScore(score: number): number {
+  if (!Number.isFinite(score)) {
+    throw new NonFiniteScoreError(`the model produced a non-finite score (${score}); its graph or preprocessing (mean/std) is broken — re-export the model`);
+  }
+  return score;
 }
 
 function imageTensor(t: FloatTensor): ImageTensor {

@@ -1,6 +1,8 @@
 // The platform-neutral runtime: what both entries (node.ts, web.ts) re-export.
 export { Detector, DEFAULT_DECODE_CONCURRENCY, DEFAULT_MAX_BATCH, OPTIONAL_OUTPUTS } from './detector.js';
-export type { DetectorOptions, ImageTensor, OptionalOutput, ScoreOptions, ScoreResult } from './detector.js';
+export type { DetectorOptions, ImageTensor, OptionalOutput, ScoreOptions, ScoreOutput, ScoreResult, TileScore } from './detector.js';
+export { assembleTileMaps, boxInSource, checkTiling, cutFrameTiles, MAX_TILES_PER_FRAME, MAX_TILING_FRAME_SIDE, tileAt, tileGrid, tilingProblems } from './tiling.js';
+export type { FrameTiles, TileBox } from './tiling.js';
 export {
   ChannelMismatchError,
   DisposedError,
@@ -18,7 +20,7 @@ export {
   UnresolvedModuleError,
 } from './errors.js';
 export { parseManifest, selectPrecision, SUPPORTED_SCHEMA_VERSIONS, DETECTOR_FILE, MANIFEST_FILE, REDUCED_PRECISIONS } from './manifest.js';
-export type { Manifest, Precision, PrecisionVariant } from '../../types.js';
+export type { Manifest, Precision, PrecisionVariant, Tiling } from '../../types.js';
 export { fetchModelFiles, loadModel } from './model-source.js';
 export type { LoadedModel, ModelBytes, ModelSource, ModelUrls } from './model-source.js';
 export type { ExecutionProvider, FloatTensor, InferenceHandle, Logger, ModelFiles, RuntimePlatform } from './platform.js';

@@ -1,5 +1,5 @@
 // The manifest's core (what the graphs were exported for: schemaVersion, name, input shape,
-// preprocessing, score, model, opset) and its hash, which export stamps into every graph as the
+// preprocessing, score, model, opset, and tiling for patch models) and its hash, which export stamps into every graph as the
 // ONNX metadata entry 'ganomaly.manifest_core_sha256'. Loading compares the two, so a manifest
 // edited after export (a preprocessing std, an input size) is refused instead of scoring wrongly.
 import { sha256Hex } from './sha256.js';
@@ -11,8 +11,9 @@ export const MANIFEST_CORE_METADATA_KEY = 'ganomaly.manifest_core_sha256';
  * they build the manifest with) and what loading recomputes (from the manifest as read).
  */
 export function manifestCoreSha256(m: object): string {
-  const { schemaVersion, name, input, preprocessing, score, model, opset } = m as Record<string, unknown>;
-  return sha256Hex(new TextEncoder().encode(JSON.stringify({ schemaVersion, name, input, preprocessing, score, model, opset })));
+  const { schemaVersion, name, input, preprocessing, score, model, opset, tiling } = m as Record<string, unknown>;
+  // JSON.stringify leaves out an undefined tiling: whole-image manifests hash as they always did.
+  return sha256Hex(new TextEncoder().encode(JSON.stringify({ schemaVersion, name, input, preprocessing, score, model, opset, tiling })));
 }
 
 /**

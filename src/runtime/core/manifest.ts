@@ -3,6 +3,7 @@
 // unchecked so that exporters may add to them without breaking older runtimes.
 import { MANIFEST_SCHEMA_VERSION, type Manifest, type Precision } from '../../types.js';
 import { ManifestError } from './errors.js';
+import { tilingProblems } from './tiling.js';
 
 export const SUPPORTED_SCHEMA_VERSIONS: readonly number[] = [MANIFEST_SCHEMA_VERSION];
 
@@ -113,6 +114,8 @@ export function parseManifest(source: string | unknown, origin = MANIFEST_FILE):
   checkScoring(raw, p);
   checkFiles(raw, p);
   checkVariants(raw, p);
+  // Optional: manifests from before patch models have none and score whole images.
+  if (raw.tiling !== undefined) for (const problem of tilingProblems(raw.tiling)) p.add(problem);
   if (p.list.length === 0) checkConsistency(raw as unknown as Manifest, p);
   if (p.list.length > 0) throw new ManifestError(`${origin} is invalid: ${p.list.join('; ')}`);
   return raw as unknown as Manifest;
@@ -261,6 +264,9 @@ function checkConsistency(m: Manifest, p: Problems): void {
   const [, c, h, w] = input.shape;
   if (c !== model.nc || h !== model.isize || w !== model.isize) {
     p.add(`input.shape ${JSON.stringify(input.shape)} does not match model (nc ${model.nc}, isize ${model.isize})`);
+  }
+  if (m.tiling && (m.tiling.tile !== h || m.tiling.tile !== w)) {
+    p.add(`tiling.tile ${m.tiling.tile} does not match the graph's ${h}x${w} input: tiles are scored as they are cut, never resized`);
   }
   if (!m.files[DETECTOR_FILE]!.inputs.includes(input.name)) {
     p.add(`files["${DETECTOR_FILE}"].inputs does not list input.name '${input.name}'`);

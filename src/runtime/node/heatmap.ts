@@ -1,5 +1,6 @@
 // PNG heatmaps for Node: the anomaly map, colour-mapped and upscaled, optionally beside the input
 // and the reconstruction. Used by `ganomaly score --heatmap` and available to library users.
+import { checkRange, RUNTIME_RANGES } from '../../option-ranges.js';
 import type { RawImage } from '../core/pixels.js';
 import type { Preprocessing } from '../../types.js';
 import type { ScoreResult } from '../core/detector.js';
@@ -7,7 +8,7 @@ import { anomalyMapToPixels, reconstructionToPixels, type HeatmapOptions } from 
 import { loadSharp, readImageFile, type NodeImageInput } from './decode.js';
 
 export interface HeatmapPngOptions extends HeatmapOptions {
-  /** Side of each square panel in pixels. Default 256. */
+  /** Side of each square panel in pixels, 1-4096. Default 256. */
   size?: number;
   /** Input image shown left of the reconstruction and the map (needs result.reconstruction). */
   input?: NodeImageInput;
@@ -27,8 +28,8 @@ async function panel(img: RawImage, size: number): Promise<Buffer> {
 /** Encodes a result's anomaly map (score with outputs: ['anomalyMap', 'reconstruction']) as PNG bytes. */
 export async function renderHeatmapPng(result: ScoreResult, opts: HeatmapPngOptions = {}): Promise<Buffer> {
   if (!result.anomalyMap) throw new TypeError("result has no anomalyMap: score with { outputs: ['anomalyMap'] }");
-  const size = opts.size ?? 256;
-  if (!Number.isInteger(size) || size < 1) throw new TypeError(`size must be a positive integer; got ${size}`);
+  // Bounded: a panel of 100000² pixels would take minutes and gigabytes before failing.
+  const size = checkRange(RUNTIME_RANGES.heatmapSize, opts.size ?? 256, 'size');
   const map = await panel(anomalyMapToPixels(result.anomalyMap, opts), size);
   if (opts.input === undefined) return map;
   if (!result.reconstruction || !opts.preprocessing) {

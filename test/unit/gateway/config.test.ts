@@ -179,21 +179,21 @@ describe('watch config: mistakes, each with its path and line', () => {
     const byPath = Object.fromEntries(err!.problems.map((p) => [p.path, p]));
     const at = (path: string) => ({ line: byPath[path]?.line, message: byPath[path]?.message });
     expect(at('cameras[0].name')).toEqual({ line: 2, message: expect.stringContaining("got 'bad name'") });
-    expect(at('cameras[0].fps')).toEqual({ line: 4, message: 'must be from 0.1 to 60; got 0' });
+    expect(at('cameras[0].fps')).toEqual({ line: 4, message: 'must be a number from 0.1 to 60 (frames/s); got 0' });
     expect(at('cameras[0].rio')).toEqual({ line: 5, message: expect.stringContaining('unknown key') });
     expect(at('cameras[1].source')).toEqual({ line: 6, message: 'is required' });
-    expect(at('cameras[1].fps')).toEqual({ line: 7, message: "must be a number from 0.1 to 60; got 'fast'" });
+    expect(at('cameras[1].fps')).toEqual({ line: 7, message: "must be a number from 0.1 to 60 (frames/s); got 'fast'" });
     expect(at('model.folder')).toEqual({ line: 8, message: 'is required' });
     expect(at('model.precision')).toEqual({ line: 9, message: "must be one of fp32, fp16, int8; got 'fp64'" });
-    expect(at('events.startFrames')).toEqual({ line: 11, message: 'must be an integer from 1 to 1000; got 2.5' });
-    expect(at('events.endFrames')).toEqual({ line: 12, message: 'must be from 1 to 10000; got 10001' });
+    expect(at('events.startFrames')).toEqual({ line: 11, message: 'must be an integer from 1 to 1000 (frames); got 2.5' });
+    expect(at('events.endFrames')).toEqual({ line: 12, message: 'must be an integer from 1 to 10000 (frames); got 10001' });
     expect(at('sinks.mqtt.url')).toEqual({ line: 15, message: expect.stringContaining('must be a mqtt, mqtts, ws, wss, tcp, ssl URL; got http:') });
     expect(at('sinks.mqtt.prefix')).toEqual({ line: 16, message: expect.stringContaining("got 'a/#'") });
-    expect(at('sinks.mqtt.qos')).toEqual({ line: 17, message: 'must be one of 0, 1, 2; got 3' });
+    expect(at('sinks.mqtt.qos')).toEqual({ line: 17, message: 'must be 0, 1 or 2; got 3' });
     expect(at('sinks.webhook.url')).toEqual({ line: 18, message: expect.stringContaining('got ftp:') });
-    expect(at('sinks.webhook.retries')).toEqual({ line: 18, message: 'must be from 0 to 20; got -1' });
+    expect(at('sinks.webhook.retries')).toEqual({ line: 18, message: 'must be an integer from 0 to 20; got -1' });
     expect(at('extra')).toEqual({ line: 19, message: expect.stringContaining('unknown key (allowed: cameras, model') });
-    expect(lines).toContain('cameras[0].fps (line 4): must be from 0.1 to 60; got 0');
+    expect(lines).toContain('cameras[0].fps (line 4): must be a number from 0.1 to 60 (frames/s); got 0');
     expect(err!.problems).toHaveLength(15);
   });
 
@@ -287,11 +287,11 @@ describe('watch config from flags', () => {
     expect(err).toBeInstanceOf(WatchConfigError);
     expect(err!.message.split('\n').slice(1)).toEqual([
       'cameras[0].source (--source): is required',
-      'cameras[0].fps (--fps): must be from 0.1 to 60; got 100',
+      'cameras[0].fps (--fps): must be a number from 0.1 to 60 (frames/s); got 100',
       "cameras[0].roi (--roi): must be a mapping; got '1,2,3'",
       'model.folder (--model): is required',
       "model.precision (--precision): must be one of fp32, fp16, int8; got 'fp8'",
-      "events.startFrames (--start-frames): must be an integer from 1 to 1000; got 'x'",
+      "events.startFrames (--start-frames): must be an integer from 1 to 1000 (frames); got 'x'",
     ]);
   });
 

@@ -36,7 +36,7 @@ describe('EventTracker', () => {
     expect(e).toEqual({
       type: 'start', id: 'ev1', seq: 0, camera: 'cam',
       startTime: iso(1), startFrame: 1, endTime: null, endFrame: null, time: iso(3), frame: 3,
-      peakScore: 3, peakNormalized: 1.5, peakTime: iso(3), peakFrame: 3,
+      peakScore: 3, peakNormalized: 1.5, peakTime: iso(3), peakFrame: 3, peakBox: null,
       framesOver: 3, threshold: THR, snapshot: null,
     });
   });
@@ -174,7 +174,7 @@ describe('EventTracker', () => {
     expect(() => new EventTracker({ camera: '' })).toThrow(TypeError);
     expect(() => new EventTracker({ camera: 'c', startFrames: 0 })).toThrow(RangeError);
     expect(() => new EventTracker({ camera: 'c', endFrames: 10001 })).toThrow(RangeError);
-    expect(() => new EventTracker({ camera: 'c', updateFrames: 1.5 })).toThrow(TypeError);
+    expect(() => new EventTracker({ camera: 'c', updateFrames: 1.5 })).toThrow(RangeError);
     expect(() => new EventTracker({ camera: 'c', minScore: 2 })).toThrow(RangeError);
   });
 

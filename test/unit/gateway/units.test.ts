@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { httpError } from '../../helpers/http-error.js';
 import { CancelledError, MicroBatcher } from '../../../src/gateway/serve/batcher.js';
 import { parseMediaType, parseMultipart } from '../../../src/gateway/serve/body.js';
-import { parseByteSize } from '../../../src/cli-args.js';
+import { bytesFromText, parseRanged, SERVE_RANGES } from '../../../src/option-ranges.js';
 import { batchBuckets, Counter, Gauge, Histogram, Registry } from '../../../src/gateway/serve/metrics.js';
 import { serveSessionOptions } from '../../../src/gateway/serve/server.js';
 import { ortSessionOptions } from '../../../src/runtime/core/ort-adapter.js';
@@ -25,14 +25,22 @@ describe('parseMediaType', () => {
   });
 });
 
-describe('parseByteSize', () => {
+describe('byte sizes (bytesFromText, parseRanged)', () => {
   it('reads units as powers of 1024 and rejects nonsense', () => {
-    expect(parseByteSize('10mb')).toBe(10 * 1024 * 1024);
-    expect(parseByteSize('512KB')).toBe(512 * 1024);
-    expect(parseByteSize('1.5MiB')).toBe(1.5 * 1024 * 1024);
-    expect(parseByteSize('2048')).toBe(2048);
-    expect(() => parseByteSize('ten')).toThrow(/not a size/);
-    expect(() => parseByteSize('0')).toThrow(/at least 1 byte/);
+    expect(bytesFromText('10mb')).toBe(10 * 1024 * 1024);
+    expect(bytesFromText('512KB')).toBe(512 * 1024);
+    expect(bytesFromText('1.5MiB')).toBe(1.5 * 1024 * 1024);
+    expect(bytesFromText('2048')).toBe(2048);
+    expect(bytesFromText('ten')).toBeNaN();
+    expect(() => parseRanged('ten', SERVE_RANGES.maxBodyBytes)).toThrow(/--max-body must be a size from 1 B to 2 GiB/);
+    expect(() => parseRanged('0', SERVE_RANGES.maxBodyBytes)).toThrow(/--max-body must be a size from 1 B to 2 GiB .*; got '0'/);
+  });
+
+  it('refuses sizes beyond the range and beyond 2^53 (999999999999999999999 was accepted)', () => {
+    expect(bytesFromText('999999999999999999999')).toBeNaN();
+    expect(() => parseRanged('999999999999999999999', SERVE_RANGES.maxBodyBytes)).toThrow(RangeError);
+    expect(() => parseRanged('3gb', SERVE_RANGES.maxBodyBytes)).toThrow(/--max-body must be a size from 1 B to 2 GiB/);
+    expect(parseRanged('2gb', SERVE_RANGES.maxBodyBytes)).toBe(2 * 1024 ** 3);
   });
 });
 

@@ -275,8 +275,10 @@ describe('typed errors', () => {
   it('rejects unknown outputs, bad thresholds and use after dispose', async () => {
     const d = await createDetector({ model: grey.dir, executionProviders: ['cpu'], logger: quiet });
     await expect(d.score(images[0]!, { outputs: ['latent' as never] })).rejects.toThrow(/unknown output 'latent'/);
-    await expect(d.score(images[0]!, { threshold: Number.NaN })).rejects.toThrow(TypeError);
-    await expect(createDetector({ model: grey.dir, threshold: Infinity })).rejects.toThrow(TypeError);
+    // Numbers out of range are RangeErrors (option-ranges.ts); something that is not a number at all, a TypeError.
+    await expect(d.score(images[0]!, { threshold: Number.NaN })).rejects.toThrow(/^threshold must be a finite number; got NaN$/);
+    await expect(createDetector({ model: grey.dir, threshold: Infinity })).rejects.toThrow(RangeError);
+    await expect(createDetector({ model: grey.dir, threshold: '0.5' as never })).rejects.toThrow(TypeError);
     await d.dispose();
     await expect(d.score(images[0]!)).rejects.toBeInstanceOf(DisposedError);
   });
@@ -377,7 +379,7 @@ describe('decoding inside score()', () => {
     } finally {
       await d.dispose();
     }
-    await expect(detectorFor(grey, { decodeConcurrency: 0 })).rejects.toThrow(/decodeConcurrency must be a positive integer/);
+    await expect(detectorFor(grey, { decodeConcurrency: 0 })).rejects.toThrow(/^decodeConcurrency must be an integer from 1 to 64 \(threads\); got 0$/);
   });
 
   it('scorePreprocessed(preprocessPixels(x)) equals score(x); wrong-size inputs are InvalidImageError', async () => {

@@ -56,14 +56,15 @@ describe('train --resume', () => {
 
 describe('training options that used to be misread', () => {
   it('--epochs 0x10 is refused (not 16); Adam betas of 1 or more are refused with the reason', async () => {
-    const { intOption } = await import('../../../src/cli-args.js');
-    expect(() => intOption('0x10', 'epochs')).toThrow(/decimal digits/);
-    expect(() => intOption('1e3', 'epochs')).toThrow(UsageError);
-    expect(intOption('16', 'epochs')).toBe(16);
+    const { rangedOption } = await import('../../../src/cli-args.js');
+    const { TRAIN_RANGES } = await import('../../../src/option-ranges.js');
+    expect(() => rangedOption('0x10', TRAIN_RANGES.epochs)).toThrow(/--epochs must be an integer from 1 to 100000; got '0x10'/);
+    expect(() => rangedOption('1e3', TRAIN_RANGES.epochs)).toThrow(RangeError);
+    expect(rangedOption('16', TRAIN_RANGES.epochs)).toBe(16);
     const { validateTrainConfig } = await import('../../../src/train/trainer.js');
     const cfg = tinyTrainConfig();
     expect(() => validateTrainConfig({ ...cfg, beta1: 1 })).toThrow(RangeError);
-    expect(() => validateTrainConfig({ ...cfg, beta2: 1.5 })).toThrow(/beta2 must be in \[0, 1\)/);
+    expect(() => validateTrainConfig({ ...cfg, beta2: 1.5 })).toThrow(/beta2 must be a number in \[0, 1\); got 1.5/);
     expect(() => validateTrainConfig(cfg)).not.toThrow();
   });
 });
