@@ -10,6 +10,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImageFile } from '../../../src/data/decode.js';
 import { DataError } from '../../../src/data/errors.js';
 import { readIdxFile } from '../../../src/data/idx.js';
+import { EvalError } from '../../../src/eval/errors.js';
+import { readAnomalyBoxes } from '../../../src/eval/localisation.js';
 import { ExportError } from '../../../src/export/errors.js';
 import { readRunFolder } from '../../../src/export/runFolder.js';
 import { writeTritonRepository } from '../../../src/export/triton.js';
@@ -136,6 +138,17 @@ describe('run folders, checkpoints, IDX files and training images', () => {
     expect(e).toBeInstanceOf(CheckpointError);
     expect(e.message).toMatch(/would have 2147483648 bytes, more than the 2147483647 one file may hold/);
     expect(await fs.readdir(run)).toEqual([]);
+  });
+
+  it("eval's anomalies.json as a FIFO or /dev/zero: an EvalError at once; none at all is no boxes", async () => {
+    for (const how of ['/dev/zero', 'FIFO'] as const) {
+      const data = await tmp('ganomaly-hostile-boxes-');
+      expect((await readAnomalyBoxes(data)).size).toBe(0);
+      await HOSTILE[how](join(data, 'anomalies.json'));
+      const e = await rejection(readAnomalyBoxes(data));
+      expect(e).toBeInstanceOf(EvalError);
+      expect(e.message).toMatch(/anomalies\.json is (a device|a FIFO), not a regular file/);
+    }
   });
 
   it('an IDX file or a training image that is a FIFO or /dev/zero: a DataError / decode error at once', async () => {
