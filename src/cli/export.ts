@@ -25,8 +25,10 @@ Options:
   --discriminator             also write D.onnx
   --data <spec>               data spec, if the run's data moved (must give the same split)
   --backend <name>            tfjs backend for the parity check (default wasm)
-  --force                     replace a non-empty --out folder (all of it: nothing of the old
-                              model is kept). Files are written to a temporary sibling folder
+  --force                     replace a non-empty --out folder that holds a model (all of it:
+                              nothing of the old model is kept); any other folder is refused.
+                              --out may not be, contain or lie inside the run folder.
+                              Files are written to a temporary sibling folder
                               and swapped in at the end; a second export into the same folder
                               at the same time fails
   -h, --help                  show this help`;

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // `ganomaly <command>`: a thin shell over the library. Each command lives in its own file.
+import { displayPath } from '@ganomaly-edge/runtime/node';
 import { UsageError, USAGE_ERROR_CODES } from '../cli-args.js';
 import { gatewayCommand } from './gateway.js';
 
@@ -35,7 +36,8 @@ main().then(
   (code) => { process.exitCode = code; },
   (err: unknown) => {
     const e = err instanceof Error ? err : new Error(String(err));
-    process.stderr.write(`ganomaly: ${e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}\n`);
+    // A path of thousands of characters (ENAMETOOLONG) is shown by its ends, wherever it appears.
+    process.stderr.write(`ganomaly: ${e.name !== 'Error' ? `${e.name}: ` : ''}${e.message.replace(/\S{161,}/g, displayPath)}\n`);
     if (process.env.GANOMALY_DEBUG) process.stderr.write(`${e.stack}\n`);
     // By code, not instanceof: the gateway's commands throw their own bundle's UsageError.
     process.exitCode = USAGE_ERROR_CODES.includes((e as { code?: unknown }).code) ? 2 : 1;

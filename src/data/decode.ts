@@ -2,6 +2,7 @@
 // shared with the runtimes, so training sees exactly the pixels the deployed model will.
 import sharp from 'sharp';
 import type { RawImage } from '@ganomaly-edge/runtime';
+import { MAX_IMAGE_FILE_BYTES, readRegularFile } from '../io/read.js';
 
 /**
  * Decodes PNG/JPEG/WebP (anything sharp reads) to uchar pixels with the file's own channel count
@@ -14,7 +15,9 @@ export const TRAIN_LIMIT_INPUT_PIXELS = 25_000_000;
 export async function decodeImageFile(file: string): Promise<RawImage> {
   let out: { data: Buffer; info: { width: number; height: number; channels: number } };
   try {
-    out = await sharp(file, { failOn: 'error', autoOrient: true, limitInputPixels: TRAIN_LIMIT_INPUT_PIXELS })
+    // Read bounded here, not by libvips: a FIFO, a device or an oversize file is refused unread.
+    const bytes = await readRegularFile(file, MAX_IMAGE_FILE_BYTES, 'the file');
+    out = await sharp(bytes, { failOn: 'error', autoOrient: true, limitInputPixels: TRAIN_LIMIT_INPUT_PIXELS })
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
   } catch (e) {

@@ -1,9 +1,11 @@
 // IDX files (the MNIST / Fashion-MNIST container): a 4-byte magic (0, 0, type, ndims), ndims
 // big-endian uint32 sizes, then the data. Only unsigned bytes (type 0x08) occur in these datasets.
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
+import { InputLimitError } from '@ganomaly-edge/runtime/node';
+import { displayPath, readRegularFile } from '../io/read.js';
 import { DataError } from './errors.js';
 
 const gunzipAsync = promisify(gunzip);
@@ -64,9 +66,11 @@ export const MAX_IDX_BYTES = 2 ** 30;
 export async function readIdxFile(file: string, maxBytes = MAX_IDX_BYTES): Promise<IdxArray> {
   let buf: Uint8Array;
   try {
-    buf = await readFile(file);
+    // Compressed or not, the file itself is held to the same cap (gzip never grows IDX data much).
+    buf = await readRegularFile(file, maxBytes, 'the file');
   } catch (e) {
-    throw new DataError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    const reason = e instanceof InputLimitError ? e.message : (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new DataError(`${displayPath(file)}: cannot read (${reason})`);
   }
   if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
     try {

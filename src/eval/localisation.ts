@@ -2,9 +2,9 @@
 // abnormal image's anomaly lies in <dir>/anomalies.json: { "abnormal/x.png": { x, y, width, height } }
 // (paths relative to the dataset folder, boxes in the image's pixels). A frame counts as localised
 // when the centre of its anomaly's box lies inside the worst tile.
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { TileBox } from '@ganomaly-edge/runtime';
+import { isNotFound, readTextFile } from '../io/read.js';
 import { EvalError } from './errors.js';
 
 export const ANOMALIES_FILE = 'anomalies.json';
@@ -22,12 +22,16 @@ export interface Localisation {
 /** Reads <dir>/anomalies.json; an empty map when there is none. */
 export async function readAnomalyBoxes(dir: string): Promise<Map<string, TileBox>> {
   const file = path.join(dir, ANOMALIES_FILE);
-  const st = await fs.stat(file).catch(() => null);
-  if (!st) return new Map();
-  if (!st.isFile() || st.size > MAX_ANOMALIES_BYTES) throw new EvalError(`${file} must be a regular JSON file of at most ${MAX_ANOMALIES_BYTES} bytes`);
+  let text: string;
+  try {
+    text = await readTextFile(file, MAX_ANOMALIES_BYTES, ANOMALIES_FILE);
+  } catch (e) {
+    if (isNotFound(e)) return new Map();
+    throw new EvalError(`${file} must be a regular JSON file of at most ${MAX_ANOMALIES_BYTES} bytes (${(e as Error).message})`);
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(await fs.readFile(file, 'utf8'));
+    raw = JSON.parse(text);
   } catch (e) {
     throw new EvalError(`${file} is not valid JSON: ${(e as Error).message}`);
   }

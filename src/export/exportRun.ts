@@ -1,10 +1,10 @@
 // `ganomaly export` as a library call: run folder → the model folder (model-folder.ts: validated
 // ONNX graphs, parity-checked against the tfjs model, calibrated on validation normals, described by
 // manifest.json), staged and swapped into place on disk.
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendRequest } from '../backend/index.js';
+import { isNotFound, MAX_RUN_JSON_BYTES, readTextFile } from '../io/read.js';
 import { writeFileAtomic } from '../io/write-atomic.js';
 import { loadDataset } from '../data/index.js';
 import type { Manifest, Precision, SplitSizes } from '../types.js';
@@ -43,7 +43,10 @@ export interface ExportOptions {
   precisions?: readonly Precision[];
   /** tfjs backend for the parity check (default wasm). */
   backend?: BackendRequest;
-  /** Replace a non-empty output folder (the whole folder: no file of the old one is kept). Default false. */
+  /**
+   * Replace a non-empty output folder that holds a model (its manifest.json names detector.onnx):
+   * the whole folder, no file of the old one is kept. Any other non-empty folder is refused. Default false.
+   */
   force?: boolean;
   onProgress?: (e: StageEvent) => void;
 }
@@ -61,7 +64,7 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
   };
   // Bad options and a refused (or concurrently written) output folder fail before any work.
   checkModelFolderOptions(folderOptions);
-  const target = await openExportTarget(opts.out, opts.force ?? false);
+  const target = await openExportTarget(opts.out, opts.force ?? false, runDir);
   try {
     const progress = (stage: string) => opts.onProgress?.({ kind: 'stage', stage });
     progress('reading run folder');
@@ -76,7 +79,11 @@ export async function exportRun(runDir: string, opts: ExportOptions): Promise<Ex
       seed: config.seed, validationFraction: config.validationFraction, skipUndecodable: config.skipBadImages,
       tiling: config.tiling,
     });
-    const recorded = JSON.parse(await fs.readFile(path.join(run.dir, 'split.json'), 'utf8').catch(() => 'null')) as SplitSizes | null;
+    // A run folder copied without split.json is not checked; an unreadable one is an error.
+    const recorded = JSON.parse(await readTextFile(path.join(run.dir, 'split.json'), MAX_RUN_JSON_BYTES, 'split.json').catch((e: unknown) => {
+      if (isNotFound(e)) return 'null';
+      throw new ExportError(`cannot read ${path.join(run.dir, 'split.json')}: ${(e as Error).message}`);
+    })) as SplitSizes | null;
     if (recorded && recorded.validationNormal !== data.split.validationNormal) {
       throw new ExportError(
         `the data no longer gives the run's split (validation ${data.split.validationNormal} images, the run recorded ${recorded.validationNormal}); point --data at the data the run was trained on`,

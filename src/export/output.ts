@@ -5,6 +5,8 @@
 // export or quantize into it fail at once instead of interleaving with the first.
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
+import { DETECTOR_FILE, MANIFEST_FILE } from '@ganomaly-edge/runtime/node';
+import { displayPath, MAX_LOCK_FILE_BYTES, MAX_MANIFEST_BYTES, readTextFile } from '../io/read.js';
 import { ExportError } from './errors.js';
 
 export interface ExportTarget {
@@ -38,7 +40,7 @@ async function takeLock(lock: string, dir: string, op: TargetOperation): Promise
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new ExportError(`cannot create the lock ${lock}: ${(e as Error).message}`);
       // Locks written before they named their operation hold only the pid, and only exports wrote them.
-      const [pidText = '', holder = 'export'] = (await fs.readFile(lock, 'utf8').catch(() => '')).trim().split(/\s+/);
+      const [pidText = '', holder = 'export'] = (await readTextFile(lock, MAX_LOCK_FILE_BYTES).catch(() => '')).trim().split(/\s+/);
       const pid = Number(pidText);
       if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
         throw new ExportError(`another ${holder} (process ${pid}) is writing ${dir}; wait for it to finish (lock file ${lock})`);
@@ -95,20 +97,63 @@ async function openTarget(dir: string, op: TargetOperation, prepare: (stage: str
   };
 }
 
+/** `p` with symbolic links resolved, also when it does not exist yet (its nearest existing ancestor is). */
+async function realpathOrAbove(p: string): Promise<string> {
+  const real = await fs.realpath(p).catch(() => null);
+  if (real !== null) return real;
+  const parent = path.dirname(p);
+  return parent === p ? p : path.join(await realpathOrAbove(parent), path.basename(p));
+}
+
+const isInside = (child: string, parent: string) => child.startsWith(parent.endsWith(path.sep) ? parent : `${parent}${path.sep}`);
+
 /**
- * Checks the output folder (it must not exist, be empty, or `force` must be set), takes the lock
- * and creates an empty staging folder.
+ * The output must not overlap what the export reads: replacing the run folder, a folder inside it
+ * or one that holds it would delete the checkpoints being exported (and, for a parent, anything
+ * else in it). Compared after resolving symbolic links.
  */
-export async function openExportTarget(out: string, force: boolean): Promise<ExportTarget> {
+async function checkApart(dir: string, source: string): Promise<void> {
+  const [out, src] = await Promise.all([realpathOrAbove(dir), realpathOrAbove(source)]);
+  const shown = `--out ${displayPath(dir)}`;
+  if (out === src) throw new ExportError(`${shown} is the run folder being exported; choose another --out`);
+  if (isInside(out, src)) throw new ExportError(`${shown} is inside the run folder ${displayPath(source)}; choose an --out outside it`);
+  if (isInside(src, out)) throw new ExportError(`${shown} contains the run folder ${displayPath(source)}; choose an --out outside it`);
+}
+
+/**
+ * Whether `dir` holds a model an export wrote: a manifest.json (a regular file) that names a
+ * detector.onnx. A web app's manifest.json, or any other folder, is not one.
+ */
+async function holdsModel(dir: string): Promise<boolean> {
+  try {
+    const m = JSON.parse(await readTextFile(path.join(dir, MANIFEST_FILE), MAX_MANIFEST_BYTES)) as { files?: Record<string, unknown> } | null;
+    return typeof m?.files === 'object' && m.files !== null && DETECTOR_FILE in m.files;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks the output folder, takes the lock and creates an empty staging folder. The folder must
+ * not exist, or be empty, or (with `force`) hold a model, which is then replaced; and it must not
+ * be, contain or lie inside `source`, the run folder the export reads.
+ */
+export async function openExportTarget(out: string, force: boolean, source?: string): Promise<ExportTarget> {
   const dir = path.resolve(out);
+  if (source !== undefined) await checkApart(dir, path.resolve(source));
   return openTarget(dir, 'export', async () => {
     const s = await fs.stat(dir).catch(() => null);
-    if (s && !s.isDirectory()) throw new ExportError(`--out ${dir} exists and is not a folder`);
-    if (s && !force) {
-      const entries = await fs.readdir(dir);
-      if (entries.length > 0) {
-        throw new ExportError(`--out ${dir} is not empty (${entries.slice(0, 4).join(', ')}${entries.length > 4 ? ', …' : ''}); pass --force to replace the whole folder, or choose another --out`);
-      }
+    if (s && !s.isDirectory()) throw new ExportError(`--out ${displayPath(dir)} exists and is not a folder`);
+    if (!s) return;
+    const entries = await fs.readdir(dir);
+    if (entries.length === 0) return;
+    const listed = `${entries.slice(0, 4).join(', ')}${entries.length > 4 ? ', …' : ''}`;
+    if (!force) {
+      throw new ExportError(`--out ${displayPath(dir)} is not empty (${listed}); pass --force to replace the model folder, or choose another --out`);
+    }
+    // --force deletes the whole folder: only ever one that an export wrote.
+    if (!(await holdsModel(dir))) {
+      throw new ExportError(`--out ${displayPath(dir)} is not a model folder (no manifest.json naming ${DETECTOR_FILE}; it holds ${listed}); --force replaces only a model folder an export wrote, so choose another --out`);
     }
   });
 }
@@ -125,6 +170,9 @@ export async function openUpdateTarget(modelDir: string): Promise<ExportTarget> 
     if (!s) throw new ExportError(`${dir} does not exist; pass the folder \`ganomaly export\` wrote`);
     if (!s.isDirectory()) throw new ExportError(`${dir} is not a folder; pass the folder \`ganomaly export\` wrote`);
     // A reflink where the filesystem has them: a model folder can be large.
-    await fs.cp(dir, stage, { recursive: true, mode: fsConstants.COPYFILE_FICLONE, verbatimSymlinks: true });
+    await fs.cp(dir, stage, { recursive: true, mode: fsConstants.COPYFILE_FICLONE, verbatimSymlinks: true }).catch((e: unknown) => {
+      // A FIFO or socket in the folder: Node's cp refuses it, naming the staged copy.
+      throw new ExportError(`cannot copy ${displayPath(dir)} to update it (a model folder holds regular files only): ${(e as Error).message.split(stage).join(dir)}`);
+    });
   });
 }

@@ -5,6 +5,7 @@ import { planParams, ganomalyPlans } from '../train/architecture.js';
 import { CheckpointError, loadCheckpoint } from '../train/checkpoint.js';
 import type { TrainConfig } from '../config/train-config.js';
 import type { WeightMap } from '../types.js';
+import { MAX_RUN_JSON_BYTES, readTextFile } from '../io/read.js';
 import { ExportError } from './errors.js';
 
 export interface RunFolder {
@@ -22,7 +23,7 @@ export async function readRunFolder(dir: string): Promise<RunFolder> {
   if (!stat?.isDirectory()) throw new ExportError(`run folder ${abs} does not exist`);
   let config: TrainConfig;
   try {
-    config = JSON.parse(await fs.readFile(path.join(abs, 'config.json'), 'utf8')) as TrainConfig;
+    config = JSON.parse(await readTextFile(path.join(abs, 'config.json'), MAX_RUN_JSON_BYTES, 'config.json')) as TrainConfig;
   } catch (e) {
     throw new ExportError(`${abs} is not a complete run folder: config.json is missing or unreadable (${(e as Error).message.split('\n')[0]})`);
   }

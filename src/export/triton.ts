@@ -8,12 +8,12 @@
 //
 // Triton owns the batch dimension when max_batch_size > 0, so every dims below omits it.
 import { checkOptionalRange, checkRange, TRITON_RANGES } from '../option-ranges.js';
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Manifest } from '../types.js';
 import { ExportError } from './errors.js';
-import { DETECTOR_FILE, MANIFEST_CORE_METADATA_KEY, MANIFEST_FILE, manifestCoreSha256, onnxMetadataValue, parseManifest } from '@ganomaly-edge/runtime/node';
+import { readExportedModel } from './read-model.js';
+import { DETECTOR_FILE, MANIFEST_CORE_METADATA_KEY, MANIFEST_FILE, manifestCoreSha256, onnxMetadataValue } from '@ganomaly-edge/runtime/node';
 
 export interface TritonOptions {
   /** Triton model name and folder name. Default: the manifest's name, made safe. */
@@ -128,26 +128,11 @@ export interface TritonRepositoryResult {
 /** Writes `<outDir>/<name>/{config.pbtxt, 1/model.onnx, manifest.json}` from an exported model folder. */
 export async function writeTritonRepository(modelDir: string, outDir: string, opts: TritonOptions = {}): Promise<TritonRepositoryResult> {
   checkTritonOptions(opts);
-  const manifestText = await fs.readFile(path.join(modelDir, MANIFEST_FILE), 'utf8').catch((e: Error) => {
-    throw new ExportError(`cannot read ${path.join(modelDir, MANIFEST_FILE)}: ${e.message}`);
-  });
-  let manifest: Manifest;
-  try {
-    // The runtime's own checks: schemaVersion, shapes (no string pasted raw into config.pbtxt), files.
-    manifest = parseManifest(manifestText, `manifest.json in ${modelDir}`);
-  } catch (e) {
-    throw new ExportError((e as Error).message);
-  }
+  const { manifestText, manifest, detector: onnx } = await readExportedModel(modelDir);
   const config = tritonConfig(manifest, opts);
   if (!/^[A-Za-z0-9_.-]+$/.test(config.name) || /^\.+$/.test(config.name)) {
     throw new ExportError(`model name '${config.name}' must be letters, digits, '_', '.', '-' (it names a folder)`);
   }
-  const onnx = await fs.readFile(path.join(modelDir, DETECTOR_FILE)).catch((e: Error) => {
-    throw new ExportError(`cannot read detector.onnx in ${modelDir}: ${e.message}`);
-  });
-  const expected = manifest.files[DETECTOR_FILE]!.sha256;
-  const actual = createHash('sha256').update(onnx).digest('hex');
-  if (actual !== expected) throw new ExportError(`detector.onnx sha256 ${actual} differs from the manifest's ${expected}: re-export the model`);
   // The graph carries the hash of the manifest it was exported with; an edited manifest differs.
   const stamped = onnxMetadataValue(onnx, MANIFEST_CORE_METADATA_KEY);
   if (stamped !== undefined && stamped !== manifestCoreSha256(manifest)) {

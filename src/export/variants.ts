@@ -2,7 +2,7 @@
 // (`ganomaly quantize`). Building them is variant-build.ts.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { DETECTOR_FILE, MANIFEST_FILE, parseManifest } from '@ganomaly-edge/runtime/node';
+import { MANIFEST_FILE } from '@ganomaly-edge/runtime/node';
 import { writeFileAtomic } from '../io/write-atomic.js';
 import { loadDataset } from '../data/index.js';
 import type { StageEvent } from '../progress.js';
@@ -13,6 +13,7 @@ import { sha256Hex } from './hash.js';
 import { GRAPH_IO } from './onnx/index.js';
 import { nodeOrt } from './ortNode.js';
 import { openUpdateTarget } from './output.js';
+import { readExportedModel } from './read-model.js';
 import { buildVariants, type BuiltVariant } from './variant-build.js';
 
 export { buildVariants, parsePrecisions, type BuiltVariant } from './variant-build.js';
@@ -51,22 +52,17 @@ export async function quantizeModel(modelDir: string, opts: QuantizeOptions = {}
   const unknown = precisions.filter((p) => !(PRECISIONS as readonly string[]).includes(p));
   if (unknown.length) throw new RangeError(`precisions must be fp16 and/or int8; got ${unknown.join(', ')}`);
   const progress = (stage: string) => opts.onProgress?.({ kind: 'stage', stage });
+  // The live folder is read first: a FIFO, a device or an oversize graph is refused before the
+  // folder is copied (a 3 GiB file took 28 s to copy before being refused).
+  const live = path.resolve(modelDir);
+  if (await fs.stat(live).then((s) => s.isDirectory(), () => false)) await readExportedModel(live);
   const target = await openUpdateTarget(modelDir);
   try {
     // Everything is read from the staged copy: the manifest written below describes exactly the
     // detector it was calibrated against, whatever happens to the live folder meanwhile.
     const dir = target.stage;
     const manifestPath = path.join(target.dir, MANIFEST_FILE);
-    const text = await fs.readFile(path.join(dir, MANIFEST_FILE), 'utf8').catch((e: Error) => {
-      throw new ExportError(`cannot read ${manifestPath}: ${e.message}`);
-    });
-    const manifest = parseManifest(text, manifestPath);
-    const fp32 = new Uint8Array(await fs.readFile(path.join(dir, DETECTOR_FILE)).catch((e: Error) => {
-      throw new ExportError(`cannot read ${path.join(target.dir, DETECTOR_FILE)}: ${e.message}`);
-    }));
-    if (sha256Hex(fp32) !== manifest.files[DETECTOR_FILE]!.sha256) {
-      throw new ExportError(`${path.join(target.dir, DETECTOR_FILE)} does not match the manifest's sha256; re-export the model first`);
-    }
+    const { manifest, detector: fp32 } = await readExportedModel(dir, target.dir);
     const t = manifest.training as { data?: string; abnormalClass?: string | null; maxImages?: number | null; seed?: number; validationFraction?: number };
     const spec = opts.data ?? t.data;
     if (typeof spec !== 'string' || typeof t.seed !== 'number' || typeof t.validationFraction !== 'number') {

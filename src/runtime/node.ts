@@ -9,7 +9,9 @@ export * from './core/index.js';
 export type { NodeImageInput } from './node/decode.js';
 export type { OrtLogLevel } from './node/platform.js';
 export { renderHeatmapPng, type HeatmapPngOptions } from './node/heatmap.js';
-export { decodeNodeImage, loadSharp } from './node/decode.js';
+export { decodeNodeImage, loadSharp, MAX_IMAGE_FILE_BYTES, readImageFile } from './node/decode.js';
+export { displayPath, isNotFound, MAX_READ_BYTES, READ_CHUNK_BYTES, readRegularFile, readTextFile } from './node/read.js';
+export { MAX_DETECTOR_BYTES, MAX_MANIFEST_BYTES } from './core/model-source.js';
 export { loadOrtNode } from './node/ort-node.js';
 export {
   bytesPerSample,

@@ -3,9 +3,10 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { displayPath, isNotFound, MAX_CHECKPOINT_BYTES, MAX_RUN_JSON_BYTES, readRegularFile, readTextFile } from '../io/read.js';
 import { writeFileAtomic } from '../io/write-atomic.js';
 import type { NamedTensor } from '../types.js';
-import { GanomalyError } from '@ganomaly-edge/runtime';
+import { GanomalyError, InputLimitError } from '@ganomaly-edge/runtime';
 
 export class CheckpointError extends GanomalyError {
   override name = 'CheckpointError';
@@ -30,6 +31,10 @@ export async function saveCheckpoint<S>(dir: string, tag: string, tensors: Recor
   await fs.mkdir(dir, { recursive: true });
   const entries = Object.entries(tensors);
   const total = entries.reduce((n, [, t]) => n + t.data.length, 0);
+  // A blob the loader would refuse is not written: the run stops here, not at its next resume or export.
+  if (total * 4 > MAX_CHECKPOINT_BYTES) {
+    throw new CheckpointError(`the checkpoint would have ${total * 4} bytes, more than the ${MAX_CHECKPOINT_BYTES} one file may hold; use a smaller model (ngf, ndf, nz, isize)`);
+  }
   const blob = new Float32Array(total);
   const index: CheckpointIndex<S>['tensors'] = [];
   let offset = 0;
@@ -52,7 +57,7 @@ export async function saveCheckpoint<S>(dir: string, tag: string, tensors: Recor
   const indexPath = path.join(dir, CHECKPOINT_INDEX);
   let previous: string | undefined;
   try {
-    previous = (JSON.parse(await fs.readFile(indexPath, 'utf8')) as CheckpointIndex<S>).blob;
+    previous = (JSON.parse(await readTextFile(indexPath, MAX_RUN_JSON_BYTES)) as CheckpointIndex<S>).blob;
   } catch { /* first checkpoint */ }
   await writeFileAtomic(indexPath, JSON.stringify(meta, null, 1));
   if (previous && previous !== blobName) await fs.rm(path.join(dir, previous), { force: true });
@@ -67,9 +72,10 @@ export async function loadCheckpoint<S>(dir: string): Promise<{ tensors: Record<
   const indexPath = path.join(dir, CHECKPOINT_INDEX);
   let raw: string;
   try {
-    raw = await fs.readFile(indexPath, 'utf8');
-  } catch {
-    throw new CheckpointError(`no checkpoint in ${dir} (missing ${CHECKPOINT_INDEX}); is this a run folder written by 'ganomaly train'?`);
+    raw = await readTextFile(indexPath, MAX_RUN_JSON_BYTES, CHECKPOINT_INDEX);
+  } catch (e) {
+    if (isNotFound(e)) throw new CheckpointError(`no checkpoint in ${displayPath(dir)} (missing ${CHECKPOINT_INDEX}); is this a run folder written by 'ganomaly train'?`);
+    throw new CheckpointError(`cannot read ${displayPath(indexPath)}: ${(e as Error).message}`);
   }
   let meta: CheckpointIndex<S>;
   try {
@@ -81,11 +87,17 @@ export async function loadCheckpoint<S>(dir: string): Promise<{ tensors: Record<
     throw new CheckpointError(`${indexPath} is not a checkpoint index of format ${CHECKPOINT_FORMAT}`);
   }
   const blobPath = path.join(dir, path.basename(meta.blob));
-  let bytes: Buffer;
+  let bytes: Uint8Array;
   try {
-    bytes = await fs.readFile(blobPath);
-  } catch {
-    throw new CheckpointError(`checkpoint blob ${blobPath} is missing`);
+    // Capped at the size the index gives: a bigger blob is refused before it is read.
+    const cap = Number.isSafeInteger(meta.bytes) && meta.bytes >= 0 ? Math.min(meta.bytes, MAX_CHECKPOINT_BYTES) : MAX_CHECKPOINT_BYTES;
+    bytes = await readRegularFile(blobPath, cap, path.basename(blobPath));
+  } catch (e) {
+    if (isNotFound(e)) throw new CheckpointError(`checkpoint blob ${displayPath(blobPath)} is missing`);
+    if (e instanceof InputLimitError && e.size !== undefined && e.size !== meta.bytes) {
+      throw new CheckpointError(`checkpoint blob ${displayPath(blobPath)} has ${e.size} bytes, expected ${meta.bytes} (replaced?)`);
+    }
+    throw new CheckpointError(`cannot read checkpoint blob ${displayPath(blobPath)}: ${(e as Error).message}`);
   }
   if (bytes.length !== meta.bytes) {
     throw new CheckpointError(`checkpoint blob ${blobPath} has ${bytes.length} bytes, expected ${meta.bytes} (truncated?)`);

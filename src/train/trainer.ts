@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { NamedTensor } from '../types.js';
 import { validateTrainConfig, type ResumeOverrides, type TrainConfig } from '../config/train-config.js';
 import { selectBackend } from '../backend/index.js';
+import { isNotFound, MAX_RUN_JSON_BYTES, readTextFile } from '../io/read.js';
 import { writeFileAtomic } from '../io/write-atomic.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { loadDataset } from '../data/index.js';
@@ -36,7 +37,7 @@ export interface TrainResult {
 
 export async function readRunConfig(runDir: string): Promise<TrainConfig> {
   try {
-    return JSON.parse(await fs.readFile(path.join(runDir, 'config.json'), 'utf8')) as TrainConfig;
+    return JSON.parse(await readTextFile(path.join(runDir, 'config.json'), MAX_RUN_JSON_BYTES, 'config.json')) as TrainConfig;
   } catch (e) {
     throw new TrainError(`cannot read ${path.join(runDir, 'config.json')}: ${(e as Error).message}`);
   }
@@ -64,7 +65,12 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     const ck = await loadCheckpoint<TrainState>(runDir);
     resumeState = ck.state;
     resumeTensors = ck.tensors;
-    history = JSON.parse(await fs.readFile(path.join(runDir, 'history.json'), 'utf8').catch(() => '[]')) as EpochSummary[];
+    // A run folder copied without history.json resumes with none; an unreadable one is an error.
+    const historyFile = path.join(runDir, 'history.json');
+    history = JSON.parse(await readTextFile(historyFile, MAX_RUN_JSON_BYTES, 'history.json').catch((e: unknown) => {
+      if (isNotFound(e)) return '[]';
+      throw new TrainError(`cannot read ${historyFile}: ${(e as Error).message}`);
+    })) as EpochSummary[];
     history = history.filter((h) => h.epoch < resumeState!.epoch);
   } else if (await hasCheckpoint(runDir)) {
     throw new TrainError(`${runDir} already holds a run; pass --resume to continue it or choose another --out`);

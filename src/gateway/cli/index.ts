@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // `ganomaly-gateway <command>`: serve and watch, for a machine that scores and never trains.
+import { displayPath } from '@ganomaly-edge/runtime/node';
 import { UsageError, USAGE_ERROR_CODES } from '../../cli-args.js';
 import { GATEWAY_COMMANDS } from './commands.js';
 
@@ -25,7 +26,8 @@ main().then(
   (code) => { process.exitCode = code; },
   (err: unknown) => {
     const e = err instanceof Error ? err : new Error(String(err));
-    process.stderr.write(`${PROG}: ${e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}\n`);
+    // A path of thousands of characters (ENAMETOOLONG) is shown by its ends, wherever it appears.
+    process.stderr.write(`${PROG}: ${e.name !== 'Error' ? `${e.name}: ` : ''}${e.message.replace(/\S{161,}/g, displayPath)}\n`);
     if (process.env.GANOMALY_DEBUG) process.stderr.write(`${e.stack}\n`);
     process.exitCode = USAGE_ERROR_CODES.includes((e as { code?: unknown }).code) ? 2 : 1;
   },

@@ -5,7 +5,7 @@
 // config means the same thing whatever the working directory of the service.
 import { isAbsolute, resolve } from 'node:path';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
-import { GanomalyError } from '@ganomaly-edge/runtime/node';
+import { displayPath, GanomalyError, isNotFound, readTextFile } from '@ganomaly-edge/runtime/node';
 import { bytesFromText, inRange, rangeProblem, WATCH_RANGES, type NumericRange } from '../../option-ranges.js';
 
 /** One problem in a config: where it is and what is wrong. */
@@ -540,16 +540,18 @@ export function parseWatchConfig(text: string, origin = 'watch config', opts: Pa
   return config;
 }
 
+/** A watch config is a few KB of YAML; a bigger file is refused before it is read or parsed. */
+export const MAX_WATCH_CONFIG_BYTES = 1024 * 1024;
+
 /** Reads and parses a config file; relative paths in it resolve against the file's folder. */
 export async function loadWatchConfig(file: string): Promise<WatchConfig> {
-  const { readFile } = await import('node:fs/promises');
   const { dirname } = await import('node:path');
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readTextFile(file, MAX_WATCH_CONFIG_BYTES, 'the file');
   } catch (e) {
-    const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : e instanceof Error ? e.message : String(e);
-    throw new WatchConfigError([{ path: '(file)', message: `cannot read ${file}: ${reason}` }], file);
+    const reason = isNotFound(e) ? 'no such file' : e instanceof Error ? e.message : String(e);
+    throw new WatchConfigError([{ path: '(file)', message: `cannot read ${displayPath(file)}: ${reason}` }], displayPath(file));
   }
   return parseWatchConfig(text, file, { baseDir: dirname(resolve(file)) });
 }

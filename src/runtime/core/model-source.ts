@@ -31,8 +31,12 @@ export interface ModelBytes {
 
 /** manifest.json is a few KB; anything past this is refused before it is parsed. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-/** detector.onnx when its size is not checked against the manifest (verifyIntegrity: false). */
-export const MAX_DETECTOR_BYTES = 2 * 1024 * 1024 * 1024;
+/**
+ * The largest detector graph loaded (and the cap when its size is not checked against the
+ * manifest, verifyIntegrity: false): just under 2 GiB, protobuf's limit for one message, which
+ * ONNX Runtime cannot load past anyway.
+ */
+export const MAX_DETECTOR_BYTES = 2 ** 31 - 1;
 /** A model URL that sends nothing for this long (headers or body) is given up. */
 export const DEFAULT_FETCH_TIMEOUT_MS = 30_000;
 
@@ -68,10 +72,18 @@ export async function loadModel(
   const timeoutMs = limits.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
   let file = '';
   /** The detector's cap: exactly the manifest's size when it is checked, so a bigger file stops there. */
-  const detectorCap = (m: Manifest) => (verifyIntegrity ? m.files[file]!.bytes : MAX_DETECTOR_BYTES);
+  const detectorCap = (m: Manifest, where: string) => {
+    if (!verifyIntegrity) return MAX_DETECTOR_BYTES;
+    const declared = m.files[file]!.bytes;
+    if (declared > MAX_DETECTOR_BYTES) {
+      throw new InputLimitError(`${where}: the manifest says ${file} has ${declared} bytes, more than the ${MAX_DETECTOR_BYTES} a model graph may have (ONNX's 2 GiB limit); nothing was read`, declared);
+    }
+    return declared;
+  };
   const readDetector = async (read: (cap: number) => Promise<Uint8Array>, m: Manifest, where: string) => {
+    const cap = detectorCap(m, where);
     try {
-      return await read(detectorCap(m));
+      return await read(cap);
     } catch (e) {
       if (verifyIntegrity && e instanceof InputLimitError && e.size !== undefined) {
         const expected = m.files[file]!.bytes;

@@ -2,7 +2,7 @@
 // become 8-bit pixels at native size; resizing is left to the shared pixel code.
 import type { RawImage } from '../core/pixels.js';
 import { ImageDecodeError, MissingDependencyError, errorMessage, isModuleNotFound, typeName } from '../core/errors.js';
-import { readRegularFile } from './read.js';
+import { displayPath, readRegularFile } from './read.js';
 
 /** Largest image file read from a path (encoded bytes; the pixel limit bounds what it decodes to). */
 export const MAX_IMAGE_FILE_BYTES = 256 * 1024 * 1024;
@@ -32,16 +32,21 @@ export function loadSharp(): Promise<Sharp> {
   return sharpModule;
 }
 
+/** An image file's encoded bytes (at most MAX_IMAGE_FILE_BYTES, a regular file); ImageDecodeError otherwise. */
+export async function readImageFile(path: string): Promise<Uint8Array> {
+  try {
+    return await readRegularFile(path, MAX_IMAGE_FILE_BYTES);
+  } catch (e) {
+    throw new ImageDecodeError(`cannot read image file ${displayPath(path)}: ${errorMessage(e)}`);
+  }
+}
+
 export async function decodeNodeImage(input: unknown, limitInputPixels: number): Promise<RawImage> {
   let bytes: Uint8Array;
   let what: string;
   if (typeof input === 'string') {
-    what = input;
-    try {
-      bytes = await readRegularFile(input, MAX_IMAGE_FILE_BYTES);
-    } catch (e) {
-      throw new ImageDecodeError(`cannot read image file ${input}: ${errorMessage(e)}`);
-    }
+    what = displayPath(input);
+    bytes = await readImageFile(input);
   } else if (input instanceof Uint8Array) {
     what = `${input.length}-byte buffer`;
     bytes = input;

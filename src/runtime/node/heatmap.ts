@@ -5,7 +5,7 @@ import type { RawImage } from '../core/pixels.js';
 import type { Preprocessing } from '../../types.js';
 import type { ScoreResult } from '../core/detector.js';
 import { anomalyMapToPixels, reconstructionToPixels, type HeatmapOptions } from '../core/visual.js';
-import { loadSharp, type NodeImageInput } from './decode.js';
+import { loadSharp, readImageFile, type NodeImageInput } from './decode.js';
 
 export interface HeatmapPngOptions extends HeatmapOptions {
   /** Side of each square panel in pixels, 1-4096. Default 256. */
@@ -36,9 +36,11 @@ export async function renderHeatmapPng(result: ScoreResult, opts: HeatmapPngOpti
     throw new TypeError("a side-by-side heatmap needs result.reconstruction (outputs: ['reconstruction']) and the manifest's preprocessing");
   }
   const sharp = await loadSharp();
-  const input = isRaw(opts.input)
-    ? await panel(opts.input, size)
-    : await sharp(opts.input instanceof ArrayBuffer ? new Uint8Array(opts.input) : opts.input)
+  // A path is read bounded, as for scoring; sharp gets bytes.
+  const encoded = typeof opts.input === 'string' ? await readImageFile(opts.input) : opts.input;
+  const input = isRaw(encoded)
+    ? await panel(encoded, size)
+    : await sharp(encoded instanceof ArrayBuffer ? new Uint8Array(encoded) : encoded)
         .rotate()
         .resize(size, size, { fit: 'fill' })
         .toColourspace('srgb')

@@ -2,7 +2,7 @@
 // `ganomaly score` picks files by these extensions, serve accepts these media types and admits
 // uploads by this size, and training folders take the core formats.
 import { ImageDecodeError, errorMessage } from '../core/errors.js';
-import { loadSharp } from './decode.js';
+import { loadSharp, readImageFile } from './decode.js';
 
 export type ImageFormatName = 'png' | 'jpeg' | 'webp' | 'gif' | 'tiff' | 'avif';
 
@@ -83,9 +83,11 @@ export function decodedByteSize(info: Pick<ImageInfo, 'width' | 'height' | 'chan
  */
 export async function readImageInfo(input: string | Uint8Array, limitInputPixels: number | false): Promise<ImageInfo> {
   const sharp = await loadSharp();
+  // A path is read here, bounded, not by sharp: libvips would open a FIFO or /dev/zero itself.
+  const bytes = typeof input === 'string' ? await readImageFile(input) : input;
   let meta: { format?: string; width?: number; height?: number; channels?: number; depth?: string };
   try {
-    meta = await sharp(input, { limitInputPixels }).metadata();
+    meta = await sharp(bytes, { limitInputPixels }).metadata();
   } catch (e) {
     throw new ImageDecodeError(`cannot read the image header: ${errorMessage(e)}`);
   }

@@ -9,7 +9,7 @@ import { fetchModelFiles, MAX_DETECTOR_BYTES } from '../core/model-source.js';
 import { createOrtHandle } from '../core/ort-adapter.js';
 import type { ModelFiles, RuntimePlatform } from '../core/platform.js';
 import { decodeNodeImage } from './decode.js';
-import { readRegularFile } from './read.js';
+import { displayPath, readRegularFile } from './read.js';
 import { loadOrtNode, type OrtNodeModule } from './ort-node.js';
 import { createWorkerSession } from './worker-session.js';
 
@@ -35,18 +35,18 @@ function folderFiles(ref: string): ModelFiles {
   let checked: Promise<void> | undefined;
   const checkFolder = async () => {
     const s = await stat(folder).catch(() => null);
-    if (!s) throw new ModelNotFoundError(`model folder ${folder} does not exist`);
-    if (!s.isDirectory()) throw new ModelNotFoundError(`${folder} is not a folder; pass the folder that holds manifest.json`);
+    if (!s) throw new ModelNotFoundError(`model folder ${displayPath(folder)} does not exist`);
+    if (!s.isDirectory()) throw new ModelNotFoundError(`${displayPath(folder)} is not a folder; pass the folder that holds manifest.json`);
   };
   return {
     location: folder,
     async read(name, maxBytes = MAX_DETECTOR_BYTES) {
       await (checked ??= checkFolder());
       try {
-        return await readRegularFile(join(folder, name), maxBytes, `${name} in model folder ${folder}`);
+        return await readRegularFile(join(folder, name), maxBytes, `${name} in model folder ${displayPath(folder)}`);
       } catch (e) {
         if (e instanceof InputLimitError) throw e;
-        throw new ModelNotFoundError(`cannot read ${name} in model folder ${folder}: ${errorMessage(e)}`);
+        throw new ModelNotFoundError(`cannot read ${name} in model folder ${displayPath(folder)}: ${errorMessage(e)}`);
       }
     },
   };

@@ -1,9 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GanomalyError } from '@ganomaly-edge/runtime';
-import { loadWatchConfig, parseWatchConfig, watchConfigFromFlags, WatchConfigError, type ConfigProblem } from '../../../src/gateway/watch/config.js';
+import { loadWatchConfig, MAX_WATCH_CONFIG_BYTES, parseWatchConfig, watchConfigFromFlags, WatchConfigError, type ConfigProblem } from '../../../src/gateway/watch/config.js';
 
 const GOOD = `# two cameras, every section
 cameras:
@@ -116,6 +117,27 @@ describe('watch config: good files', () => {
       const err = await loadWatchConfig(join(dir, 'nope.yaml')).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WatchConfigError);
       expect((err as Error).message).toContain('no such file');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('loadWatchConfig reads the file bounded: a FIFO, /dev/zero or an oversize file is a WatchConfigError at once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gw-config-'));
+    try {
+      execFileSync('mkfifo', [join(dir, 'fifo.yaml')]);
+      await symlink('/dev/zero', join(dir, 'zero.yaml'));
+      await writeFile(join(dir, 'big.yaml'), MIN);
+      await truncate(join(dir, 'big.yaml'), MAX_WATCH_CONFIG_BYTES + 1);
+      const cases = [['fifo.yaml', /the file is a FIFO, not a regular file/], ['zero.yaml', /the file is a device, not a regular file/], ['big.yaml', /more than the limit of 1048576/]] as const;
+      for (const [name, why] of cases) {
+        let timer: NodeJS.Timeout | undefined;
+        const hang = new Promise((resolve) => (timer = setTimeout(() => resolve('hung'), 5000)));
+        const err = await Promise.race([loadWatchConfig(join(dir, name)).catch((e: unknown) => e), hang]);
+        clearTimeout(timer);
+        expect(err).toBeInstanceOf(WatchConfigError);
+        expect((err as Error).message).toMatch(why);
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
