@@ -3,6 +3,7 @@
 // declared one. The flood itself (64/128 × 4900² PNGs) is measured by bench/serve-load.ts hostile.
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GanomalyError, ImageDecodeError, preprocessPixels } from '../../src/runtime/node.js';
@@ -255,6 +256,45 @@ describe('health port', () => {
       h.setState('draining');
       expect((await fetch(`http://127.0.0.1:${h.port}/readyz`)).status).toBe(503);
     } finally {
+      await h.close();
+    }
+  });
+
+  it('probes get through while idle connections fill the listener: the longest-idle sockets are evicted, a keep-alive prober keeps its connection', async () => {
+    const h = await startHealthListener('127.0.0.1', 0);
+    const idle: net.Socket[] = [];
+    try {
+      h.setState('ready');
+      const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const proberSockets = new Set<net.Socket>();
+      const probe = (agent: http.Agent | false) => new Promise<number | string>((resolve) => {
+        http.get({ host: '127.0.0.1', port: h.port, path: '/healthz', agent }, (res) => {
+          if (agent) proberSockets.add(res.socket);
+          res.resume().on('end', () => resolve(res.statusCode!));
+        }).on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      });
+      expect(await probe(keepAlive)).toBe(200); // a prober with its own keep-alive connection
+      // 200 connections that never send a byte, well past the health port's 128 sockets.
+      let closedByServer = 0;
+      for (let i = 0; i < 200; i++) {
+        const s = net.connect(h.port, '127.0.0.1');
+        s.on('error', () => undefined).on('close', () => closedByServer++);
+        idle.push(s);
+        await new Promise((r) => s.once('connect', r));
+      }
+      // Accepted in arrival order: each probe below is accepted after every idle socket.
+      const fresh: (number | string)[] = [];
+      for (let i = 0; i < 20; i++) fresh.push(await probe(false));
+      expect(fresh).toEqual(Array(20).fill(200));
+      expect(await probe(keepAlive)).toBe(200);
+      expect(proberSockets.size).toBe(1); // its connection was never the one evicted
+      // Evicted: the idle ones, oldest first (the first 72 + one per probe), never the newest.
+      expect(closedByServer).toBeGreaterThanOrEqual(200 - 128);
+      expect(idle.at(-1)!.destroyed).toBe(false);
+      expect(idle[0]!.destroyed).toBe(true);
+      keepAlive.destroy();
+    } finally {
+      idle.forEach((s) => s.destroy());
       await h.close();
     }
   });
