@@ -80,12 +80,12 @@ describe('ByteBudget', () => {
 });
 
 describe('serve admission', () => {
-  it('413 for an image whose header says it decodes to more than --max-decoded-bytes; small ones still score', async () => {
+  it('413 for an image whose header says it decodes to more than --max-decoded (the body names that flag); small ones still score', async () => {
     const s = await serve({ maxDecodedBytes: 1_000_000 });
     const big = await sharp({ create: { width: 1000, height: 1000, channels: 4, background: { r: 1, g: 2, b: 3, alpha: 1 } } }).png().toBuffer();
     const r = await post(s.url, big);
     expect([r.status, r.json.error?.code]).toEqual([413, 'image_too_large']);
-    expect(r.json.error?.message).toMatch(/decode budget of 1000000 bytes/);
+    expect(r.json.error?.message).toMatch(/decode budget of 1000000 bytes \(server option --max-decoded\)/);
     expect((await post(s.url, small)).status).toBe(200);
     expect(await metric(s.url, 'ganomaly_decoded_bytes')).toBe(0);
   });
@@ -163,6 +163,25 @@ describe('serve admission', () => {
     const jpeg = await sharp(pixels, raw).jpeg().toBuffer();
     expect((await post(s.url, jpeg, 'image/jpeg')).status).toBe(200);
     expect((await post(s.url, jpeg, 'image/png')).status).toBe(415);
+  });
+});
+
+describe('requests the HTTP parser rejects', () => {
+  it('400 and 431 are answered in JSON, counted in /metrics and logged like any answer', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const s = await serve({ healthPort: false, log: (e) => void lines.push(e) });
+    const raw = (text: string) => new Promise<string>((resolve) => {
+      let out = '';
+      const sock = net.connect(s.port, '127.0.0.1', () => sock.end(text));
+      sock.on('data', (d) => (out += d.toString())).on('close', () => resolve(out)).on('error', () => resolve(out));
+    });
+    expect(await raw('NOT HTTP AT ALL\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 .*"code":"bad_request"/s);
+    expect(await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 .*"code":"headers_too_large"/s);
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    expect(text).toContain('ganomaly_http_requests_total{route="other",status="400"} 1');
+    expect(text).toContain('ganomaly_http_requests_total{route="other",status="431"} 1');
+    const logged = lines.filter((l) => l.msg === 'request' && l.route === 'other').map((l) => [l.status, l.code]);
+    expect(logged).toEqual([[400, 'bad_request'], [431, 'headers_too_large']]);
   });
 });
 

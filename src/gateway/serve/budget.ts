@@ -41,7 +41,7 @@ export class ByteBudget {
     if (bytes > this.limit) {
       return Promise.reject(new HttpError(
         413, 'image_too_large',
-        `the image decodes to ${bytes} bytes, more than the server's decode budget of ${this.limit} bytes (server option --max-decoded-bytes)`,
+        `the image decodes to ${bytes} bytes, more than the server's decode budget of ${this.limit} bytes (server option --max-decoded)`,
       ));
     }
     const release = this.releaser(bytes);
@@ -81,7 +81,7 @@ export class ByteBudget {
   }
 
   private busy(): HttpError {
-    return new HttpError(503, 'busy', `the server is decoding ${this.used} bytes of images (budget ${this.limit} bytes, server option --max-decoded-bytes); retry later`, { 'retry-after': '1' });
+    return new HttpError(503, 'busy', `the server is decoding ${this.used} bytes of images (budget ${this.limit} bytes, server option --max-decoded); retry later`, { 'retry-after': '1' });
   }
 
   private releaser(bytes: number): () => void {
