@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GanomalyError, ImageDecodeError, preprocessPixels } from '../../src/runtime/node.js';
 import { ByteBudget } from '../../src/gateway/serve/budget.js';
-import { DecodePool } from '../../src/gateway/serve/decode-pool.js';
+import { DecodePool, DecodeTimeoutError } from '../../src/gateway/serve/decode-pool.js';
 import { startHealthListener } from '../../src/gateway/serve/health-listener.js';
 import { HealthPortError, HttpError } from '../../src/gateway/serve/errors.js';
 import { startServer, type RunningServer, type ServeOptions } from '../../src/gateway/serve/server.js';
@@ -166,6 +166,48 @@ describe('serve admission', () => {
   });
 });
 
+describe('decode cost', () => {
+  it('a decode past decodeTimeoutMs is refused with 422 decode_timeout; its budget is held until the worker lets go', async () => {
+    const s = await serve({ decodeTimeoutMs: 1, healthPort: false });
+    const big = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: { r: 9, g: 80, b: 200 } } }).png().toBuffer();
+    const r = await post(s.url, big);
+    expect([r.status, r.json.error?.code]).toEqual([422, 'decode_timeout']);
+    expect(r.json.error?.message).toMatch(/longer than 1 ms \(server option --decode-timeout-ms\)/);
+    while ((await metric(s.url, 'ganomaly_decoded_bytes')) > 0) await new Promise((res) => setTimeout(res, 20));
+  });
+
+  it('the pool answers a timed-out decode at once; `finished` settles when its worker is free, and the worker is used again', async () => {
+    const pool = await DecodePool.start({ workers: 1, timeoutMs: 1, limitInputPixels: 25e6, preprocessing: model.manifest.preprocessing });
+    try {
+      const big = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: '#123' } }).png().toBuffer();
+      const e = await pool.decode(big).then(() => null, (x: unknown) => x as DecodeTimeoutError);
+      expect(e).toBeInstanceOf(DecodeTimeoutError);
+      expect([e!.code, e!.timeoutMs]).toEqual(['decode_timeout', 1]);
+      await e!.finished;
+      const again = await pool.decode(big).then(() => null, (x: unknown) => x as DecodeTimeoutError);
+      expect(again).toBeInstanceOf(DecodeTimeoutError); // the same worker took it, and timed it out too
+      await again!.finished;
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a small image is not queued behind big ones sent before it (the express worker), with one decode worker', async () => {
+    const s = await serve({ decodeConcurrency: 1, healthPort: false });
+    const big = await sharp({ create: { width: 3000, height: 3000, channels: 3, background: { r: 9, g: 80, b: 200 } }, })
+      .composite([{ input: Buffer.from(testImage(300, 300, 3, 4).data), raw: { width: 300, height: 300, channels: 3 }, tile: true }])
+      .jpeg({ progressive: true }).toBuffer();
+    const order: string[] = [];
+    const bigs = Array.from({ length: 3 }, (_, i) => post(s.url, big, 'image/jpeg').then((r) => order.push(`big${i}:${r.status}`)));
+    while ((await metric(s.url, 'ganomaly_arriving_images')) > 0 || (await metric(s.url, 'ganomaly_decoded_bytes')) === 0) await new Promise((r) => setTimeout(r, 5));
+    const r = await post(s.url, small);
+    order.push(`small:${r.status}`);
+    await Promise.all(bigs);
+    expect(order.filter((o) => o.startsWith('big')).map((o) => o.split(':')[1])).toEqual(['200', '200', '200']);
+    expect(order.indexOf('small:200')).toBeLessThan(2); // before the second big image: not behind all three
+  });
+});
+
 describe('requests the HTTP parser rejects', () => {
   it('400 and 431 are answered in JSON, counted in /metrics and logged like any answer', async () => {
     const lines: Record<string, unknown>[] = [];
@@ -200,7 +242,7 @@ describe('decode workers', () => {
       // Aborted while queued: it leaves the queue without being decoded.
       const ac = new AbortController();
       const busy = [pool.decode(pngs[1]!), pool.decode(pngs[1]!)];
-      const queued = pool.decode(pngs[0]!, ac.signal);
+      const queued = pool.decode(pngs[0]!, { signal: ac.signal });
       expect(pool.waiting).toBe(1);
       ac.abort();
       await expect(queued).rejects.toThrow(/ended before its image was decoded/);

@@ -39,8 +39,11 @@ Options:
                           image's header before decoding; an image over it gets 413, the others
                           wait their turn (default 256mb)
   --decode-wait-ms <ms>   longest wait for decode room, then 503 (default ${SERVE_DEFAULTS.decodeWaitMs})
+  --decode-timeout-ms <ms> longest one image may take to decode, then 422 decode_timeout
+                          (default ${SERVE_DEFAULTS.decodeTimeoutMs})
   --decode-concurrency <n> decode worker threads, one image each at a time (default: CPU
-                          count − 1, 1 to 4); decoded pixels never reach the server thread
+                          count − 1, 1 to 3), plus one that decodes only images up to 2.1
+                          megapixels; decoded pixels never reach the server thread
   --timeout-ms <ms>       decode + score deadline per request, then 504 (default ${SERVE_DEFAULTS.timeoutMs})
   --body-timeout-ms <ms>  deadline to receive a request body, then 408 (default ${SERVE_DEFAULTS.bodyTimeoutMs})
   --threshold <x>         raw-score threshold (default: the manifest's)
@@ -62,6 +65,7 @@ export async function runServe(argv: string[], prog = 'ganomaly-gateway'): Promi
       'max-batch': { type: 'string' }, 'max-wait-ms': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-body': { type: 'string' },
       'max-pixels': { type: 'string' }, 'timeout-ms': { type: 'string' }, 'body-timeout-ms': { type: 'string' },
       'max-decoded': { type: 'string' }, 'decode-wait-ms': { type: 'string' }, 'decode-concurrency': { type: 'string' },
+      'decode-timeout-ms': { type: 'string' },
       threshold: { type: 'string' }, threads: { type: 'string' }, 'skip-integrity': { type: 'boolean' }, precision: { type: 'string' },
       'session-in-main-thread': { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
     },
@@ -104,6 +108,7 @@ export async function runServe(argv: string[], prog = 'ganomaly-gateway'): Promi
     limitInputPixels: intOption(v['max-pixels'], 'max-pixels'),
     maxDecodedBytes,
     decodeWaitMs: intOption(v['decode-wait-ms'], 'decode-wait-ms'),
+    decodeTimeoutMs: intOption(v['decode-timeout-ms'], 'decode-timeout-ms'),
     decodeConcurrency: intOption(v['decode-concurrency'], 'decode-concurrency'),
     timeoutMs: intOption(v['timeout-ms'], 'timeout-ms'),
     bodyTimeoutMs: intOption(v['body-timeout-ms'], 'body-timeout-ms'),

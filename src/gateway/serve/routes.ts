@@ -146,7 +146,7 @@ export function createRoutes(d: RouteDeps): Routes {
         case '/v1/score':
         case '/v1/score:batch':
           return await (path === '/v1/score' ? scoreOne : scoreBatch)(req, res, scoring, {
-            url, expectContinue, info, t0, clientGone: clientGone.signal,
+            url, expectContinue, info, t0, client: req.socket.remoteAddress ?? '', clientGone: clientGone.signal,
             admit: (n) => ticket.admit(n), arriving: (on) => ticket.arriving(on), submit: (item, signal) => submit(ticket, item, signal),
           });
       }

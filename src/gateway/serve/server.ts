@@ -62,10 +62,20 @@ export interface ServeOptions {
   /** Longest wait for decode room before a 503, ms: integer ≥ 1. Default 10 000 (capped at timeoutMs). */
   decodeWaitMs?: number;
   /**
+   * Longest one image may take to decode, ms: integer ≥ 1. Past it the request gets 422
+   * `decode_timeout` at once, and libvips is asked to stop (at the next whole second; a WebP
+   * frame, decoded in one call, runs to its end). The image's budget is held until the worker has
+   * really let go of it. Default 10 000.
+   */
+  decodeTimeoutMs?: number;
+  /**
    * Decode worker threads, each decoding one image at a time (pixels stay in the worker; only the
-   * model input comes back). Integer ≥ 1. Default: CPU count − 1, at least 1 and at most 4: decoding leaves a
-   * core for the event loop, and sharp's work for every worker runs on libuv's one pool (4 threads
-   * unless UV_THREADPOOL_SIZE says otherwise), so more workers would only add ~16 MiB each.
+   * model input comes back). Integer ≥ 1. Default: CPU count − 1, at least 1 and at most 3:
+   * decoding leaves a core for the event loop, and sharp's work for every worker runs on libuv's
+   * one pool (4 threads unless UV_THREADPOOL_SIZE says otherwise), which they share with the one
+   * express worker: a thread of its own that decodes only images of at most 2.1 megapixels (a
+   * 1920×1080 frame), so a flood of images that are cheap to send and slow to decode (a 40-byte
+   * WebP declaring 16383×1525 pixels) never queues the small ones behind them.
    */
   decodeConcurrency?: number;
   /**
@@ -118,6 +128,7 @@ export const SERVE_DEFAULTS = {
   limitInputPixels: 25_000_000,
   maxDecodedBytes: 256 * 1024 * 1024,
   decodeWaitMs: 10_000,
+  decodeTimeoutMs: 10_000,
   heatmapSize: 256,
   sessionInWorker: true,
 } as const;
@@ -136,8 +147,10 @@ export function serveSessionOptions(user: Record<string, unknown> = {}): Record<
   return { ...user, extra: { ...extra, session: { ...session, intra_op: pool('intra_op'), inter_op: pool('inter_op') } } };
 }
 
-/** Default decode workers at most: libuv's default thread pool size, which runs sharp's work for all of them. */
-const MAX_DEFAULT_DECODE_WORKERS = 4;
+/** Default decode workers at most: libuv's default thread pool (4), which runs sharp's work for all of them, less the express worker's. */
+const MAX_DEFAULT_DECODE_WORKERS = 3;
+/** Express decode workers: small images only (see decodeConcurrency). */
+const EXPRESS_DECODE_WORKERS = 1;
 
 function positiveInt(v: number, name: string, min = 1, max = Number.MAX_SAFE_INTEGER): number {
   if (!Number.isInteger(v) || v < min || v > max) {
@@ -169,6 +182,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   positiveInt(o.limitInputPixels, 'limitInputPixels');
   positiveInt(o.maxDecodedBytes, 'maxDecodedBytes');
   positiveInt(o.decodeWaitMs, 'decodeWaitMs');
+  positiveInt(o.decodeTimeoutMs, 'decodeTimeoutMs');
   positiveInt(o.heatmapSize, 'heatmapSize');
   positiveInt(o.port, 'port', 0, 65535);
   const healthPort = resolveHealthPort(o.port, o.healthPort);
@@ -196,6 +210,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   try {
     decoder = await DecodePool.start({
       workers: decodeWorkers,
+      expressWorkers: EXPRESS_DECODE_WORKERS,
+      timeoutMs: o.decodeTimeoutMs,
       limitInputPixels: o.limitInputPixels,
       preprocessing: detector.manifest.preprocessing,
     });

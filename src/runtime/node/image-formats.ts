@@ -59,6 +59,10 @@ export interface ImageInfo {
   channels: number;
   /** Bytes per sample as decoded: 1 (8 bits or fewer), 2 (16-bit), 4 (32-bit int or float). */
   bytesPerSample: 1 | 2 | 4;
+  /** A progressive JPEG or an interlaced PNG (sharp's isProgressive), when sharp read it. */
+  progressive?: boolean;
+  /** The EXIF orientation (1-8) decoding applies, when sharp read it; absent means none. */
+  orientation?: number;
 }
 
 /** sharp's metadata().depth as bytes per sample (libvips band formats). */
@@ -83,11 +87,14 @@ export function decodedByteSize(info: Pick<ImageInfo, 'width' | 'height' | 'chan
  */
 export async function readImageInfo(input: string | Uint8Array, limitInputPixels: number | false): Promise<ImageInfo> {
   const sharp = await loadSharp();
-  let meta: { format?: string; width?: number; height?: number; channels?: number; depth?: string };
+  let meta: { format?: string; width?: number; height?: number; channels?: number; depth?: string; isProgressive?: boolean; orientation?: number };
   try {
     meta = await sharp(input, { limitInputPixels }).metadata();
   } catch (e) {
     throw new ImageDecodeError(`cannot read the image header: ${errorMessage(e)}`);
   }
-  return { format: meta.format, width: meta.width ?? 0, height: meta.height ?? 0, channels: meta.channels ?? 4, bytesPerSample: bytesPerSample(meta.depth) };
+  return {
+    format: meta.format, width: meta.width ?? 0, height: meta.height ?? 0, channels: meta.channels ?? 4, bytesPerSample: bytesPerSample(meta.depth),
+    progressive: meta.isProgressive ?? false, orientation: meta.orientation ?? 1,
+  };
 }
