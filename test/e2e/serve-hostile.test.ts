@@ -67,6 +67,23 @@ describe('ByteBudget', () => {
     expect([b.inUse, b.waiting]).toEqual([0, 0]);
   });
 
+  it('a small image that fits is granted at once, ahead of big ones waiting for room; a big one keeps arrival order', async () => {
+    const b = new ByteBudget(100, 60_000, 1);
+    const held = await b.acquire(70);
+    const big = b.acquire(60); // waits for room
+    const now = <T>(p: Promise<T>) => Promise.race([p.then((r) => ({ r }), (e: unknown) => ({ e })), new Promise((r) => setImmediate(() => r('waiting')))]);
+    const small = await now(b.acquire(10, undefined, true));
+    expect(small).toHaveProperty('r');
+    const later = b.acquire(20); // not small: waits behind the big one although it fits
+    expect(await now(later)).toBe('waiting');
+    (small as { r: () => void }).r();
+    held();
+    expect(b.inUse).toBe(80);
+    (await big)();
+    (await later)();
+    expect(b.inUse).toBe(0);
+  });
+
   it('refuses at once when the waiting images already fill the budget queueFactor times', async () => {
     const b = new ByteBudget(100, 60_000, 1);
     const held = await b.acquire(100);

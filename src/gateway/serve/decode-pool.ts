@@ -163,7 +163,8 @@ export class DecodePool {
   /** Set when every worker has died and none could be restarted. */
   private broken: Error | null = null;
 
-  private readonly expressMaxPixels: number;
+  /** Largest image (width × height) the express workers take. */
+  readonly expressMaxPixels: number;
 
   private constructor(private readonly opts: DecodePoolOptions) {
     this.expressMaxPixels = opts.expressMaxPixels ?? DEFAULT_EXPRESS_MAX_PIXELS;

@@ -81,7 +81,7 @@ async function scoreImage(
   map: boolean, signal: AbortSignal, known?: DecodeCost,
 ): Promise<ScoreResult> {
   const cost = known ?? (await decodeCost(data, type, headers, ctx.limitInputPixels));
-  const release = await ctx.budget.acquire(cost.bytes, signal);
+  const release = await ctx.budget.acquire(cost.bytes, signal, cost.pixels <= ctx.decoder.expressMaxPixels);
   let stillDecoding: Promise<void> | undefined;
   try {
     const input = await toModelInput(data, type, headers, ctx, { signal, pixels: cost.pixels, client: scope.client });
