@@ -495,7 +495,7 @@ async function hostile(): Promise<void> {
 /** Bands of colour: compresses to little in every format, decodes to w×h×c like any photo. */
 function banded(w: number, h: number, c: 3 | 4): ReturnType<typeof sharp> {
   const row = Buffer.alloc(w * c);
-  for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) row[x * c + k] = k === 3 ? 255 : ((x >> 6) * (37 + 50 * k)) & 255;
+  for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) row[x * c + k] = k === 3 ? 128 + ((x >> 7) & 1) * 127 : ((x >> 6) * (37 + 50 * k)) & 255; // alpha varies: RGBA stays RGBA
   const raw = Buffer.alloc(w * h * c);
   for (let y = 0; y < h; y++) row.copy(raw, y * w * c);
   return sharp(raw, { raw: { width: w, height: h, channels: c } });

@@ -5,7 +5,7 @@ import { basename, extname, join, relative } from 'node:path';
 import {
   ChannelMismatchError,
   createDetector,
-  decodedByteSize,
+  decodeMemoryBytes,
   ImageDecodeError,
   imageExtensions,
   InvalidImageError,
@@ -103,11 +103,11 @@ async function scoreChunk(detector: NodeDetector, chunk: ImageFile[], outputs: (
   return out;
 }
 
-/** Bytes an image file decodes to, from its header (nothing decoded). 0 when unreadable: the scoring reports why. */
+/** Bytes decoding an image file holds at its peak, from its header (nothing decoded). 0 when unreadable: the scoring reports why. */
 async function decodedBytes(path: string): Promise<number> {
   try {
     if (!(await stat(path)).isFile()) return 0; // a FIFO or device: the decoder refuses it without opening it
-    return decodedByteSize(await readImageInfo(path, false));
+    return decodeMemoryBytes(await readImageInfo(path, false));
   } catch {
     return 0;
   }

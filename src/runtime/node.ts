@@ -14,6 +14,7 @@ export {
   bytesPerSample,
   CORE_IMAGE_FORMATS,
   decodedByteSize,
+  decodeMemoryBytes,
   IMAGE_FORMATS,
   imageExtensions,
   imageFormatOfMediaType,

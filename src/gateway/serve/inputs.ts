@@ -3,6 +3,7 @@
 // 400, never the batch it would have shared.
 import {
   CORE_IMAGE_FORMATS,
+  decodeMemoryBytes,
   IMAGE_FORMATS,
   imageFormatOfMediaType,
   imageMediaTypes,
@@ -12,7 +13,6 @@ import {
   type ImageInfo,
   type Manifest,
 } from '@ganomaly-edge/runtime/node';
-import { decodeReservation, type DecodeCostInfo } from './decode-cost.js';
 import type { DecodeOptions, DecodePool } from './decode-pool.js';
 import { HttpError } from './errors.js';
 import { readImageHeader } from './image-header.js';
@@ -89,8 +89,8 @@ export async function toModelInput(
 }
 
 /**
- * The bytes decoding `data` will take (decode-cost.ts: the output and what sharp holds besides,
- * per format, interlacing and orientation), from its header alone (image-header.ts in JS, else
+ * The bytes decoding `data` will take (the runtime's decodeMemoryBytes: the output and what sharp
+ * holds besides, per format, interlacing and orientation), from its header alone (image-header.ts in JS, else
  * sharp's metadata(); no pixel decoding), so the server can admit by decode memory before decoding. Refuses, with the same HttpErrors as toModelInput, what it would
  * refuse: pixel-limit bombs, bad raw headers, and bodies whose real format differs from the
  * declared type.
@@ -141,11 +141,11 @@ export async function decodeCost(
   return checkedSize(info, limitInputPixels);
 }
 
-function checkedSize(info: DecodeCostInfo, limitInputPixels: number): DecodeCost {
+function checkedSize(info: Parameters<typeof decodeMemoryBytes>[0], limitInputPixels: number): DecodeCost {
   const { width, height } = info;
   if (width < 1 || height < 1) throw new HttpError(400, 'undecodable_image', 'the image header has no size');
   if (width * height > limitInputPixels) {
     throw new HttpError(400, 'image_too_large', `${width}x${height} pixels exceeds the limit of ${limitInputPixels} (server option --max-pixels)`);
   }
-  return { bytes: decodeReservation(info), pixels: width * height };
+  return { bytes: decodeMemoryBytes(info), pixels: width * height };
 }

@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { readImageHeader } from '../../../src/gateway/serve/image-header.js';
 import { decodedSize } from '../../../src/gateway/serve/inputs.js';
-import { decodeReservation } from '../../../src/gateway/serve/decode-cost.js';
+import { decodeMemoryBytes } from '../../../src/runtime/node.js';
 
 function pixels(w: number, h: number, c: 1 | 2 | 3 | 4, seed = 1) {
   const d = Buffer.alloc(w * h * c);
@@ -105,7 +105,7 @@ describe('decode reservation (what the decode budget holds per image)', () => {
   // Per pixel, for output channels c (8-bit out) and bytes per sample b as decoded:
   //   c + 0.3·c·b (line buffers) + c·b per whole-image copy (progressive/interlaced, orientation 3-8)
   //   WebP: c + 0.3·c + 8 (libwebp's frame and libvips's copy); orientation adds nothing
-  // measured by bench/serve-load.ts decode-cost against real peak RSS.
+  // measured by bench/serve-load.ts attack (decode-cost) against real peak RSS.
   const W = 100;
   const H = 60;
   const cases: [string, () => Promise<Buffer>, string, number][] = [
@@ -129,7 +129,7 @@ describe('decode reservation (what the decode budget holds per image)', () => {
       const want = Math.ceil(W * H * bytesPerPixel - 1e-6);
       expect(Math.abs((await decodedSize(body, type, {}, 1e6)) - want)).toBeLessThanOrEqual(1);
       const m = await sharp(body).metadata();
-      expect(decodeReservation({ format: m.format, width: m.width, height: m.height, channels: m.channels!, bytesPerSample: m.depth === 'ushort' ? 2 : 1, progressive: m.isProgressive, orientation: m.orientation })).toBe(await decodedSize(body, type, {}, 1e6));
+      expect(decodeMemoryBytes({ format: m.format, width: m.width, height: m.height, channels: m.channels!, bytesPerSample: m.depth === 'ushort' ? 2 : 1, progressive: m.isProgressive, orientation: m.orientation })).toBe(await decodedSize(body, type, {}, 1e6));
     });
   }
 });
