@@ -20,7 +20,8 @@
 // for it, per format and option), idle-socket (130 idle connections held on the health port,
 // reopened as soon as the server closes one, while a prober opens a fresh connection every 250 ms),
 // cheap-decode (6 clients looping WebPs of ~1 KB that decode to 10000×1525, next to one legitimate
-// client), and budget-vs-RSS floods with server defaults. Writes bench/results/serve-attack.json.
+// client), and budget-vs-RSS floods with server defaults. Writes bench/results/serve-attack.json;
+// SERVE_ATTACK_ONLY=decodeCost,idleSockets,cheapDecode runs only those and prints them.
 // Environment: SERVE_LOAD_SESSION='{"intraOpNumThreads":1}' passes ORT session options to the
 // server; SERVE_LOAD_CLOSED_ONLY=1 skips the overload phase (and writes no results file).
 import { spawn, type ChildProcess } from 'node:child_process';
