@@ -35,9 +35,10 @@ Options:
   --max-queue <n>         most images admitted at once; beyond it 503 (default 8 × max-batch)
   --max-body <size>       largest request body, e.g. 10mb, 512kb (default 10mb)
   --max-pixels <n>        largest decoded image in pixels (default ${SERVE_DEFAULTS.limitInputPixels})
-  --max-decoded <size>    decoded pixel bytes held at once over all requests, read from each
-                          image's header before decoding; an image over it gets 413, the others
-                          wait their turn (default 256mb)
+  --max-decoded <size>    memory decoding may hold at once over all requests: each image
+                          reserves what its decode really takes (per format, interlacing and
+                          orientation, read from its header before decoding); an image over it
+                          gets 413, the others wait their turn (default 256mb)
   --decode-wait-ms <ms>   longest wait for decode room, then 503 (default ${SERVE_DEFAULTS.decodeWaitMs})
   --decode-timeout-ms <ms> longest one image may take to decode, then 422 decode_timeout
                           (default ${SERVE_DEFAULTS.decodeTimeoutMs})

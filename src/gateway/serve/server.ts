@@ -54,9 +54,11 @@ export interface ServeOptions {
   /** Largest decoded image (width × height); bigger images (decompression bombs) get 400. Integer ≥ 1. Default 25 megapixels. */
   limitInputPixels?: number;
   /**
-   * Most bytes of decoded pixels held at once, over all requests (read from each image's header
-   * before it is decoded). Images wait for room, in arrival order, up to decodeWaitMs (then 503);
-   * one image bigger than this gets 413. Integer ≥ 1. Default 256 MiB.
+   * Most bytes decoding may hold at once, over all requests: each image reserves what decoding it
+   * really takes (the runtime's decodeMemoryBytes: output, line buffers and whole-image copies, per
+   * format, interlacing and orientation, read from its header before it is decoded). Images wait
+   * for room, in arrival order (small ones, up to 2.1 MP, may pass bigger ones), up to decodeWaitMs
+   * (then 503); one image bigger than this gets 413. Integer ≥ 1. Default 256 MiB.
    */
   maxDecodedBytes?: number;
   /** Longest wait for decode room before a 503, ms: integer ≥ 1. Default 10 000 (capped at timeoutMs). */
