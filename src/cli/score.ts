@@ -31,8 +31,8 @@ Options:
   --providers <list>        deprecated: the old name of --execution-providers
   --threshold <x>           raw-score threshold (default: the manifest's)
   --batch-size <n>          images per ONNX Runtime run (default 16)
-  --max-decoded <size>      most decoded pixel bytes held at once, e.g. 256mb (default 256mb):
-                            images are read in runs that fit (sizes come from their headers)
+  --max-decoded <size>      most decode memory held at once, e.g. 256mb (default 256mb): images
+                            are read in runs that fit (what each decode takes, from its header)
   --json                    one JSON object per line instead of a table
   --heatmap <dir>           write <name>.heatmap.png per image (anomaly map, colour-mapped)
   --side-by-side            heatmaps show input | reconstruction | map
