@@ -15,11 +15,19 @@
 // Each flood runs SERVE_LOAD_TRIALS times (default 5), each on a fresh server. Peak RSS is the
 // child's VmHWM; /healthz is probed every 20 ms on the health port and on the main port, each
 // from a process of its own. Writes bench/results/serve-hostile.json.
+// Attack scenarios (issue 23), run alone with `node .tmp/serve-load.mjs attack` (a few minutes):
+// decode-cost (peak RSS of one decode, in a fresh process, against what the decode budget reserves
+// for it, per format and option), idle-socket (130 idle connections held on the health port,
+// reopened as soon as the server closes one, while a prober opens a fresh connection every 250 ms),
+// cheap-decode (6 clients looping WebPs of ~1 KB that decode to 10000×1525, next to one legitimate
+// client), and budget-vs-RSS floods with server defaults. Writes bench/results/serve-attack.json;
+// SERVE_ATTACK_ONLY=decodeCost,idleSockets,cheapDecode runs only those and prints them.
 // Environment: SERVE_LOAD_SESSION='{"intraOpNumThreads":1}' passes ORT session options to the
 // server; SERVE_LOAD_CLOSED_ONLY=1 skips the overload phase (and writes no results file).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -485,4 +493,267 @@ async function hostile(): Promise<void> {
   console.log('wrote bench/results/serve-hostile.json');
 }
 
-await (process.argv[2] === '--child' ? child() : process.argv[2] === '--probe' ? probeMain(process.argv[3]!) : process.argv[2] === 'hostile' ? hostile() : main());
+/** Bands of colour: compresses to little in every format, decodes to w×h×c like any photo. */
+function banded(w: number, h: number, c: 3 | 4): ReturnType<typeof sharp> {
+  const row = Buffer.alloc(w * c);
+  for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) row[x * c + k] = k === 3 ? 128 + ((x >> 7) & 1) * 127 : ((x >> 6) * (37 + 50 * k)) & 255; // alpha varies: RGBA stays RGBA
+  const raw = Buffer.alloc(w * h * c);
+  for (let y = 0; y < h; y++) row.copy(raw, y * w * c);
+  return sharp(raw, { raw: { width: w, height: h, channels: c } });
+}
+
+/** The decode-cost cases: [name, media type, bytes]. */
+async function decodeCostCases(): Promise<[string, string, Buffer][]> {
+  const S = 4000;
+  return [
+    ['JPEG baseline 4000² RGB', 'image/jpeg', await banded(S, S, 3).jpeg().toBuffer()],
+    ['JPEG baseline, orientation 6', 'image/jpeg', await banded(S, S, 3).withMetadata({ orientation: 6 }).jpeg().toBuffer()],
+    ['JPEG progressive', 'image/jpeg', await banded(S, S, 3).jpeg({ progressive: true }).toBuffer()],
+    ['JPEG progressive, orientation 6', 'image/jpeg', await banded(S, S, 3).withMetadata({ orientation: 6 }).jpeg({ progressive: true }).toBuffer()],
+    ['JPEG progressive 5000², orientation 6', 'image/jpeg', await banded(5000, 5000, 3).withMetadata({ orientation: 6 }).jpeg({ progressive: true }).toBuffer()],
+    ['PNG RGBA 4000²', 'image/png', await banded(S, S, 4).png().toBuffer()],
+    ['PNG RGB, orientation 8', 'image/png', await banded(S, S, 3).withMetadata({ orientation: 8 }).png().toBuffer()],
+    ['PNG interlaced RGBA', 'image/png', await banded(S, S, 4).png({ progressive: true }).toBuffer()],
+    ['WebP lossy RGB 4000²', 'image/webp', await banded(S, S, 3).webp().toBuffer()],
+    ['WebP lossless RGBA', 'image/webp', await banded(S, S, 4).webp({ lossless: true }).toBuffer()],
+    ['WebP lossless 16383×1525 (flat)', 'image/webp', await sharp({ create: { width: 16383, height: 1525, channels: 3, background: '#123456' } }).webp({ lossless: true }).toBuffer()],
+  ];
+}
+
+/** One decode in this fresh process, as a decode worker runs it; prints peak RSS growth and the reservation. */
+async function decodeCostChild(file: string, type: string): Promise<void> {
+  const { decodeNodeImage, preprocessPixels } = await import('../src/runtime/node.js');
+  const { decodedSize } = await import('../src/gateway/serve/inputs.js');
+  const body = await fs.readFile(file);
+  const tiny = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } }).png().toBuffer();
+  await decodeNodeImage(tiny, 1e9); // libvips loaded and warm
+  const reserved = await decodedSize(body, type, {}, 1e9);
+  await fs.writeFile('/proc/self/clear_refs', '5'); // peak RSS := current RSS
+  const base = Number(/^VmRSS:\s+(\d+) kB/m.exec(await fs.readFile('/proc/self/status', 'utf8'))![1]) * 1024;
+  const t0 = performance.now();
+  const pixels = await decodeNodeImage(body, 1e9);
+  preprocessPixels(pixels, { resize: { width: 32, height: 32 }, channelOrder: 'gray', mean: [0.5], std: [0.5] } as never);
+  const ms = performance.now() - t0;
+  const peak = (await peakRssMiB(process.pid)) * 2 ** 20;
+  process.stdout.write(JSON.stringify({ width: pixels.width, height: pixels.height, channels: pixels.channels, measured: peak - base, reserved, ms }));
+}
+
+async function decodeCost(): Promise<Record<string, unknown>[]> {
+  const dir = path.resolve('bench/tmp/decode-cost');
+  await fs.mkdir(dir, { recursive: true });
+  const rows: Record<string, unknown>[] = [];
+  for (const [name, type, body] of await decodeCostCases()) {
+    const file = path.join(dir, `${rows.length}.img`);
+    await fs.writeFile(file, body);
+    const out = await new Promise<string>((resolve, reject) => {
+      const proc = spawn(process.execPath, [process.argv[1]!, '--decode-cost-child', file, type], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      proc.stdout!.on('data', (d: Buffer) => (text += d.toString()));
+      proc.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`decode-cost child exited ${code}`))));
+    });
+    const r = JSON.parse(out) as { width: number; height: number; channels: number; measured: number; reserved: number; ms: number };
+    const output = r.width * r.height * r.channels;
+    const row = {
+      name, bytes: body.length, decoded: `${r.width}x${r.height}x${r.channels}`, outputMiB: +(output / 2 ** 20).toFixed(1),
+      measuredMiB: +(r.measured / 2 ** 20).toFixed(1), reservedMiB: +(r.reserved / 2 ** 20).toFixed(1), oldReservationMiB: +(output / 2 ** 20).toFixed(1),
+      measuredOverOutput: +(r.measured / output).toFixed(2), measuredOverReserved: +(r.measured / r.reserved).toFixed(2), decodeMs: Math.round(r.ms),
+    };
+    rows.push(row);
+    process.stderr.write(`decode-cost ${name}: measured ${row.measuredMiB} MiB, reserved ${row.reservedMiB} MiB (was ${row.oldReservationMiB}), ${row.measuredOverReserved} of the reservation\n`);
+  }
+  return rows;
+}
+
+/** One GET /healthz on a fresh connection: the status, or the error (timeout after 2 s). */
+function probeOnce(url: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = http.get(`${url}/healthz`, { agent: false, timeout: 2000 }, (res) => res.resume().on('end', () => resolve(res.statusCode!)));
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+}
+
+/** 130 idle connections to the health port, each reopened as soon as it closes; fresh-connection probes every 250 ms for 20 s. */
+async function idleSockets(base: Partial<ServeOptions>): Promise<Record<string, unknown>> {
+  const child = await startChild(base);
+  const { port, hostname } = new URL(child.healthUrl!);
+  let running = true;
+  let opened = 0;
+  let closedByServer = 0;
+  const sockets = new Set<net.Socket>();
+  const open = () => {
+    if (!running) return;
+    const s = net.connect(Number(port), hostname);
+    opened++;
+    sockets.add(s);
+    s.on('error', () => undefined).on('close', () => {
+      sockets.delete(s);
+      if (!running) return;
+      closedByServer++;
+      setTimeout(open, 1); // the attacker takes its place back at once
+    });
+  };
+  for (let i = 0; i < 130; i++) open();
+  await new Promise((r) => setTimeout(r, 1000));
+  const codes: (number | string)[] = [];
+  const lat: number[] = [];
+  for (let i = 0; i < 80; i++) {
+    const t0 = performance.now();
+    codes.push(await probeOnce(child.healthUrl!));
+    lat.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  running = false;
+  sockets.forEach((s) => s.destroy());
+  const peak = await peakRssMiB(child.proc.pid!);
+  await stopChild(child);
+  lat.sort((a, b) => a - b);
+  const ok = codes.filter((c) => c === 200).length;
+  return { idleConnections: 130, probes: codes.length, answered: ok, answeredShare: ok / codes.length, codes: tallyCodes(codes), probeMs: { p50: pct(lat, 0.5), p99: pct(lat, 0.99) }, attackerConnectionsOpened: opened, closedByServer, peakRssMiB: Math.round(peak) };
+}
+
+/** `clients` loops (each: send, await the answer, again) from their own source addresses until stopped; statuses tallied. */
+function loopers(url: string, body: Buffer, type: string, clients: number, firstAddress = 2): { stop(): Promise<Record<string, number>> } {
+  let running = true;
+  const codes: (number | string)[] = [];
+  const loops = Array.from({ length: clients }, async (_, i) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1, localAddress: `127.0.0.${firstAddress + i}` } as http.AgentOptions);
+    while (running) {
+      codes.push(await new Promise<number | string>((resolve) => {
+        const req = http.request(`${url}/v1/score`, { method: 'POST', agent, headers: { 'content-type': type, 'content-length': body.length } }, (res) => res.resume().on('end', () => resolve(res.statusCode!)));
+        req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+        req.end(body);
+      }));
+      if (codes.at(-1) === 503) await new Promise((r) => setTimeout(r, 50)); // Retry-After, shortened: still a flood
+    }
+    agent.destroy();
+  });
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return tallyCodes(codes);
+    },
+  };
+}
+
+/** One legitimate client (127.0.0.1): a small PNG every 100 ms for `seconds`; latencies in ms. */
+async function legitimate(url: string, png: Buffer, seconds: number): Promise<{ lat: number[]; codes: Record<string, number> }> {
+  const lat: number[] = [];
+  const codes: (number | string)[] = [];
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const end = performance.now() + seconds * 1000;
+  while (performance.now() < end) {
+    const t0 = performance.now();
+    const status = await new Promise<number | string>((resolve) => {
+      const req = http.request(`${url}/v1/score`, { method: 'POST', agent, headers: { 'content-type': 'image/png', 'content-length': png.length } }, (res) => res.resume().on('end', () => resolve(res.statusCode!)));
+      req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      req.end(png);
+    });
+    lat.push(performance.now() - t0);
+    codes.push(status);
+    await new Promise((r) => setTimeout(r, Math.max(0, 100 - (performance.now() - t0))));
+  }
+  agent.destroy();
+  return { lat: lat.sort((a, b) => a - b), codes: tallyCodes(codes) };
+}
+
+/** 6 clients looping cheap WebPs that decode to 10000×1525 next to one legitimate client; then the legitimate client alone. */
+async function cheapDecode(base: Partial<ServeOptions>, png: Buffer): Promise<Record<string, unknown>> {
+  const webp = await sharp({ create: { width: 10000, height: 1525, channels: 3, background: '#123456' } }).webp({ lossless: true }).toBuffer();
+  const child = await startChild(base);
+  await legitimate(child.url, png, 1); // warm
+  const quiet = await legitimate(child.url, png, 5);
+  const flood = loopers(child.url, webp, 'image/webp', 6);
+  await new Promise((r) => setTimeout(r, 2000));
+  const during = await legitimate(child.url, png, 20);
+  const attackerCodes = await flood.stop();
+  const peak = await peakRssMiB(child.proc.pid!);
+  await stopChild(child);
+  const stat = (xs: number[]) => ({ n: xs.length, p50: pct(xs, 0.5), p99: pct(xs, 0.99), max: xs.at(-1) });
+  return {
+    attackers: 6, attackBody: `${webp.length}-byte lossless WebP, 10000x1525`, legitimateBody: `${png.length}-byte PNG`,
+    legitimateQuiet: { ...stat(quiet.lat), codes: quiet.codes }, legitimateUnderFlood: { ...stat(during.lat), codes: during.codes }, attackerCodes, peakRssMiB: Math.round(peak),
+  };
+}
+
+/** `clients` looping uploads of `body` for `seconds` against a fresh server with `opts`; the server's peak RSS. */
+async function flood(base: Partial<ServeOptions>, opts: Partial<ServeOptions>, body: Buffer, type: string, clients: number, seconds: number): Promise<Record<string, unknown>> {
+  const child = await startChild({ ...base, ...opts });
+  const l = loopers(child.url, body, type, clients);
+  let maxDecoded = 0;
+  const end = performance.now() + seconds * 1000;
+  while (performance.now() < end) {
+    maxDecoded = Math.max(maxDecoded, metricValue(await scrape(child.url), 'ganomaly_decoded_bytes'));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const codes = await l.stop();
+  const peak = await peakRssMiB(child.proc.pid!);
+  await stopChild(child);
+  return { clients, seconds, bodyBytes: body.length, codes, maxReservedMiB: Math.round(maxDecoded / 2 ** 20), peakRssMiB: Math.round(peak), options: opts };
+}
+
+async function attack(): Promise<void> {
+  const modelDir = await findOrMakeModel();
+  const manifest = JSON.parse(await fs.readFile(path.join(modelDir, 'manifest.json'), 'utf8')) as { model: { isize: number; nc: number } };
+  const [png] = await payloads(manifest.model.isize, manifest.model.nc, 1);
+  const base: Partial<ServeOptions> = { model: modelDir, executionProviders: ['cpu'], healthPort: 0 };
+  const loadBefore = os.loadavg();
+  const results: Record<string, unknown> = {};
+  // SERVE_ATTACK_ONLY=cheapDecode (comma-separated scenario names) runs only those, and writes no file.
+  const only = process.env.SERVE_ATTACK_ONLY?.split(',');
+  if (only) {
+    for (const name of only) {
+      const r = name === 'decodeCost' ? await decodeCost() : name === 'idleSockets' ? await idleSockets(base) : name === 'cheapDecode' ? await cheapDecode(base, png!) : undefined;
+      console.log(`${name}: ${JSON.stringify(r, null, 1)}`);
+    }
+    return;
+  }
+  results.decodeCost = await decodeCost();
+  results.idleSockets = await idleSockets(base);
+  process.stderr.write(`idle sockets: ${JSON.stringify(results.idleSockets)}\n`);
+  results.cheapDecode = await cheapDecode(base, png!);
+  process.stderr.write(`cheap decode: ${JSON.stringify(results.cheapDecode)}\n`);
+  const progO6 = await banded(5000, 5000, 3).withMetadata({ orientation: 6 }).jpeg({ progressive: true }).toBuffer();
+  const losslessWide = await sharp({ create: { width: 16383, height: 1525, channels: 3, background: '#123456' } }).webp({ lossless: true }).toBuffer();
+  const bomb = await bombLikePng(4900, 4900);
+  const floods: Record<string, Record<string, unknown>> = {};
+  const runs: [string, Partial<ServeOptions>, Buffer, string, number][] = [
+    ['8 × progressive JPEG 5000², orientation 6, defaults', {}, progO6, 'image/jpeg', 8],
+    ['8 × progressive JPEG 5000², orientation 6, --max-decoded 300mb', { maxDecodedBytes: 300 * 2 ** 20 }, progO6, 'image/jpeg', 8],
+    ['8 × lossless WebP 16383×1525, defaults', {}, losslessWide, 'image/webp', 8],
+    ['64 × PNG 4900² RGBA, defaults', {}, bomb, 'image/png', 64],
+  ];
+  for (const [name, opts, body, type, clients] of runs) {
+    floods[name] = await flood(base, opts, body, type, clients, 12);
+    process.stderr.write(`flood ${name}: ${JSON.stringify(floods[name])}\n`);
+  }
+  results.floods = floods;
+  const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  console.log(`decode cost (one decode in a fresh process; measured = peak RSS growth)`);
+  console.log(`case                                        output MiB  measured  reserved  (before)  measured/reserved`);
+  for (const r of results.decodeCost as { name: string; outputMiB: number; measuredMiB: number; reservedMiB: number; oldReservationMiB: number; measuredOverReserved: number }[]) {
+    console.log(`${r.name.padEnd(44)}${f(r.outputMiB).padStart(10)}${f(r.measuredMiB).padStart(10)}${f(r.reservedMiB).padStart(10)}${f(r.oldReservationMiB).padStart(10)}${f(r.measuredOverReserved, 2).padStart(19)}`);
+  }
+  const idle = results.idleSockets as { answered: number; probes: number; probeMs: { p50: number; p99: number }; peakRssMiB: number };
+  console.log(`idle sockets: 130 held on the health port (reopened when closed): ${idle.answered}/${idle.probes} fresh-connection probes answered, p50 ${f(idle.probeMs.p50)} ms, p99 ${f(idle.probeMs.p99)} ms`);
+  const cheap = results.cheapDecode as { legitimateQuiet: { p50: number; p99: number }; legitimateUnderFlood: { p50: number; p99: number; codes: unknown }; attackerCodes: unknown; peakRssMiB: number };
+  console.log(`cheap decode: legitimate p50/p99 ${f(cheap.legitimateQuiet.p50)}/${f(cheap.legitimateQuiet.p99)} ms alone, ${f(cheap.legitimateUnderFlood.p50)}/${f(cheap.legitimateUnderFlood.p99)} ms under 6 looping attackers (codes ${JSON.stringify(cheap.legitimateUnderFlood.codes)}; attackers ${JSON.stringify(cheap.attackerCodes)}); peak RSS ${cheap.peakRssMiB} MiB`);
+  for (const [name, r] of Object.entries(floods)) console.log(`flood ${name}: peak RSS ${r.peakRssMiB} MiB, most reserved ${r.maxReservedMiB} MiB, codes ${JSON.stringify(r.codes)}`);
+  const out = {
+    date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadavgBefore: loadBefore, loadavgAfter: os.loadavg(),
+    note: 'run on a 2-core machine shared with other jobs (other workers building and testing): timings are indicative; rerun on a quiet machine for latency figures',
+    model: path.basename(modelDir), ...results,
+  };
+  await fs.mkdir('bench/results', { recursive: true });
+  await fs.writeFile('bench/results/serve-attack.json', `${JSON.stringify(out, null, 2)}\n`);
+  console.log('wrote bench/results/serve-attack.json');
+}
+
+const mode = process.argv[2];
+await (mode === '--child' ? child()
+  : mode === '--probe' ? probeMain(process.argv[3]!)
+  : mode === '--decode-cost-child' ? decodeCostChild(process.argv[3]!, process.argv[4]!)
+  : mode === 'hostile' ? hostile()
+  : mode === 'attack' ? attack()
+  : main());

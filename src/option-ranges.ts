@@ -86,6 +86,7 @@ export const SERVE_RANGES = {
   limitInputPixels: { flag: 'max-pixels', ...RUNTIME_RANGES.limitInputPixels },
   maxDecodedBytes: { flag: 'max-decoded', field: 'maxDecodedBytes', ...DECODED_BYTES },
   decodeWaitMs: { flag: 'decode-wait-ms', field: 'decodeWaitMs', ...TIMER_MS },
+  decodeTimeoutMs: { flag: 'decode-timeout-ms', field: 'decodeTimeoutMs', ...TIMER_MS },
   decodeConcurrency: { flag: 'decode-concurrency', ...RUNTIME_RANGES.decodeConcurrency },
   timeoutMs: { flag: 'timeout-ms', field: 'timeoutMs', ...TIMER_MS },
   bodyTimeoutMs: { flag: 'body-timeout-ms', field: 'bodyTimeoutMs', ...TIMER_MS },

@@ -5,7 +5,7 @@ import { basename, extname, join, relative } from 'node:path';
 import {
   ChannelMismatchError,
   createDetector,
-  decodedByteSize,
+  decodeMemoryBytes,
   ImageDecodeError,
   imageExtensions,
   InvalidImageError,
@@ -32,8 +32,8 @@ Options:
   --providers <list>        deprecated: the old name of --execution-providers
   --threshold <x>           raw-score threshold (default: the manifest's)
   --batch-size <n>          images per ONNX Runtime run (default 16)
-  --max-decoded <size>      most decoded pixel bytes held at once, e.g. 256mb (default 256mb):
-                            images are read in runs that fit (sizes come from their headers)
+  --max-decoded <size>      most decode memory held at once, e.g. 256mb (default 256mb): images
+                            are read in runs that fit (what each decode takes, from its header)
   --json                    one JSON object per line instead of a table
   --heatmap <dir>           write <name>.heatmap.png per image (anomaly map, colour-mapped)
   --side-by-side            heatmaps show input | reconstruction | map
@@ -104,11 +104,11 @@ async function scoreChunk(detector: NodeDetector, chunk: ImageFile[], outputs: (
   return out;
 }
 
-/** Bytes an image file decodes to, from its header (nothing decoded). 0 when unreadable: the scoring reports why. */
+/** Bytes decoding an image file holds at its peak, from its header (nothing decoded). 0 when unreadable: the scoring reports why. */
 async function decodedBytes(path: string): Promise<number> {
   try {
     if (!(await stat(path)).isFile()) return 0; // a FIFO or device: the decoder refuses it without opening it
-    return decodedByteSize(await readImageInfo(path, false));
+    return decodeMemoryBytes(await readImageInfo(path, false));
   } catch {
     return 0;
   }

@@ -17,6 +17,7 @@ export {
   bytesPerSample,
   CORE_IMAGE_FORMATS,
   decodedByteSize,
+  decodeMemoryBytes,
   IMAGE_FORMATS,
   imageExtensions,
   imageFormatOfMediaType,

@@ -3,11 +3,12 @@
 // declared one. The flood itself (64/128 × 4900² PNGs) is measured by bench/serve-load.ts hostile.
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GanomalyError, ImageDecodeError, preprocessPixels } from '../../src/runtime/node.js';
 import { ByteBudget } from '../../src/gateway/serve/budget.js';
-import { DecodePool } from '../../src/gateway/serve/decode-pool.js';
+import { DecodePool, DecodeTimeoutError } from '../../src/gateway/serve/decode-pool.js';
 import { startHealthListener } from '../../src/gateway/serve/health-listener.js';
 import { HealthPortError, HttpError } from '../../src/gateway/serve/errors.js';
 import { startServer, type RunningServer, type ServeOptions } from '../../src/gateway/serve/server.js';
@@ -66,6 +67,23 @@ describe('ByteBudget', () => {
     expect([b.inUse, b.waiting]).toEqual([0, 0]);
   });
 
+  it('a small image that fits is granted at once, ahead of big ones waiting for room; a big one keeps arrival order', async () => {
+    const b = new ByteBudget(100, 60_000, 1);
+    const held = await b.acquire(70);
+    const big = b.acquire(60); // waits for room
+    const now = <T>(p: Promise<T>) => Promise.race([p.then((r) => ({ r }), (e: unknown) => ({ e })), new Promise((r) => setImmediate(() => r('waiting')))]);
+    const small = await now(b.acquire(10, undefined, true));
+    expect(small).toHaveProperty('r');
+    const later = b.acquire(20); // not small: waits behind the big one although it fits
+    expect(await now(later)).toBe('waiting');
+    (small as { r: () => void }).r();
+    held();
+    expect(b.inUse).toBe(80);
+    (await big)();
+    (await later)();
+    expect(b.inUse).toBe(0);
+  });
+
   it('refuses at once when the waiting images already fill the budget queueFactor times', async () => {
     const b = new ByteBudget(100, 60_000, 1);
     const held = await b.acquire(100);
@@ -79,7 +97,7 @@ describe('ByteBudget', () => {
 });
 
 describe('serve admission', () => {
-  it('413 for an image whose header says it decodes to more than --max-decoded (the message names that flag); small ones still score', async () => {
+  it('413 for an image whose header says it decodes to more than --max-decoded (the body names that flag); small ones still score', async () => {
     const s = await serve({ maxDecodedBytes: 1_000_000 });
     const big = await sharp({ create: { width: 1000, height: 1000, channels: 4, background: { r: 1, g: 2, b: 3, alpha: 1 } } }).png().toBuffer();
     const r = await post(s.url, big);
@@ -165,6 +183,67 @@ describe('serve admission', () => {
   });
 });
 
+describe('decode cost', () => {
+  it('a decode past decodeTimeoutMs is refused with 422 decode_timeout; its budget is held until the worker lets go', async () => {
+    const s = await serve({ decodeTimeoutMs: 1, healthPort: false });
+    const big = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: { r: 9, g: 80, b: 200 } } }).png().toBuffer();
+    const r = await post(s.url, big);
+    expect([r.status, r.json.error?.code]).toEqual([422, 'decode_timeout']);
+    expect(r.json.error?.message).toMatch(/longer than 1 ms \(server option --decode-timeout-ms\)/);
+    while ((await metric(s.url, 'ganomaly_decoded_bytes')) > 0) await new Promise((res) => setTimeout(res, 20));
+  });
+
+  it('the pool answers a timed-out decode at once; `finished` settles when its worker is free, and the worker is used again', async () => {
+    const pool = await DecodePool.start({ workers: 1, timeoutMs: 1, limitInputPixels: 25e6, preprocessing: model.manifest.preprocessing });
+    try {
+      const big = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: '#123' } }).png().toBuffer();
+      const e = await pool.decode(big).then(() => null, (x: unknown) => x as DecodeTimeoutError);
+      expect(e).toBeInstanceOf(DecodeTimeoutError);
+      expect([e!.code, e!.timeoutMs]).toEqual(['decode_timeout', 1]);
+      await e!.finished;
+      const again = await pool.decode(big).then(() => null, (x: unknown) => x as DecodeTimeoutError);
+      expect(again).toBeInstanceOf(DecodeTimeoutError); // the same worker took it, and timed it out too
+      await again!.finished;
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a small image is not queued behind big ones sent before it (the express worker), with one decode worker', async () => {
+    const s = await serve({ decodeConcurrency: 1, healthPort: false });
+    const big = await sharp({ create: { width: 3000, height: 3000, channels: 3, background: { r: 9, g: 80, b: 200 } }, })
+      .composite([{ input: Buffer.from(testImage(300, 300, 3, 4).data), raw: { width: 300, height: 300, channels: 3 }, tile: true }])
+      .jpeg({ progressive: true }).toBuffer();
+    const order: string[] = [];
+    const bigs = Array.from({ length: 3 }, (_, i) => post(s.url, big, 'image/jpeg').then((r) => order.push(`big${i}:${r.status}`)));
+    while ((await metric(s.url, 'ganomaly_arriving_images')) > 0 || (await metric(s.url, 'ganomaly_decoded_bytes')) === 0) await new Promise((r) => setTimeout(r, 5));
+    const r = await post(s.url, small);
+    order.push(`small:${r.status}`);
+    await Promise.all(bigs);
+    expect(order.filter((o) => o.startsWith('big')).map((o) => o.split(':')[1])).toEqual(['200', '200', '200']);
+    expect(order.indexOf('small:200')).toBeLessThan(2); // before the second big image: not behind all three
+  });
+});
+
+describe('requests the HTTP parser rejects', () => {
+  it('400 and 431 are answered in JSON, counted in /metrics and logged like any answer', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const s = await serve({ healthPort: false, log: (e) => void lines.push(e) });
+    const raw = (text: string) => new Promise<string>((resolve) => {
+      let out = '';
+      const sock = net.connect(s.port, '127.0.0.1', () => sock.end(text));
+      sock.on('data', (d) => (out += d.toString())).on('close', () => resolve(out)).on('error', () => resolve(out));
+    });
+    expect(await raw('NOT HTTP AT ALL\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 .*"code":"bad_request"/s);
+    expect(await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 .*"code":"headers_too_large"/s);
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    expect(text).toContain('ganomaly_http_requests_total{route="other",status="400"} 1');
+    expect(text).toContain('ganomaly_http_requests_total{route="other",status="431"} 1');
+    const logged = lines.filter((l) => l.msg === 'request' && l.route === 'other').map((l) => [l.status, l.code]);
+    expect(logged).toEqual([[400, 'bad_request'], [431, 'headers_too_large']]);
+  });
+});
+
 describe('decode workers', () => {
   it('a worker produces exactly the model input the runtime would, in order; bad bytes are ImageDecodeError; a dead worker is replaced', async () => {
     const pre = model.manifest.preprocessing;
@@ -180,7 +259,7 @@ describe('decode workers', () => {
       // Aborted while queued: it leaves the queue without being decoded.
       const ac = new AbortController();
       const busy = [pool.decode(pngs[1]!), pool.decode(pngs[1]!)];
-      const queued = pool.decode(pngs[0]!, ac.signal);
+      const queued = pool.decode(pngs[0]!, { signal: ac.signal });
       expect(pool.waiting).toBe(1);
       ac.abort();
       await expect(queued).rejects.toThrow(/ended before its image was decoded/);
@@ -255,6 +334,45 @@ describe('health port', () => {
       h.setState('draining');
       expect((await fetch(`http://127.0.0.1:${h.port}/readyz`)).status).toBe(503);
     } finally {
+      await h.close();
+    }
+  });
+
+  it('probes get through while idle connections fill the listener: the longest-idle sockets are evicted, a keep-alive prober keeps its connection', async () => {
+    const h = await startHealthListener('127.0.0.1', 0);
+    const idle: net.Socket[] = [];
+    try {
+      h.setState('ready');
+      const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const proberSockets = new Set<net.Socket>();
+      const probe = (agent: http.Agent | false) => new Promise<number | string>((resolve) => {
+        http.get({ host: '127.0.0.1', port: h.port, path: '/healthz', agent }, (res) => {
+          if (agent) proberSockets.add(res.socket);
+          res.resume().on('end', () => resolve(res.statusCode!));
+        }).on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      });
+      expect(await probe(keepAlive)).toBe(200); // a prober with its own keep-alive connection
+      // 200 connections that never send a byte, well past the health port's 128 sockets.
+      let closedByServer = 0;
+      for (let i = 0; i < 200; i++) {
+        const s = net.connect(h.port, '127.0.0.1');
+        s.on('error', () => undefined).on('close', () => closedByServer++);
+        idle.push(s);
+        await new Promise((r) => s.once('connect', r));
+      }
+      // Accepted in arrival order: each probe below is accepted after every idle socket.
+      const fresh: (number | string)[] = [];
+      for (let i = 0; i < 20; i++) fresh.push(await probe(false));
+      expect(fresh).toEqual(Array(20).fill(200));
+      expect(await probe(keepAlive)).toBe(200);
+      expect(proberSockets.size).toBe(1); // its connection was never the one evicted
+      // Evicted: the idle ones, oldest first (the first 72 + one per probe), never the newest.
+      expect(closedByServer).toBeGreaterThanOrEqual(200 - 128);
+      expect(idle.at(-1)!.destroyed).toBe(false);
+      expect(idle[0]!.destroyed).toBe(true);
+      keepAlive.destroy();
+    } finally {
+      idle.forEach((s) => s.destroy());
       await h.close();
     }
   });

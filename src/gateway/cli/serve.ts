@@ -38,12 +38,16 @@ Options:
   --max-queue <n>         most images admitted at once; beyond it 503 (default 8 × max-batch)
   --max-body <size>       largest request body, e.g. 10mb, 512kb (default 10mb)
   --max-pixels <n>        largest decoded image in pixels (default ${SERVE_DEFAULTS.limitInputPixels})
-  --max-decoded <size>    decoded pixel bytes held at once over all requests, read from each
-                          image's header before decoding; an image over it gets 413, the others
-                          wait their turn (default 256mb)
+  --max-decoded <size>    memory decoding may hold at once over all requests: each image
+                          reserves what its decode really takes (per format, interlacing and
+                          orientation, read from its header before decoding); an image over it
+                          gets 413, the others wait their turn (default 256mb)
   --decode-wait-ms <ms>   longest wait for decode room, then 503 (default ${SERVE_DEFAULTS.decodeWaitMs})
+  --decode-timeout-ms <ms> longest one image may take to decode, then 422 decode_timeout
+                          (default ${SERVE_DEFAULTS.decodeTimeoutMs})
   --decode-concurrency <n> decode worker threads, one image each at a time (default: CPU
-                          count − 1, 1 to 4); decoded pixels never reach the server thread
+                          count − 1, 1 to 3), plus one that decodes only images up to 2.1
+                          megapixels; decoded pixels never reach the server thread
   --timeout-ms <ms>       decode + score deadline per request, then 504 (default ${SERVE_DEFAULTS.timeoutMs})
   --body-timeout-ms <ms>  deadline to receive a request body, then 408 (default ${SERVE_DEFAULTS.bodyTimeoutMs})
   --threshold <x>         raw-score threshold (default: the manifest's)
@@ -65,6 +69,7 @@ export async function runServe(argv: string[], prog = 'ganomaly-gateway'): Promi
       'max-batch': { type: 'string' }, 'max-wait-ms': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-body': { type: 'string' },
       'max-pixels': { type: 'string' }, 'timeout-ms': { type: 'string' }, 'body-timeout-ms': { type: 'string' },
       'max-decoded': { type: 'string' }, 'decode-wait-ms': { type: 'string' }, 'decode-concurrency': { type: 'string' },
+      'decode-timeout-ms': { type: 'string' },
       threshold: { type: 'string' }, threads: { type: 'string' }, 'skip-integrity': { type: 'boolean' }, precision: { type: 'string' },
       'session-in-main-thread': { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
     },
@@ -90,6 +95,7 @@ export async function runServe(argv: string[], prog = 'ganomaly-gateway'): Promi
     limitInputPixels: rangedOption(v['max-pixels'], R.limitInputPixels),
     maxDecodedBytes: rangedOption(v['max-decoded'], R.maxDecodedBytes),
     decodeWaitMs: rangedOption(v['decode-wait-ms'], R.decodeWaitMs),
+    decodeTimeoutMs: rangedOption(v['decode-timeout-ms'], R.decodeTimeoutMs),
     decodeConcurrency: rangedOption(v['decode-concurrency'], R.decodeConcurrency),
     timeoutMs: rangedOption(v['timeout-ms'], R.timeoutMs),
     bodyTimeoutMs: rangedOption(v['body-timeout-ms'], R.bodyTimeoutMs),

@@ -3,11 +3,15 @@
 // and gives them back once it has been scored. Requests over the budget wait their turn, in
 // arrival order, for at most maxWaitMs (then 503); when the images already waiting would fill the
 // budget `queueFactor` times over, a newcomer gets its 503 at once. One image bigger than the whole
-// budget is a 413.
+// budget is a 413. Small images (the caller says which: those the express decode worker takes) are
+// not held behind big ones: one that fits is granted at once, ahead of bigger images waiting for
+// room, so a flood of images that are cheap to send and costly to decode cannot queue them. A big
+// image waits at most maxWaitMs for small ones to leave it room.
 import { HttpError } from './errors.js';
 
 interface Waiter {
   bytes: number;
+  small: boolean;
   grant(): void;
   fail(e: unknown): void;
 }
@@ -36,8 +40,11 @@ export class ByteBudget {
     return this.waiters.length;
   }
 
-  /** Resolves to a release function (idempotent) once `bytes` fit; rejects with 413/503, or when `signal` aborts. */
-  acquire(bytes: number, signal?: AbortSignal): Promise<() => void> {
+  /**
+   * Resolves to a release function (idempotent) once `bytes` fit; rejects with 413/503, or when
+   * `signal` aborts. A `small` image may pass bigger ones waiting for room.
+   */
+  acquire(bytes: number, signal?: AbortSignal, small = false): Promise<() => void> {
     if (bytes > this.limit) {
       return Promise.reject(new HttpError(
         413, 'image_too_large',
@@ -45,7 +52,7 @@ export class ByteBudget {
       ));
     }
     const release = this.releaser(bytes);
-    if (this.waiters.length === 0 && this.used + bytes <= this.limit) {
+    if ((small || this.waiters.length === 0) && this.used + bytes <= this.limit) {
       this.used += bytes;
       return Promise.resolve(release);
     }
@@ -62,6 +69,7 @@ export class ByteBudget {
       };
       const w: Waiter = {
         bytes,
+        small,
         grant: () => {
           done();
           resolve(release);
@@ -94,10 +102,15 @@ export class ByteBudget {
     };
   }
 
-  /** Grants waiters in arrival order while they fit. */
+  /** Grants waiters in arrival order while they fit; past the first that does not, small ones that fit. */
   private pump(): void {
-    while (this.waiters.length > 0 && this.used + this.waiters[0]!.bytes <= this.limit) {
-      const w = this.waiters[0]!;
+    let blocked = false;
+    for (const w of [...this.waiters]) {
+      if (this.used + w.bytes > this.limit) {
+        blocked = true;
+        continue;
+      }
+      if (blocked && !w.small) continue;
       this.used += w.bytes;
       w.grant();
     }

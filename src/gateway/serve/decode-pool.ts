@@ -3,17 +3,28 @@
 // full garbage collections on the thread that answers every request (measured: a mark-compact
 // every ~90 ms, ~300 ms of main-thread GC in a 1.7 s flood of 4900×4900 uploads).
 // Here a worker decodes and preprocesses, and only the model input (a few KB) comes back.
+//
+// What an image costs to decode is its declared pixels, not its bytes: a 40-byte WebP can hold a
+// worker for seconds. So small images have a lane of their own (express workers take only images
+// of at most expressMaxPixels), a client with decodes running yields to one with none, and no
+// decode answers later than timeoutMs.
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { ImageDecodeError, type FrameTiles, type Manifest } from '@ganomaly-edge/runtime/node';
+import { GanomalyError, ImageDecodeError, type FrameTiles, type Manifest } from '@ganomaly-edge/runtime/node';
 import { CancelledError } from './batcher.js';
 import { DECODE_WORKER_SOURCE } from './decode-worker-source.js';
 import { rebuildError, WorkerChannel, type WorkerErrorReport, type WorkerReply } from '../../workers/request-reply.js';
 
 export interface DecodePoolOptions {
-  /** Worker threads, each decoding one image at a time. */
+  /** Worker threads, each decoding one image at a time, any size. */
   workers: number;
+  /** More worker threads that take only images of at most expressMaxPixels. Default 0. */
+  expressWorkers?: number;
+  /** Largest image (width × height, as declared) the express workers take. Default 2 megapixels. */
+  expressMaxPixels?: number;
+  /** Longest a decode may take before its caller gets a DecodeTimeoutError. Default: none. */
+  timeoutMs?: number;
   /** Largest decoded image (width × height); sharp refuses bigger ones. */
   limitInputPixels: number;
   preprocessing: Manifest['preprocessing'];
@@ -24,10 +35,38 @@ export interface DecodePoolOptions {
 /** What a decode produces: one model input, or a patch model's frame cut into tiles. */
 export type ModelInput = Float32Array | FrameTiles;
 
+/** How the caller describes an image to decode. */
+export interface DecodeOptions {
+  /** Aborting while the image still waits for a worker takes it out of the queue. */
+  signal?: AbortSignal;
+  /** Width × height from the image's header: small images may take the express lane. Default: unknown (general lane). */
+  pixels?: number;
+  /** Who sent it (a remote address): a client with decodes running yields the next free worker to one with none. */
+  client?: string;
+}
+
+/**
+ * A decode ran past the pool's timeoutMs: its caller is answered now, while the worker finishes
+ * (or libvips gives up) in the background; `finished` settles when the worker is free again, and
+ * whatever memory the decode holds is released.
+ */
+export class DecodeTimeoutError extends GanomalyError {
+  override name = 'DecodeTimeoutError';
+  readonly code = 'decode_timeout';
+  constructor(readonly timeoutMs: number, readonly finished: Promise<void>) {
+    super(`decoding the image took longer than ${timeoutMs} ms`);
+  }
+}
+
+/** Default largest image for the express lane: a 1920×1080 frame (~2 MP) decodes in tens of ms. */
+export const DEFAULT_EXPRESS_MAX_PIXELS = 2_100_000;
+
 interface Job {
   data: Uint8Array;
   resolve(input: ModelInput): void;
   reject(e: unknown): void;
+  pixels: number;
+  client: string;
   signal?: AbortSignal;
   onAbort?: () => void;
 }
@@ -59,11 +98,23 @@ class DecodeWorker {
   readonly worker: Worker;
   readonly channel: WorkerChannel<Reply>;
   readonly ready: Promise<void>;
+  /** The job being decoded (its client is counted as running until the worker replies). */
+  current: Job | null = null;
 
-  constructor(opts: DecodePoolOptions, onStop: (w: DecodeWorker, e: Error) => void, private readonly onIdle: (w: DecodeWorker) => void) {
+  constructor(
+    private readonly opts: DecodePoolOptions,
+    /** Takes only images of at most opts.expressMaxPixels. */
+    readonly express: boolean,
+    onStop: (w: DecodeWorker, e: Error) => void,
+    private readonly onIdle: (w: DecodeWorker) => void,
+  ) {
     const worker = (this.worker = new Worker(DECODE_WORKER_SOURCE, {
       eval: true,
-      workerData: { runtimeUrl: resolveRuntime(), limitInputPixels: opts.limitInputPixels, preprocessing: opts.preprocessing, tiling: opts.tiling ?? null },
+      workerData: {
+        runtimeUrl: resolveRuntime(), limitInputPixels: opts.limitInputPixels, preprocessing: opts.preprocessing, tiling: opts.tiling ?? null,
+        // libvips stops at whole seconds; the pool answers the caller at timeoutMs itself.
+        timeoutSeconds: opts.timeoutMs === undefined ? 0 : Math.ceil(opts.timeoutMs / 1000),
+      },
     }));
     this.channel = new WorkerChannel<Reply>(worker, { what: 'the decode worker thread', rebuild, onDeath: (e) => onStop(this, e) });
     this.ready = new Promise<void>((resolve, reject) => {
@@ -80,25 +131,35 @@ class DecodeWorker {
   }
 
   run(job: Job): void {
+    this.current = job;
+    let timedOut = false;
+    let freed = () => {};
+    const timer = this.opts.timeoutMs === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      job.reject(new DecodeTimeoutError(this.opts.timeoutMs!, new Promise<void>((r) => (freed = r))));
+    }, this.opts.timeoutMs);
     // Copied, not transferred: a multipart part is a view into the whole body.
     this.channel.request({ data: job.data }).then(
-      (r) => this.finish(job, () => job.resolve(r.tiles ? { ...r.tiles, data: r.input! } : r.input!)),
-      (e: unknown) => this.finish(job, () => job.reject(e)),
+      (r) => this.finish(job, timer, timedOut ? freed : () => job.resolve(r.tiles ? { ...r.tiles, data: r.input! } : r.input!)),
+      (e: unknown) => this.finish(job, timer, timedOut ? freed : () => job.reject(e)),
     );
   }
 
-  private finish(job: Job, settle: () => void): void {
+  private finish(job: Job, timer: NodeJS.Timeout | undefined, settle: () => void): void {
+    clearTimeout(timer);
     if (job.onAbort) job.signal!.removeEventListener('abort', job.onAbort);
+    this.current = null;
     settle();
     if (!this.channel.failure) this.onIdle(this);
   }
 }
 
 /**
- * A fixed set of decode workers with one FIFO queue. decode() resolves to the model input once a
- * worker has decoded and preprocessed the image; a job aborted while still queued leaves the
- * queue (one already decoding finishes, and its result is dropped by the caller). A worker that
- * dies fails its job and is replaced.
+ * A fixed set of decode workers with one queue. decode() resolves to the model input once a
+ * worker has decoded and preprocessed the image. A free worker takes the oldest job whose client
+ * has the fewest decodes running (express workers: among images of at most expressMaxPixels). A
+ * job aborted while still queued leaves the queue (one already decoding finishes, and its result
+ * is dropped by the caller). A worker that dies fails its job and is replaced.
  */
 export class DecodePool {
   private readonly idle: DecodeWorker[] = [];
@@ -108,13 +169,21 @@ export class DecodePool {
   /** Set when every worker has died and none could be restarted. */
   private broken: Error | null = null;
 
-  private constructor(private readonly opts: DecodePoolOptions) {}
+  /** Largest image (width × height) the express workers take. */
+  readonly expressMaxPixels: number;
+
+  private constructor(private readonly opts: DecodePoolOptions) {
+    this.expressMaxPixels = opts.expressMaxPixels ?? DEFAULT_EXPRESS_MAX_PIXELS;
+  }
 
   /** Starts every worker; resolves once each has loaded sharp (rejects, stopping them, if one cannot). */
   static async start(opts: DecodePoolOptions): Promise<DecodePool> {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new RangeError(`decode workers must be an integer ≥ 1; got ${opts.workers}`);
+    const express = opts.expressWorkers ?? 0;
+    if (!Number.isInteger(express) || express < 0) throw new RangeError(`express decode workers must be an integer ≥ 0; got ${express}`);
+    if (opts.timeoutMs !== undefined && !(Number.isInteger(opts.timeoutMs) && opts.timeoutMs >= 1)) throw new RangeError(`decode timeoutMs must be an integer ≥ 1; got ${opts.timeoutMs}`);
     const pool = new DecodePool(opts);
-    const workers = Array.from({ length: opts.workers }, () => pool.spawn());
+    const workers = [...Array.from({ length: opts.workers }, () => pool.spawn(false)), ...Array.from({ length: express }, () => pool.spawn(true))];
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`the decode worker threads did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
@@ -136,12 +205,13 @@ export class DecodePool {
     return this.queue.length;
   }
 
-  decode(data: Uint8Array, signal?: AbortSignal): Promise<ModelInput> {
+  decode(data: Uint8Array, opts: DecodeOptions = {}): Promise<ModelInput> {
+    const { signal } = opts;
     if (this.closed) return Promise.reject(new CancelledError('the decode pool is closed'));
     if (this.broken) return Promise.reject(this.broken);
     if (signal?.aborted) return Promise.reject(new CancelledError('the request ended before its image was decoded'));
     return new Promise<ModelInput>((resolve, reject) => {
-      const job: Job = { data, resolve, reject, signal };
+      const job: Job = { data, resolve, reject, signal, pixels: opts.pixels ?? Infinity, client: opts.client ?? '' };
       if (signal) {
         job.onAbort = () => {
           const i = this.queue.indexOf(job);
@@ -167,9 +237,10 @@ export class DecodePool {
     await Promise.all(workers.map((w) => w.channel.close(new CancelledError('the decode pool is closed'))));
   }
 
-  private spawn(): DecodeWorker {
+  private spawn(express: boolean): DecodeWorker {
     const w = new DecodeWorker(
       this.opts,
+      express,
       (dead) => this.replace(dead),
       (free) => {
         if (!this.all.has(free)) return;
@@ -186,7 +257,7 @@ export class DecodePool {
     const i = this.idle.indexOf(dead);
     if (i >= 0) this.idle.splice(i, 1);
     if (this.closed) return;
-    const fresh = this.spawn();
+    const fresh = this.spawn(dead.express);
     fresh.ready.then(
       () => {
         if (!this.all.has(fresh)) return;
@@ -206,9 +277,41 @@ export class DecodePool {
   }
 
   private pump(): void {
-    while (this.idle.length > 0 && this.queue.length > 0) {
-      const w = this.idle.shift()!;
-      w.run(this.queue.shift()!);
+    for (let i = 0; i < this.idle.length && this.queue.length > 0;) {
+      const w = this.idle[i]!;
+      const k = this.pick(w.express);
+      if (k < 0) {
+        i++;
+        continue;
+      }
+      this.idle.splice(i, 1);
+      w.run(this.queue.splice(k, 1)[0]!);
     }
   }
+
+  private pick(express: boolean): number {
+    const running = new Map<string, number>();
+    for (const w of this.all) if (w.current) running.set(w.current.client, (running.get(w.current.client) ?? 0) + 1);
+    return nextJob(this.queue, running, express ? this.expressMaxPixels : Infinity);
+  }
+}
+
+/**
+ * The queue index a free worker takes: among jobs of at most maxPixels (an express worker's
+ * limit; Infinity for the others), the oldest one of the client with the fewest decodes running;
+ * -1 when none fits.
+ */
+export function nextJob(queue: readonly { pixels: number; client: string }[], running: ReadonlyMap<string, number>, maxPixels: number): number {
+  let best = -1;
+  let bestRunning = Infinity;
+  for (let k = 0; k < queue.length && bestRunning > 0; k++) {
+    const job = queue[k]!;
+    if (!(job.pixels <= maxPixels)) continue;
+    const r = running.get(job.client) ?? 0;
+    if (r < bestRunning) {
+      best = k;
+      bestRunning = r;
+    }
+  }
+  return best;
 }

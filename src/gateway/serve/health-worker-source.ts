@@ -27,7 +27,7 @@ function send(res, status, body, extra) {
   res.end(text);
 }
 
-const server = http.createServer({ keepAlive: true }, (req, res) => {
+const server = http.createServer({ keepAlive: true, connectionsCheckingInterval: 1000 }, (req, res) => {
   const path = (req.url || '/').split('?')[0];
   if (!ROUTES[path]) return send(res, 404, { error: { code: 'not_found', message: 'the health port serves /healthz and /readyz' } });
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: { code: 'method_not_allowed', message: path + ' takes GET' } }, { allow: 'GET, HEAD' });
@@ -42,11 +42,37 @@ const server = http.createServer({ keepAlive: true }, (req, res) => {
   return send(res, 503, { status: s === 2 ? 'shutting_down' : 'starting' });
 });
 // Probes are tiny and local: whoever holds a connection longer, or opens hundreds, is not one,
-// and must not cost the process its file descriptors.
-server.headersTimeout = 5000;
-server.requestTimeout = 5000;
-server.keepAliveTimeout = 5000;
-server.maxConnections = 128;
+// and must not cost the process its file descriptors. Node's own header and request timers are
+// checked only every connectionsCheckingInterval, and a full server (maxConnections) refuses the
+// newcomer: 130 idle sockets then kept every probe out for 40 s. So the cap is enforced here, by
+// eviction: a new connection past MAX_SOCKETS closes the oldest connection that has not completed
+// a request yet (a probe completes one within milliseconds of connecting; an idle or trickling
+// socket never does), else the one that has waited longest since its last answer (a keep-alive
+// prober between probes). Idle sockets are also reaped after IDLE_MS by their own timers.
+const MAX_SOCKETS = 128;
+const IDLE_MS = 5000;
+server.headersTimeout = IDLE_MS;
+server.requestTimeout = IDLE_MS;
+server.keepAliveTimeout = IDLE_MS;
+server.setTimeout(IDLE_MS); // no 'timeout' listener: an inactive socket is destroyed
+// Open sockets, oldest first (a Set iterates in insertion order): never answered, and answered.
+const unanswered = new Set();
+const answered = new Set();
+server.on('connection', (socket) => {
+  unanswered.add(socket);
+  socket.once('close', () => {
+    unanswered.delete(socket);
+    answered.delete(socket);
+  });
+  if (unanswered.size + answered.size <= MAX_SOCKETS) return;
+  const oldest = unanswered.values().next().value;
+  (oldest !== socket ? oldest : answered.values().next().value).destroy();
+});
+server.on('request', (req, res) => res.once('finish', () => {
+  const socket = req.socket;
+  if (!unanswered.delete(socket) && !answered.delete(socket)) return; // closed meanwhile
+  answered.add(socket); // now the most recently answered
+}));
 server.on('clientError', (err, socket) => socket.destroy());
 server.once('error', (e) => parentPort.postMessage({ error: e.message }));
 server.listen(workerData.port, workerData.host, () => parentPort.postMessage({ port: server.address().port }));

@@ -3,7 +3,7 @@
 // 400, never the batch it would have shared.
 import {
   CORE_IMAGE_FORMATS,
-  decodedByteSize,
+  decodeMemoryBytes,
   IMAGE_FORMATS,
   imageFormatOfMediaType,
   imageMediaTypes,
@@ -14,7 +14,7 @@ import {
   type ImageInfo,
   type Manifest,
 } from '@ganomaly-edge/runtime/node';
-import type { DecodePool, ModelInput } from './decode-pool.js';
+import type { DecodeOptions, DecodePool, ModelInput } from './decode-pool.js';
 import { HttpError } from './errors.js';
 import { readImageHeader } from './image-header.js';
 
@@ -63,7 +63,7 @@ export async function toModelInput(
   type: string,
   headers: Record<string, string | string[] | undefined>,
   ctx: InputContext,
-  signal?: AbortSignal,
+  decode: DecodeOptions = {},
 ): Promise<ModelInput> {
   if (data.length === 0) throw new HttpError(400, 'empty_body', 'the image is empty');
   if (type === RAW_TYPE) {
@@ -86,7 +86,7 @@ export async function toModelInput(
   }
   if (!ENCODED_TYPES.has(type)) throw unsupportedType(type, 'the image');
   try {
-    return await ctx.decoder.decode(data, signal);
+    return await ctx.decoder.decode(data, decode);
   } catch (e) {
     if (!(e instanceof ImageDecodeError)) throw e; // cancelled, or a worker that died: not the image's fault
     // sharp reports decompression bombs as "Input image exceeds pixel limit".
@@ -98,9 +98,9 @@ export async function toModelInput(
 }
 
 /**
- * The bytes `data` will take once decoded (the runtime's decodedByteSize), from its header alone
- * (image-header.ts in JS, else sharp's metadata(); no pixel decoding), so the server can admit by
- * decoded size before decoding. Refuses, with the same HttpErrors as toModelInput, what it would
+ * The bytes decoding `data` will take (the runtime's decodeMemoryBytes: the output and what sharp
+ * holds besides, per format, interlacing and orientation), from its header alone (image-header.ts in JS, else
+ * sharp's metadata(); no pixel decoding), so the server can admit by decode memory before decoding. Refuses, with the same HttpErrors as toModelInput, what it would
  * refuse: pixel-limit bombs, bad raw headers, and bodies whose real format differs from the
  * declared type.
  */
@@ -110,8 +110,24 @@ export async function decodedSize(
   headers: Record<string, string | string[] | undefined>,
   limitInputPixels: number,
 ): Promise<number> {
+  return (await decodeCost(data, type, headers, limitInputPixels)).bytes;
+}
+
+/** What decoding an image will cost: the bytes to reserve (decodedSize), and its pixels (0 for raw pixels, which are not decoded). */
+export interface DecodeCost {
+  bytes: number;
+  pixels: number;
+}
+
+/** decodedSize, with the image's pixels (width × height): what decode time grows with. */
+export async function decodeCost(
+  data: Buffer,
+  type: string,
+  headers: Record<string, string | string[] | undefined>,
+  limitInputPixels: number,
+): Promise<DecodeCost> {
   if (data.length === 0) throw new HttpError(400, 'empty_body', 'the image is empty');
-  if (type === RAW_TYPE) return data.length; // checked in full by toModelInput; already in memory
+  if (type === RAW_TYPE) return { bytes: data.length, pixels: 0 }; // checked in full by toModelInput; already in memory
   const format = imageFormatOfMediaType(type, CORE_IMAGE_FORMATS);
   if (!format) throw unsupportedType(type, 'the image');
   const expected = IMAGE_FORMATS[format].sharpFormat;
@@ -134,11 +150,11 @@ export async function decodedSize(
   return checkedSize(info, limitInputPixels);
 }
 
-function checkedSize(info: Pick<ImageInfo, 'width' | 'height' | 'channels' | 'bytesPerSample'>, limitInputPixels: number): number {
+function checkedSize(info: Parameters<typeof decodeMemoryBytes>[0], limitInputPixels: number): DecodeCost {
   const { width, height } = info;
   if (width < 1 || height < 1) throw new HttpError(400, 'undecodable_image', 'the image header has no size');
   if (width * height > limitInputPixels) {
     throw new HttpError(400, 'image_too_large', `${width}x${height} pixels exceeds the limit of ${limitInputPixels} (server option --max-pixels)`);
   }
-  return decodedByteSize(info);
+  return { bytes: decodeMemoryBytes(info), pixels: width * height };
 }

@@ -80,15 +80,6 @@ function sendError(res: ServerResponse, e: unknown, info: { code?: string; messa
   res.end(body);
 }
 
-/** Node's parser rejected the request before any handler saw it: answer in JSON, then close. */
-function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-  const [status, text] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large']
-    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request'];
-  const body = errorBody(status === 400 ? 'bad_request' : status === 408 ? 'request_timeout' : 'headers_too_large', `malformed HTTP request (${err.code ?? err.message})`);
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-}
-
 export function createRoutes(d: RouteDeps): Routes {
   const { detector, admission, batcher, scoring, log } = d;
   /** Responses not yet finished: when shutdown starts they are told to close their connection. */
@@ -159,13 +150,28 @@ export function createRoutes(d: RouteDeps): Routes {
         case '/v1/score':
         case '/v1/score:batch':
           return await (path === '/v1/score' ? scoreOne : scoreBatch)(req, res, scoring, {
-            url, expectContinue, info, t0, clientGone: clientGone.signal,
+            url, expectContinue, info, t0, client: req.socket.remoteAddress ?? '', clientGone: clientGone.signal,
             admit: (n) => ticket.admit(n), arriving: (on) => ticket.arriving(on), submit: (item, signal) => submit(ticket, item, signal),
           });
       }
     } catch (e) {
       sendError(res, e, info);
     }
+  }
+
+  /**
+   * Node's parser rejected the request before any handler saw it (bad syntax 400, headers over
+   * the limit 431, request timer 408): answer in JSON and close, counted and logged as any answer
+   * is (route 'other': the target was never parsed).
+   */
+  function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    const [status, text, code] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'headers_too_large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'request_timeout'] : [400, 'Bad Request', 'bad_request'];
+    const body = errorBody(code, `malformed HTTP request (${err.code ?? err.message})`);
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    d.requests.inc({ route: 'other', status: String(status) });
+    log({ msg: 'request', id: randomUUID(), route: 'other', status, images: 0, bytesIn: 0, remote: socket.remoteAddress, code, error: err.code ?? err.message });
   }
 
   const handle = (expectContinue: boolean) => (req: IncomingMessage, res: ServerResponse) => {

@@ -8,7 +8,8 @@ import { renderHeatmapPng, type ScoreResult } from '@ganomaly-edge/runtime/node'
 import { checkDeclaredLength, parseMediaType, parseMultipart, readBody } from './body.js';
 import { HttpError } from './errors.js';
 import type { ByteBudget } from './budget.js';
-import { decodedSize, isSupportedImageType, toModelInput, unsupportedType, type InputContext } from './inputs.js';
+import { DecodeTimeoutError } from './decode-pool.js';
+import { decodeCost, isSupportedImageType, toModelInput, unsupportedType, type DecodeCost, type InputContext } from './inputs.js';
 import type { ModelInput } from './decode-pool.js';
 
 export interface ScoreItem {
@@ -45,6 +46,8 @@ export interface RequestScope {
   info: RequestInfo;
   /** performance.now() when the request arrived. */
   t0: number;
+  /** Who sent it (the remote address): decode workers are shared out per client. */
+  client: string;
   /** Reserves room for n more images for this request; throws 503 when the queue is full. */
   admit(n: number): void;
   /** The body starts / stops arriving: it counts as company on its way for the batcher, not as admitted. */
@@ -70,20 +73,27 @@ async function receive(req: IncomingMessage, res: ServerResponse, ctx: ScoringCo
 }
 
 /**
- * One image from bytes to score under the decode budget: its decoded size is read from the header,
- * reserved (waiting its turn), and given back once its run is over — whatever happens.
+ * One image from bytes to score under the decode budget: its decode cost is read from the header,
+ * reserved (waiting its turn), and given back once its run is over — whatever happens; after a
+ * decode timeout, once the worker has really let go of the image.
  */
 async function scoreImage(
   ctx: ScoringContext, scope: RequestScope, data: Buffer, type: string, headers: Record<string, string | string[] | undefined>,
-  map: boolean, signal: AbortSignal, size?: number,
+  map: boolean, signal: AbortSignal, known?: DecodeCost,
 ): Promise<ScoreResult> {
-  const bytes = size ?? (await decodedSize(data, type, headers, ctx.limitInputPixels));
-  const release = await ctx.budget.acquire(bytes, signal);
+  const cost = known ?? (await decodeCost(data, type, headers, ctx.limitInputPixels));
+  const release = await ctx.budget.acquire(cost.bytes, signal, cost.pixels <= ctx.decoder.expressMaxPixels);
+  let stillDecoding: Promise<void> | undefined;
   try {
-    const input = await toModelInput(data, type, headers, ctx, signal);
+    const input = await toModelInput(data, type, headers, ctx, { signal, pixels: cost.pixels, client: scope.client });
     return await scope.submit({ input, map }, signal);
+  } catch (e) {
+    if (!(e instanceof DecodeTimeoutError)) throw e;
+    stillDecoding = e.finished;
+    throw new HttpError(422, 'decode_timeout', `${e.message} (server option --decode-timeout-ms): the image costs more to decode than this server spends on one`);
   } finally {
-    release();
+    if (stillDecoding) void stillDecoding.then(release);
+    else release();
   }
 }
 
@@ -192,7 +202,7 @@ export async function scoreBatch(req: IncomingMessage, res: ServerResponse, ctx:
   };
   const results = await withDeadline(ctx.timeoutMs, scope.clientGone, async (signal) => {
     // Headers first (cheap): a bad part fails the request before any part is decoded.
-    const sizes = firstFailure(await Promise.allSettled(parts.map((p) => decodedSize(p.data, p.contentType.type, p.headers, ctx.limitInputPixels))));
+    const sizes = firstFailure(await Promise.allSettled(parts.map((p) => decodeCost(p.data, p.contentType.type, p.headers, ctx.limitInputPixels))));
     return firstFailure(await Promise.allSettled(parts.map((p, i) => scoreImage(ctx, scope, p.data, p.contentType.type, p.headers, heatmap, signal, sizes[i]))));
   });
   const out = await Promise.all(

@@ -60,18 +60,30 @@ export interface ServeOptions {
   /** Largest decoded image (width × height); bigger images (decompression bombs) get 400. Integer 1 to 10⁹. Default 25 megapixels. */
   limitInputPixels?: number;
   /**
-   * Most bytes of decoded pixels held at once, over all requests (read from each image's header
-   * before it is decoded). Images wait for room, in arrival order, up to decodeWaitMs (then 503);
-   * one image bigger than this gets 413. Integer, 1 B to 64 GiB. Default 256 MiB.
+   * Most bytes decoding may hold at once, over all requests: each image reserves what decoding it
+   * really takes (the runtime's decodeMemoryBytes: output, line buffers and whole-image copies, per
+   * format, interlacing and orientation, read from its header before it is decoded). Images wait
+   * for room, in arrival order (small ones, up to 2.1 MP, may pass bigger ones), up to decodeWaitMs
+   * (then 503); one image bigger than this gets 413. Integer, 1 B to 64 GiB. Default 256 MiB.
    */
   maxDecodedBytes?: number;
   /** Longest wait for decode room before a 503, ms: integer 1 to 2³¹−1. Default 10 000 (capped at timeoutMs). */
   decodeWaitMs?: number;
   /**
+   * Longest one image may take to decode, ms: integer ≥ 1. Past it the request gets 422
+   * `decode_timeout` at once, and libvips is asked to stop (at the next whole second; a WebP
+   * frame, decoded in one call, runs to its end). The image's budget is held until the worker has
+   * really let go of it. Default 10 000.
+   */
+  decodeTimeoutMs?: number;
+  /**
    * Decode worker threads, each decoding one image at a time (pixels stay in the worker; only the
-   * model input comes back). Integer 1-64. Default: CPU count − 1, at least 1 and at most 4: decoding leaves a
-   * core for the event loop, and sharp's work for every worker runs on libuv's one pool (4 threads
-   * unless UV_THREADPOOL_SIZE says otherwise), so more workers would only add ~16 MiB each.
+   * model input comes back). Integer 1-64. Default: CPU count − 1, at least 1 and at most 3:
+   * decoding leaves a core for the event loop, and sharp's work for every worker runs on libuv's
+   * one pool (4 threads unless UV_THREADPOOL_SIZE says otherwise), which they share with the one
+   * express worker: a thread of its own that decodes only images of at most 2.1 megapixels (a
+   * 1920×1080 frame), so a flood of images that are cheap to send and slow to decode (a 40-byte
+   * WebP declaring 16383×1525 pixels) never queues the small ones behind them.
    */
   decodeConcurrency?: number;
   /**
@@ -129,6 +141,7 @@ export const SERVE_DEFAULTS = {
   limitInputPixels: 25_000_000,
   maxDecodedBytes: 256 * 1024 * 1024,
   decodeWaitMs: 10_000,
+  decodeTimeoutMs: 10_000,
   heatmapSize: 256,
   sessionInWorker: true,
 } as const;
@@ -147,8 +160,10 @@ export function serveSessionOptions(user: Record<string, unknown> = {}): Record<
   return { ...user, extra: { ...extra, session: { ...session, intra_op: pool('intra_op'), inter_op: pool('inter_op') } } };
 }
 
-/** Default decode workers at most: libuv's default thread pool size, which runs sharp's work for all of them. */
-const MAX_DEFAULT_DECODE_WORKERS = 4;
+/** Default decode workers at most: libuv's default thread pool (4), which runs sharp's work for all of them, less the express worker's. */
+const MAX_DEFAULT_DECODE_WORKERS = 3;
+/** Express decode workers: small images only (see decodeConcurrency). */
+const EXPRESS_DECODE_WORKERS = 1;
 
 /** The health port serve opens: `healthPort` as given, none for false, else port + 1 (0 stays 0: any free port). */
 export function resolveHealthPort(port: number, healthPort: number | false | undefined): number | undefined {
@@ -168,7 +183,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const decodeConcurrency = renamedOption(o.decodeConcurrency, o.maxConcurrentDecodes, 'decodeConcurrency', 'maxConcurrentDecodes');
   // Every number against its range in the table (option-ranges.ts), before the model loads.
   const R = SERVE_RANGES;
-  for (const key of ['port', 'maxBatch', 'maxWaitMs', 'maxBodyBytes', 'bodyTimeoutMs', 'timeoutMs', 'limitInputPixels', 'maxDecodedBytes', 'decodeWaitMs', 'heatmapSize'] as const) {
+  for (const key of ['port', 'maxBatch', 'maxWaitMs', 'maxBodyBytes', 'bodyTimeoutMs', 'timeoutMs', 'limitInputPixels', 'maxDecodedBytes', 'decodeWaitMs', 'decodeTimeoutMs', 'heatmapSize'] as const) {
     checkRange(R[key], o[key], key);
   }
   checkOptionalRange(R.maxQueue, o.maxQueue, 'maxQueue');
@@ -197,6 +212,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   try {
     decoder = await DecodePool.start({
       workers: decodeWorkers,
+      expressWorkers: EXPRESS_DECODE_WORKERS,
+      timeoutMs: o.decodeTimeoutMs,
       limitInputPixels: o.limitInputPixels,
       preprocessing: detector.manifest.preprocessing,
       tiling: detector.tiling,

@@ -41,7 +41,12 @@ export async function readImageFile(path: string): Promise<Uint8Array> {
   }
 }
 
-export async function decodeNodeImage(input: unknown, limitInputPixels: number): Promise<RawImage> {
+export interface NodeDecodeOptions {
+  /** Ask libvips to give up after this many whole seconds (sharp's timeout; it checks as it writes rows). Default: none. */
+  timeoutSeconds?: number;
+}
+
+export async function decodeNodeImage(input: unknown, limitInputPixels: number, options: NodeDecodeOptions = {}): Promise<RawImage> {
   let bytes: Uint8Array;
   let what: string;
   if (typeof input === 'string') {
@@ -61,8 +66,9 @@ export async function decodeNodeImage(input: unknown, limitInputPixels: number):
   if (bytes.length === 0) throw new ImageDecodeError(`${what} is empty`);
   const sharp = await loadSharp();
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels })
-      .rotate() // apply EXIF orientation, as browsers do when decoding
+    let pipeline = sharp(bytes, { limitInputPixels }).rotate(); // apply EXIF orientation, as browsers do when decoding
+    if (options.timeoutSeconds) pipeline = pipeline.timeout({ seconds: options.timeoutSeconds });
+    const { data, info } = await pipeline
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels };

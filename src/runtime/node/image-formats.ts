@@ -59,6 +59,10 @@ export interface ImageInfo {
   channels: number;
   /** Bytes per sample as decoded: 1 (8 bits or fewer), 2 (16-bit), 4 (32-bit int or float). */
   bytesPerSample: 1 | 2 | 4;
+  /** A progressive JPEG or an interlaced PNG (sharp's isProgressive), when sharp read it. */
+  progressive?: boolean;
+  /** The EXIF orientation (1-8) decoding applies, when sharp read it; absent means none. */
+  orientation?: number;
 }
 
 /** sharp's metadata().depth as bytes per sample (libvips band formats). */
@@ -76,6 +80,45 @@ export function decodedByteSize(info: Pick<ImageInfo, 'width' | 'height' | 'chan
   return info.width * info.height * info.channels * info.bytesPerSample;
 }
 
+// What decoding an image with decodeNodeImage (sharp: rotate() then raw 8-bit) really holds at
+// its peak: not only the output buffer. Measured with `bench/serve-load.ts attack` (decode-cost:
+// peak RSS growth of one decode in a fresh process), sharp 0.35 / libvips 8.18, as a multiple of
+// the output (width × height × channels):
+//   baseline JPEG, non-interlaced PNG                                          1.13-1.20 ×
+//   EXIF orientation 3-8 (auto-orientation first copies the whole image)       2.14-2.19 ×
+//   progressive JPEG, interlaced PNG (the decoder holds the whole image)       2.02-2.20 ×, 3.2 × rotated
+//   WebP, lossy or lossless (libwebp's RGBA frame and libvips's copy of it)    3.1-3.7 ×, rotation adds nothing
+// decodeMemoryBytes covers each with a few per cent to spare. GIF, TIFF and AVIF were not measured:
+// they are counted as WebP is (a whole frame in memory besides the output).
+
+/** libvips's line buffers and the allocator's rounding, as a share of the image in its decoded sample size. */
+export const DECODE_LINE_BUFFERS = 0.3;
+/** Formats decoded as one frame into memory (WebP, and unmeasured GIF/TIFF/AVIF): bytes per pixel beyond the output. */
+export const DECODE_FRAME_BYTES_PER_PIXEL = 8;
+
+/** Streamed formats: decoded row by row (unless progressive, interlaced or rotated). */
+const STREAMED_FORMATS = new Set(['jpeg', 'png']);
+
+/** Whole-image copies the decoder and the auto-orientation make before the output is written. */
+export function wholeImageCopies(info: Pick<ImageInfo, 'format' | 'progressive' | 'orientation'>): number {
+  if (!STREAMED_FORMATS.has(info.format ?? '')) return 0; // already whole in memory: DECODE_FRAME_BYTES_PER_PIXEL
+  const rotates = (info.orientation ?? 1) >= 3; // 2 is a mirror, done while streaming
+  return (info.progressive ? 1 : 0) + (rotates ? 1 : 0);
+}
+
+/**
+ * Peak bytes one decodeNodeImage call holds for this image (see the table above): the 8-bit output,
+ * line buffers, whole-image copies, and a frame for formats decoded whole. What serve's decode
+ * budget and score's runs reserve per image; decodedByteSize is the output alone.
+ */
+export function decodeMemoryBytes(info: Pick<ImageInfo, 'format' | 'width' | 'height' | 'channels' | 'bytesPerSample' | 'progressive' | 'orientation'>): number {
+  const pixels = info.width * info.height;
+  const output = pixels * info.channels; // raw 8-bit
+  const whole = pixels * info.channels * info.bytesPerSample; // one copy in the decoder's own sample size
+  const frame = STREAMED_FORMATS.has(info.format ?? '') ? 0 : DECODE_FRAME_BYTES_PER_PIXEL * pixels;
+  return Math.ceil(output + DECODE_LINE_BUFFERS * whole + wholeImageCopies(info) * whole + frame);
+}
+
 /**
  * Reads an image's header with sharp's metadata() (a file path or encoded bytes; nothing is
  * decoded). `limitInputPixels` refuses bigger images as decoding would (false: no limit). Channels
@@ -85,11 +128,14 @@ export async function readImageInfo(input: string | Uint8Array, limitInputPixels
   const sharp = await loadSharp();
   // A path is read here, bounded, not by sharp: libvips would open a FIFO or /dev/zero itself.
   const bytes = typeof input === 'string' ? await readImageFile(input) : input;
-  let meta: { format?: string; width?: number; height?: number; channels?: number; depth?: string };
+  let meta: { format?: string; width?: number; height?: number; channels?: number; depth?: string; isProgressive?: boolean; orientation?: number };
   try {
     meta = await sharp(bytes, { limitInputPixels }).metadata();
   } catch (e) {
     throw new ImageDecodeError(`cannot read the image header: ${errorMessage(e)}`);
   }
-  return { format: meta.format, width: meta.width ?? 0, height: meta.height ?? 0, channels: meta.channels ?? 4, bytesPerSample: bytesPerSample(meta.depth) };
+  return {
+    format: meta.format, width: meta.width ?? 0, height: meta.height ?? 0, channels: meta.channels ?? 4, bytesPerSample: bytesPerSample(meta.depth),
+    progressive: meta.isProgressive ?? false, orientation: meta.orientation ?? 1,
+  };
 }

@@ -8,6 +8,7 @@ import {
   bytesPerSample,
   CORE_IMAGE_FORMATS,
   decodedByteSize,
+  decodeMemoryBytes,
   IMAGE_FORMATS,
   imageExtensions,
   imageFormatOfMediaType,
@@ -59,7 +60,12 @@ describe('decoded size', () => {
     expect(decodedByteSize(await readImageInfo(file, false))).toBe(expected);
     expect(decodedByteSize(await readImageInfo(png, false))).toBe(expected);
     expect(decodedByteSize(readImageHeader(png)!)).toBe(expected);
-    expect(await decodedSize(png, 'image/png', {}, 1_000_000)).toBe(expected);
+    // What decoding holds (score's runs and serve's budget): 8-bit output + line buffers at 16 bits.
+    const memory = 6 * 5 * 3 + Math.ceil(0.3 * expected);
+    expect(decodeMemoryBytes(await readImageInfo(file, false))).toBe(memory);
+    expect(decodeMemoryBytes(await readImageInfo(png, false))).toBe(memory);
+    expect(decodeMemoryBytes(readImageHeader(png)!)).toBe(memory);
+    expect(await decodedSize(png, 'image/png', {}, 1_000_000)).toBe(memory);
   });
 
   it('readImageInfo refuses what it cannot read, and images over the pixel limit, with ImageDecodeError', async () => {
