@@ -18,22 +18,12 @@ import { writeTritonRepository } from '../../../src/export/triton.js';
 import { quantizeModel } from '../../../src/export/variants.js';
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from '../../../src/train/checkpoint.js';
 import { makeModelFolder, type TestModel } from '../../helpers/make-model.js';
+import { rejection as rejectionWithin } from '../../helpers/rejection.js';
 
 let model: TestModel;
 const tmp = (p: string) => fs.mkdtemp(join(tmpdir(), p));
 
-async function rejection(p: Promise<unknown>, ms = 10_000): Promise<Error> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`hung for ${ms} ms`)), ms)));
-  try {
-    await Promise.race([p, late]);
-  } catch (e) {
-    return e as Error;
-  } finally {
-    clearTimeout(timer);
-  }
-  throw new Error('expected a rejection');
-}
+const rejection = (p: Promise<unknown>) => rejectionWithin(p, 10_000);
 
 /** How a file is replaced by something that is not a bounded regular file. */
 const HOSTILE = {

@@ -24,20 +24,13 @@ import {
 import { startServer } from '../../../src/gateway/serve/server.js';
 import { bundleCli } from '../../helpers/cli-bundle.js';
 import { makeModelFolder, testImage, writeModelFolder, type TestModel } from '../../helpers/make-model.js';
+import { rejection } from '../../helpers/rejection.js';
 
 let model: TestModel;
 let cli: Awaited<ReturnType<typeof bundleCli>>;
 let png: string;
 let dir: string;
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Rejects if `p` takes longer than `ms`: a read that hangs on a FIFO fails the test, not the run. */
 async function within<T>(ms: number, p: Promise<T>): Promise<T> {

@@ -28,7 +28,8 @@ import {
 import { startServer } from '../../../src/gateway/serve/server.js';
 import type { Manifest } from '../../../src/types.js';
 import { bundleCli } from '../../helpers/cli-bundle.js';
-import { makeModelFolder, randomWeights, testImage, TINY_CONFIG, writeModelFolder, type TestModel } from '../../helpers/make-model.js';
+import { makeModelFolder, randomWeights, TINY_CONFIG, writeModelFolder, type TestModel } from '../../helpers/make-model.js';
+import { rejection, writeTestPng } from '../../helpers/rejection.js';
 
 let model: TestModel;
 let cli: Awaited<ReturnType<typeof bundleCli>>;
@@ -56,23 +57,11 @@ async function within<T>(ms: number, p: Promise<T>): Promise<T> {
   }
 }
 
-/** The error a promise rejects with (fails the test if it resolves). */
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 beforeAll(async () => {
   model = await makeModelFolder();
   cli = await bundleCli();
-  const dir = await mkdtemp(join(tmpdir(), 'ganomaly-img-'));
-  png = join(dir, 'a.png');
-  const img = testImage(40, 40, 1, 3);
-  await sharp(Buffer.from(img.data), { raw: { width: 40, height: 40, channels: 1 } }).png().toFile(png);
+  png = await writeTestPng(await mkdtemp(join(tmpdir(), 'ganomaly-img-')), 40);
 });
 
 afterAll(async () => {

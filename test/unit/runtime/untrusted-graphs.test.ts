@@ -8,7 +8,6 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDetector } from '../../../src/export/onnx/index.js';
 import { startServer } from '../../../src/gateway/serve/server.js';
@@ -21,28 +20,18 @@ import {
 } from '../../../src/runtime/node.js';
 import { bundleCli } from '../../helpers/cli-bundle.js';
 import { constantOfShapeBomb, convChain, expandAtLoad, folderWithGraph, type HostileGraph } from '../../helpers/hostile-graphs.js';
-import { makeModelFolder, randomWeights, testImage, TINY_CONFIG, writeModelFolder, type TestModel } from '../../helpers/make-model.js';
+import { makeModelFolder, randomWeights, TINY_CONFIG, writeModelFolder, type TestModel } from '../../helpers/make-model.js';
+import { rejection, writeTestPng } from '../../helpers/rejection.js';
 
 let model: TestModel;
 let cli: Awaited<ReturnType<typeof bundleCli>>;
 let png: string;
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 beforeAll(async () => {
   model = await makeModelFolder();
   cli = await bundleCli();
-  const dir = await mkdtemp(join(tmpdir(), 'ganomaly-img-'));
-  png = join(dir, 'a.png');
-  const img = testImage(32, 32, 1, 3);
-  await sharp(Buffer.from(img.data), { raw: { width: 32, height: 32, channels: 1 } }).png().toFile(png);
+  png = await writeTestPng(await mkdtemp(join(tmpdir(), 'ganomaly-img-')), 32);
 });
 
 afterAll(async () => {
