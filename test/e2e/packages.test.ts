@@ -86,7 +86,9 @@ describe.skipIf(!HAVE_BUILD && !process.env.CI)('installed packages', () => {
   it('the runtime package is small, has no install script, and ships only its build and README', () => {
     const r = packed.runtime;
     console.log(`@ganomaly-edge/runtime: ${(r.unpackedSize / 1024).toFixed(1)} KiB unpacked, ${(r.size / 1024).toFixed(1)} KiB packed: ${r.files.join(', ')}`);
-    expect(r.unpackedSize).toBeLessThanOrEqual(300 * 1024);
+    // 308 KiB at 2026-12-02: the untrusted-graph check (ONNX reader + operator allow-list) and patch
+    // models added ~45 KiB of JS to each entry; the budget keeps it to what one install round can afford.
+    expect(r.unpackedSize).toBeLessThanOrEqual(320 * 1024);
     expect(r.files.sort()).toEqual(['README.md', 'dist/node.d.ts', 'dist/node.js', 'dist/web.d.ts', 'dist/web.js', 'package.json']);
     expect(Object.keys(r.scripts)).toEqual([]);
     expect(Object.keys(packed.model.scripts)).toEqual([]);
