@@ -2,7 +2,7 @@
 // must checkpoint and restore exactly, in a fixed order, and average across workers.
 import * as tf from '@tensorflow/tfjs';
 import type { NamedTensor } from '../types.js';
-import { adamFused, fusedKernelsActive } from '../backend/fused/ops.js';
+import { adamFused, fusedPartActive } from '../backend/fused/ops.js';
 
 export interface AdamOptions {
   lr: number;
@@ -31,7 +31,7 @@ export class Adam {
     const { lr, beta1, beta2 } = this.opts;
     const bc1 = 1 - beta1 ** this.step;
     const bc2 = 1 - beta2 ** this.step;
-    if (fusedKernelsActive()) {
+    if (fusedPartActive('adam')) {
       adamFused(this.params, grads, this.m, this.v, { lr, beta1, beta2, eps: this.eps, bc1, bc2 });
       return;
     }

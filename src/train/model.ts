@@ -14,7 +14,7 @@ import {
   type NetPlan,
 } from './architecture.js';
 import { negativeSlope, type FusedActivation } from '../backend/fused/math.js';
-import { batchNormActivation, batchNormMovingFused, fusedKernelsActive, leakyReluFused } from '../backend/fused/ops.js';
+import { batchNormActivation, batchNormMovingFused, fusedPartActive, leakyReluFused } from '../backend/fused/ops.js';
 
 /** Batch statistics seen by one BatchNorm layer in training mode, applied to the moving averages after the step. */
 export interface BnBatchStats {
@@ -116,7 +116,7 @@ export class GanomalyModel {
     let features = x;
     const n = plan.layers.length;
     // Fused kernels need somewhere to hand the batch statistics (their gradient reads them).
-    const fused = training && bnStats !== undefined && fusedKernelsActive();
+    const fused = training && bnStats !== undefined && fusedPartActive('bnact');
     plan.layers.forEach((l, idx) => {
       const w = this.vars.get(`${plan.net}.${l.name}.w`)!;
       const pad = l.pad === 0 ? 'valid' : 'same';
@@ -204,7 +204,7 @@ export class GanomalyModel {
 
   /** Folds one step's batch statistics into the moving averages exactly like nn.BatchNorm2d (unbiased running var). */
   applyBnStats(stats: BnBatchStats[]): void {
-    if (fusedKernelsActive()) {
+    if (fusedPartActive('moving')) {
       // One kernel per layer, folding its passes (D runs four times a step) in order.
       const byLayer = new Map<string, BnBatchStats[]>();
       for (const s of stats) {

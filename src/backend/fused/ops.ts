@@ -22,6 +22,20 @@ export function fusedKernelsActive(): boolean {
   return enabled && tf.getKernel(FUSED_BN_ACT, tf.getBackend()) !== undefined;
 }
 
+/** The fused parts a comparison can turn off one at a time: env GANOMALY_FUSED_OFF=adam|bnact|moving. */
+export const FUSED_PARTS = ['adam', 'bnact', 'moving'] as const;
+export type FusedPart = (typeof FUSED_PARTS)[number];
+
+/**
+ * fusedKernelsActive() for one part: Adam's update, BatchNorm + activation (forward and gradient),
+ * or the BatchNorm moving averages. For finding which part moves a result; training uses all three.
+ */
+export function fusedPartActive(part: FusedPart): boolean {
+  const off = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.GANOMALY_FUSED_OFF;
+  if (off && !(FUSED_PARTS as readonly string[]).includes(off)) throw new RangeError(`GANOMALY_FUSED_OFF must be one of ${FUSED_PARTS.join(', ')}; got '${off}'`);
+  return fusedKernelsActive() && off !== part;
+}
+
 const run = (name: string, inputs: tf.NamedTensorMap, attrs: Record<string, unknown>) =>
   tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
 

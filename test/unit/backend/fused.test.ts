@@ -9,7 +9,7 @@ import { loadNativeConv } from '../../../src/backend/native-addon.js';
 import { nativeFusedMath } from '../../../src/backend/native-kernels.js';
 import { Adam } from '../../../src/train/adam.js';
 import { activationBackward, adamUpdate, bnActBackward, bnActForward } from '../../../src/backend/fused/math.js';
-import { batchNormActivation, fusedKernelsActive, leakyReluFused, setFusedKernels } from '../../../src/backend/fused/ops.js';
+import { batchNormActivation, FUSED_PARTS, fusedKernelsActive, fusedPartActive, leakyReluFused, setFusedKernels } from '../../../src/backend/fused/ops.js';
 import { GanomalyModel } from '../../../src/train/model.js';
 import { GanomalyStep, type StepLosses } from '../../../src/train/step.js';
 
@@ -228,5 +228,32 @@ describe('BatchNorm moving averages and inference scores after a fused step', ()
     expect(moving.length).toBe(18);
     for (const k of moving) expect(relErr(ref.weights[k]!.data, got.weights[k]!.data), k).toBeLessThanOrEqual(1e-5);
     expect(relErr(ref.scores, got.scores)).toBeLessThanOrEqual(1e-5);
+  });
+});
+
+describe('one fused part off at a time (GANOMALY_FUSED_OFF), for finding which part moves a result', () => {
+  beforeAll(async () => {
+    await selectBackend('cpu');
+  });
+  afterAll(() => {
+    delete process.env.GANOMALY_FUSED_OFF;
+  });
+
+  it('turns off only the part it names, and refuses a name that is not a part', () => {
+    expect(FUSED_PARTS.map((p) => fusedPartActive(p))).toEqual([true, true, true]);
+    process.env.GANOMALY_FUSED_OFF = 'adam';
+    expect(FUSED_PARTS.map((p) => fusedPartActive(p))).toEqual([false, true, true]);
+    process.env.GANOMALY_FUSED_OFF = 'moving';
+    expect(FUSED_PARTS.map((p) => fusedPartActive(p))).toEqual([true, true, false]);
+    process.env.GANOMALY_FUSED_OFF = 'adm';
+    expect(() => fusedPartActive('adam')).toThrow(/GANOMALY_FUSED_OFF must be one of adam, bnact, moving; got 'adm'/);
+  });
+
+  it('Adam with its fused part off gives the unfused update', () => {
+    process.env.GANOMALY_FUSED_OFF = 'adam';
+    const partOff = adamParams(true);
+    delete process.env.GANOMALY_FUSED_OFF;
+    const unfused = adamParams(false);
+    partOff.forEach((p, i) => expect(Array.from(p)).toEqual(Array.from(unfused[i]!)));
   });
 });
