@@ -1,14 +1,23 @@
-// The error a promise rejects with; fails the test when it resolves, or (with `ms`) when it neither
-// settles within that time — a read that hangs on a FIFO must fail the test, not stall the suite.
-export async function rejection(p: Promise<unknown>, ms?: number): Promise<Error> {
+// Promise helpers for tests of refusals: what a promise rejects with, and a bound on how long it
+// may take — a read that hangs on a FIFO must fail the test, not stall the suite.
+
+/** Resolves to what `p` settles to, or rejects if it takes longer than `ms` (a hang). */
+export async function within<T>(ms: number, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const late = ms === undefined ? null : new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`hung for ${ms} ms`)), ms)));
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`hung for ${ms} ms`)), ms)));
   try {
-    await (late ? Promise.race([p, late]) : p);
-  } catch (e) {
-    return e as Error;
+    return await Promise.race([p, late]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** The error `p` rejects with; fails the test when it resolves, or (with `ms`) when it hangs longer than that. */
+export async function rejection(p: Promise<unknown>, ms?: number): Promise<Error> {
+  try {
+    await (ms === undefined ? p : within(ms, p));
+  } catch (e) {
+    return e as Error;
   }
   throw new Error('expected a rejection');
 }

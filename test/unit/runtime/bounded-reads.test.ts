@@ -23,33 +23,19 @@ import {
 } from '../../../src/runtime/node.js';
 import { startServer } from '../../../src/gateway/serve/server.js';
 import { bundleCli } from '../../helpers/cli-bundle.js';
-import { makeModelFolder, testImage, writeModelFolder, type TestModel } from '../../helpers/make-model.js';
-import { rejection } from '../../helpers/rejection.js';
+import { makeModelFolder, writeModelFolder, type TestModel } from '../../helpers/make-model.js';
+import { rejection, within, writeTestPng } from '../../helpers/rejection.js';
 
 let model: TestModel;
 let cli: Awaited<ReturnType<typeof bundleCli>>;
 let png: string;
 let dir: string;
 
-
-/** Rejects if `p` takes longer than `ms`: a read that hangs on a FIFO fails the test, not the run. */
-async function within<T>(ms: number, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`hung for ${ms} ms`)), ms)));
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 beforeAll(async () => {
   model = await makeModelFolder();
   cli = await bundleCli();
   dir = await mkdtemp(join(tmpdir(), 'ganomaly-reads-'));
-  png = join(dir, 'a.png');
-  const img = testImage(40, 40, 1, 3);
-  await sharp(Buffer.from(img.data), { raw: { width: 40, height: 40, channels: 1 } }).png().toFile(png);
+  png = await writeTestPng(dir, 40);
 });
 
 afterAll(async () => {

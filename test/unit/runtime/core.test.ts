@@ -10,28 +10,7 @@ import { anomalyMapToPixels, reconstructionToPixels, turbo } from '../../../src/
 import { checkRawPixels } from '../../../src/runtime/core/images.js';
 import { ChannelMismatchError, InvalidImageError } from '../../../src/runtime/core/errors.js';
 import { defaultPreprocessing, preprocessImage } from '../../../src/runtime/core/pixels.js';
-import { MANIFEST_SCHEMA_VERSION, type Manifest } from '../../../src/types.js';
-
-function validManifest(): Manifest {
-  const cfg = { isize: 32, nc: 1 as const, nz: 16, ngf: 8, ndf: 8, scoreKind: 'l2' as const };
-  return {
-    schemaVersion: MANIFEST_SCHEMA_VERSION,
-    name: 'unit',
-    createdAt: '2026-01-01T00:00:00.000Z',
-    input: { name: 'x', shape: ['N', 1, 32, 32], dtype: 'float32' },
-    preprocessing: defaultPreprocessing(32, 1),
-    score: { kind: 'l2', description: '' },
-    calibration: { count: 10, min: 0.1, max: 0.5, mean: 0.3, std: 0.1, p50: 0.3, p95: 0.45, p99: 0.49 },
-    threshold: { value: 0.4, rule: 'p99' },
-    files: { 'detector.onnx': { sha256: 'a'.repeat(64), bytes: 1234, inputs: ['x'], outputs: ['score', 'z', 'z_hat', 'x_hat', 'anomaly_map'] } },
-    model: cfg,
-    training: {},
-    split: null,
-    opset: 17,
-    tools: {},
-    parity: null,
-  };
-}
+import { validManifest } from '../../helpers/make-model.js';
 
 function manifestError(source: unknown): ManifestError {
   try {

@@ -29,7 +29,7 @@ import { startServer } from '../../../src/gateway/serve/server.js';
 import type { Manifest } from '../../../src/types.js';
 import { bundleCli } from '../../helpers/cli-bundle.js';
 import { makeModelFolder, randomWeights, TINY_CONFIG, writeModelFolder, type TestModel } from '../../helpers/make-model.js';
-import { rejection, writeTestPng } from '../../helpers/rejection.js';
+import { rejection, within, writeTestPng } from '../../helpers/rejection.js';
 
 let model: TestModel;
 let cli: Awaited<ReturnType<typeof bundleCli>>;
@@ -45,18 +45,6 @@ async function folderWith(manifest: Manifest, detector: Uint8Array): Promise<str
   await writeModelFolder(dir, m, detector);
   return dir;
 }
-
-/** Resolves to what `p` settles to, or throws if it takes longer than `ms` (a hang). */
-async function within<T>(ms: number, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`hung for ${ms} ms`)), ms)));
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 
 beforeAll(async () => {
   model = await makeModelFolder();

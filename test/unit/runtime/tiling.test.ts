@@ -7,9 +7,9 @@ import { webPlatform, type OrtWebModuleLike } from '../../../src/runtime/web/pla
 import {
   createDetector,
   cutFrameTiles,
+  defaultPreprocessing,
   InvalidImageError,
   ManifestError,
-  parseManifest,
   preprocessPixels,
   tileGrid,
   tilingProblems,
@@ -20,7 +20,7 @@ import {
 } from '../../../src/runtime/node.js';
 import { tileStarts } from '../../../src/runtime/core/tiling.js';
 import { manifestCoreSha256 } from '../../../src/runtime/core/manifest-core.js';
-import { directRun, makeModelFolder, testImage, writeModelFolder, type TestModel } from '../../helpers/make-model.js';
+import { directRun, makeModelFolder, testImage, validManifest, writeModelFolder, type TestModel } from '../../helpers/make-model.js';
 
 const quiet = { warn: () => {} };
 
@@ -50,7 +50,7 @@ describe('tile grid', () => {
 
   it('refuses a frame smaller than one tile with a typed error, never resizing it up', () => {
     expect(() => tileGrid(31, 200, { tile: 32, stride: 32 })).toThrow(InvalidImageError);
-    const pre = makePre();
+    const pre = defaultPreprocessing(32, 1);
     expect(() => cutFrameTiles(testImage(20, 40, 1, 1), { tile: 32, stride: 32, frame: 'any', reduce: 'max' }, pre)).toThrow(/smaller than one 32x32 tile/);
   });
 
@@ -65,26 +65,8 @@ describe('tile grid', () => {
   });
 });
 
-function makePre() {
-  return parseManifest(JSON.stringify(baseManifest())).preprocessing;
-}
-
-function baseManifest(): Manifest {
-  return {
-    schemaVersion: 1, name: 'unit', createdAt: '2026-01-01T00:00:00.000Z',
-    input: { name: 'x', shape: ['N', 1, 32, 32], dtype: 'float32' },
-    preprocessing: { channelOrder: 'gray', layout: 'NCHW', resize: { width: 32, height: 32, fit: 'fill', kernel: 'bilinear' }, mean: [0.5], std: [0.5] },
-    score: { kind: 'l2', description: '' },
-    calibration: { count: 10, min: 0.1, max: 0.5, mean: 0.3, std: 0.1, p50: 0.3, p95: 0.45, p99: 0.49 },
-    threshold: { value: 0.4, rule: 'p99' },
-    files: { 'detector.onnx': { sha256: 'a'.repeat(64), bytes: 1234, inputs: ['x'], outputs: ['score'] } },
-    model: { isize: 32, nc: 1, nz: 16, ngf: 8, ndf: 8, scoreKind: 'l2' },
-    training: {}, split: null, opset: 17, tools: {}, parity: null,
-  };
-}
-
 describe('cutting tiles', () => {
-  const pre = makePre();
+  const pre = defaultPreprocessing(32, 1);
 
   it('gives each tile exactly the floats whole-image preprocessing gives its pixels (frame at its own size)', () => {
     const frame = testImage(100, 70, 3, 4); // RGB frame, grey model: channels converted per tile as for a whole image
@@ -199,7 +181,7 @@ describe('a patch model in the Node runtime', () => {
   });
 
   it('hashes the tiling into the manifest core, and leaves whole-image manifests’ hash as it was', () => {
-    const base = baseManifest();
+    const base = validManifest();
     const tiled = { ...base, tiling: { tile: 32, stride: 32, frame: 'any', reduce: 'max' } };
     const { tiling: _, ...again } = tiled;
     expect(manifestCoreSha256(tiled)).not.toBe(manifestCoreSha256(base));
