@@ -22,6 +22,7 @@ import { webPlatform, type OrtWebModuleLike } from '../src/runtime/web/platform.
 import { decodeImageFile, FASHION_MNIST_CLASSES, NAMED_DATASETS } from '../src/data/index.js';
 import { evaluateModel } from '../src/eval/index.js';
 import { rocAuc } from '../src/eval/metrics.js';
+import { holdsCentre } from '../src/eval/localisation.js';
 import { exportRun } from '../src/export/index.js';
 import { DEFAULT_TRAIN_CONFIG, train } from '../src/train/trainer.js';
 import { FRAME, makePatchFrames } from '../scripts/patch-frames.js';
@@ -130,13 +131,9 @@ async function tileAuc(model: string, spec: string, test: { labels: Uint8Array; 
         if (test.labels[i] === 0) {
           scores.push(t.score);
           labels.push(0);
-        } else if (truth) {
-          const cx = truth.x + truth.width / 2;
-          const cy = truth.y + truth.height / 2;
-          if (cx >= t.box.x && cx < t.box.x + t.box.width && cy >= t.box.y && cy < t.box.y + t.box.height) {
-            scores.push(t.score);
-            labels.push(1);
-          }
+        } else if (truth && holdsCentre(t.box, truth)) {
+          scores.push(t.score);
+          labels.push(1);
         }
       }
     });

@@ -204,7 +204,6 @@ async function fillFromFiles(files: string[], sets: Sets, placer: Placer, opts: 
     for (let slot = 0; slot < set.count; slot++) if (failed.has(files[set.sources[slot]!]!)) drop.add(slot);
     out[name] = dropSlots(set, drop);
   }
-  if (out.train.count === 0) throw new DataError('no decodable normal images left for training');
   return out;
 }
 

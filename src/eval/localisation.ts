@@ -56,9 +56,14 @@ export function localisation(
     const truth = labels[i] === 1 ? boxes.get(path.normalize(sources[i]!)) : undefined;
     if (!truth || !w) return;
     frames++;
-    const cx = truth.x + truth.width / 2;
-    const cy = truth.y + truth.height / 2;
-    if (cx >= w.x && cx < w.x + w.width && cy >= w.y && cy < w.y + w.height) hits++;
+    if (holdsCentre(w, truth)) hits++;
   });
   return frames === 0 ? null : { frames, hits, share: hits / frames };
+}
+
+/** True when `tile` contains the centre of `truth` (the localisation rule). */
+export function holdsCentre(tile: TileBox, truth: TileBox): boolean {
+  const cx = truth.x + truth.width / 2;
+  const cy = truth.y + truth.height / 2;
+  return cx >= tile.x && cx < tile.x + tile.width && cy >= tile.y && cy < tile.y + tile.height;
 }

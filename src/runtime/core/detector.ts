@@ -202,7 +202,7 @@ export class Detector<Input> {
     if (cut.layout !== 'CHW' || cut.per !== size || cut.data.length !== cut.count * size || cut.boxes.length !== cut.count || cut.count < 1) {
       throw new InvalidImageError(`scoreTiles needs tiles cut by cutFrameTiles for this model (CHW, ${size} values each); got ${cut.count} tiles of ${cut.per} values (${cut.layout})`);
     }
-    const threshold = options.threshold === undefined ? this.threshold : checkThreshold(options.threshold, 'threshold');
+    const threshold = this.thresholdFor(options);
     return this.runTiles(cut, this.outputsToFetch(options.outputs ?? []), threshold, (options.outputs ?? []).includes('tiles'));
   }
 
@@ -217,7 +217,7 @@ export class Detector<Input> {
   /** Runs `n` images in chunks of maxBatch; preparing chunk k+1 overlaps the run of chunk k, so at most two chunks are held. */
   private async scoreChunks(n: number, chunk: (start: number, end: number) => Promise<Float32Array[]>, options: ScoreOptions): Promise<ScoreResult[]> {
     if (this.disposed) throw new DisposedError('detector has been disposed');
-    const threshold = options.threshold === undefined ? this.threshold : checkThreshold(options.threshold, 'threshold');
+    const threshold = this.thresholdFor(options);
     const fetch = this.outputsToFetch(options.outputs ?? []);
     const results: ScoreResult[] = [];
     let pending: Promise<Record<string, FloatTensor>[]> | undefined;
@@ -234,6 +234,11 @@ export class Detector<Input> {
     }
     if (pending) results.push(...(await pending).map((o) => this.toResult(o, threshold)));
     return results;
+  }
+
+  /** The call's threshold (checked) or the detector's. */
+  private thresholdFor(options: ScoreOptions): number {
+    return options.threshold === undefined ? this.threshold : checkThreshold(options.threshold, 'threshold');
   }
 
   private outputsToFetch(wanted: readonly ScoreOutput[]): string[] {
@@ -258,23 +263,9 @@ export class Detector<Input> {
    * pixels are dropped once preprocessed, so a list of huge images never sits decoded at once.
    * The first failure (in input order among those tried) is reported; the rest are not started.
    */
-  private async prepare(chunk: readonly Input[], offset: number): Promise<Float32Array[]> {
-    const out: Float32Array[] = new Array<Float32Array>(chunk.length);
-    let next = 0;
-    const failures: { index: number; error: unknown }[] = [];
-    const lane = async () => {
-      while (failures.length === 0 && next < chunk.length) {
-        const i = next++;
-        try {
-          out[i] = preprocessCheckedPixels(await toPixels(this.platform, chunk[i], offset + i), this.manifest.preprocessing, 'CHW');
-        } catch (error) {
-          failures.push({ index: i, error });
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.decodeConcurrency, chunk.length) }, lane));
-    if (failures.length > 0) throw failures.reduce((a, b) => (b.index < a.index ? b : a)).error;
-    return out;
+  private prepare(chunk: readonly Input[], offset: number): Promise<Float32Array[]> {
+    return mapInLanes(chunk.length, this.decodeConcurrency, async (i) =>
+      preprocessCheckedPixels(await toPixels(this.platform, chunk[i], offset + i), this.manifest.preprocessing, 'CHW'));
   }
 
   /**
@@ -284,26 +275,13 @@ export class Detector<Input> {
    */
   private async scoreFrames(list: readonly Input[], tiling: Tiling, options: ScoreOptions): Promise<ScoreResult[]> {
     if (this.disposed) throw new DisposedError('detector has been disposed');
-    const threshold = options.threshold === undefined ? this.threshold : checkThreshold(options.threshold, 'threshold');
+    const threshold = this.thresholdFor(options);
     const fetch = this.outputsToFetch(options.outputs ?? []);
     const wantTiles = (options.outputs ?? []).includes('tiles');
-    const results = new Array<ScoreResult>(list.length);
-    const failures: { index: number; error: unknown }[] = [];
-    let next = 0;
-    const lane = async () => {
-      while (failures.length === 0 && next < list.length) {
-        const i = next++;
-        try {
-          const cut = cutFrameTiles(await toPixels(this.platform, list[i], i), tiling, this.manifest.preprocessing, 'CHW');
-          results[i] = await this.runTiles(cut, fetch, threshold, wantTiles);
-        } catch (error) {
-          failures.push({ index: i, error });
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.decodeConcurrency, list.length) }, lane));
-    if (failures.length > 0) throw failures.reduce((a, b) => (b.index < a.index ? b : a)).error;
-    return results;
+    return mapInLanes(list.length, this.decodeConcurrency, async (i) => {
+      const cut = cutFrameTiles(await toPixels(this.platform, list[i], i), tiling, this.manifest.preprocessing, 'CHW');
+      return this.runTiles(cut, fetch, threshold, wantTiles);
+    });
   }
 
   /** Scores a cut frame's tiles in batches and reduces them: the worst tile's score is the frame's. */
@@ -380,6 +358,29 @@ async function probeSession(session: InferenceHandle, manifest: Manifest): Promi
   if (xHat && xHat.dims.join() !== dims.join()) {
     throw new ModelLoadError(`detector.onnx reconstructs [${xHat.dims.join(', ')}] from an input of [${dims.join(', ')}]; the graph and manifest.json do not belong together — re-export the model`);
   }
+}
+
+/**
+ * work(0 … n−1) with at most `lanes` in flight, results in index order. After a failure no new
+ * index starts, and the first failure in index order among those tried is thrown.
+ */
+async function mapInLanes<T>(n: number, lanes: number, work: (i: number) => Promise<T>): Promise<T[]> {
+  const out = new Array<T>(n);
+  const failures: { index: number; error: unknown }[] = [];
+  let next = 0;
+  const lane = async () => {
+    while (failures.length === 0 && next < n) {
+      const i = next++;
+      try {
+        out[i] = await work(i);
+      } catch (error) {
+        failures.push({ index: i, error });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(lanes, n) }, lane));
+  if (failures.length > 0) throw failures.reduce((a, b) => (b.index < a.index ? b : a)).error;
+  return out;
 }
 
 function finiteScore(score: number): number {
