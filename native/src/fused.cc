@@ -84,17 +84,21 @@ VECTOR_CLONES void leakyRange(const float* x, int64_t i0, int64_t i1, float alph
   for (int64_t i = i0; i < i1; i++) y[i] = x[i] < 0.0f ? x[i] * alpha : x[i];
 }
 
+// Bit for bit the unfused float32 chain (src/backend/fused/math.ts adamUpdate says why): each
+// operation rounded to float, in the chain's order; binding.gyp's -ffp-contract=off keeps the
+// compiler from fusing a multiply and an add into one FMA, which would round once instead of twice.
 VECTOR_CLONES void adamRange(const float* p, const float* g, const float* m, const float* v, int64_t i0, int64_t i1,
                              AdamHyper h, float* pOut, float* mOut, float* vOut) {
   const float c1 = h.c1, c2 = h.c2;
 #pragma omp simd
   for (int64_t i = i0; i < i1; i++) {
     const float gi = g[i];
-    const float mi = h.beta1 * m[i] + c1 * gi;
-    const float vi = h.beta2 * v[i] + c2 * gi * gi;
+    const float mi = m[i] * h.beta1 + gi * c1;
+    const float vi = v[i] * h.beta2 + (gi * gi) * c2;
     mOut[i] = mi;
     vOut[i] = vi;
-    pOut[i] = p[i] - h.lr * (mi / h.bc1) / (std::sqrt(vi / h.bc2) + h.eps);
+    const float update = ((mi / h.bc1) / (std::sqrt(vi / h.bc2) + h.eps)) * h.lr;
+    pOut[i] = p[i] - update;
   }
 }
 
