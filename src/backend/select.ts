@@ -161,26 +161,84 @@ const CANDIDATES: Record<BackendName, { name: string; tries: () => Promise<Attem
 
 const AUTO_ORDER: BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 
+export interface SelectOptions {
+  /**
+   * Seconds per training step of the run's network on the active backend (src/train/backend-probe.ts).
+   * Given, 'auto' keeps a hardware WebGPU adapter only when it is faster than the CPU path (wasm)
+   * on this machine; without it a usable adapter is taken as it is.
+   */
+  probe?: () => Promise<number>;
+}
+
+export interface ProbeTiming {
+  name: BackendName;
+  secondsPerStep: number;
+}
+
+const msPerStep = (t: ProbeTiming) => `${t.name} ${(t.secondsPerStep * 1000).toPrecision(3)} ms/step`;
+
+/** The first of `backend`'s candidates that starts. */
+async function start(backend: BackendName, skipped: BackendSkip[]): Promise<Extract<Attempt, { ok: true }> | null> {
+  for (const c of CANDIDATES[backend]) {
+    const r = await c.tries();
+    if (r.ok) return r;
+    skipped.push({ name: c.name, why: r.why });
+  }
+  return null;
+}
+
+/**
+ * Starts each of `names` in turn, times a training step on it with `probe`, and leaves the fastest
+ * active. A backend that does not start, or whose step throws, is skipped with the reason; the
+ * slower ones are listed in `skipped` with both timings.
+ */
+export async function selectFastestBackend(
+  names: BackendName[], probe: () => Promise<number>, skipped: BackendSkip[] = [],
+): Promise<BackendSelection & { timings: ProbeTiming[] }> {
+  const started: { name: BackendName; attempt: Extract<Attempt, { ok: true }>; timing: ProbeTiming }[] = [];
+  for (const name of names) {
+    const attempt = await start(name, skipped);
+    if (attempt === null) continue;
+    try {
+      started.push({ name, attempt, timing: { name, secondsPerStep: await probe() } });
+    } catch (e) {
+      skipped.push({ name, why: `started, but a training step failed on it: ${firstLine(e)}` });
+    }
+  }
+  if (started.length === 0) {
+    throw new BackendError(`none of ${names.join(', ')} could run a training step (${skipped.map((s) => `${s.name}: ${s.why}`).join('; ')})`, 'auto', skipped);
+  }
+  const timings = started.map((s) => s.timing);
+  const best = started.reduce((a, b) => (b.timing.secondsPerStep < a.timing.secondsPerStep ? b : a));
+  const failed = await activate(best.name);
+  if (failed !== null) throw new BackendError(`${best.name} started once, then failed: ${failed}`, 'auto', skipped);
+  const measured = timings.map(msPerStep).join(', ');
+  for (const s of started) if (s !== best) skipped.push({ name: s.name, why: `${s.attempt.reason}: slower on this machine's probe (${measured})` });
+  const sel: BackendSelection & { timings: ProbeTiming[] } = {
+    name: best.name, reason: `${best.attempt.reason}; fastest on this machine's probe at this run's size (${measured})`, skipped, timings,
+  };
+  if (best.attempt.threads !== undefined) sel.threads = best.attempt.threads;
+  return sel;
+}
+
 /**
  * Makes the chosen backend tfjs's active one and says why. An explicit request that cannot be
  * met throws BackendError (with every attempt's reason); 'auto' only throws if nothing works.
  */
-export async function selectBackend(request: BackendRequest = 'auto'): Promise<BackendSelection> {
+export async function selectBackend(request: BackendRequest = 'auto', opts: SelectOptions = {}): Promise<BackendSelection> {
   if (!BACKEND_REQUESTS.includes(request)) {
     throw new BackendError(`unknown backend '${String(request)}'; expected one of ${BACKEND_REQUESTS.join(', ')}`, request);
   }
   const order = request === 'auto' ? AUTO_ORDER : [request];
   const skipped: BackendSkip[] = [];
   for (const backend of order) {
-    for (const c of CANDIDATES[backend]) {
-      const r = await c.tries();
-      if (r.ok) {
-        const sel: BackendSelection = { name: backend, reason: r.reason, skipped };
-        if (r.threads !== undefined) sel.threads = r.threads;
-        return sel;
-      }
-      skipped.push({ name: c.name, why: r.why });
-    }
+    const r = await start(backend, skipped);
+    if (r === null) continue;
+    // A GPU is not faster by being a GPU: time it against the CPU path before keeping it.
+    if (request === 'auto' && backend === 'webgpu' && opts.probe !== undefined) return selectFastestBackend(['webgpu', 'wasm'], opts.probe, skipped);
+    const sel: BackendSelection = { name: backend, reason: r.reason, skipped };
+    if (r.threads !== undefined) sel.threads = r.threads;
+    return sel;
   }
   const detail = skipped.map((s) => `${s.name}: ${s.why}`).join('; ');
   throw new BackendError(

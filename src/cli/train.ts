@@ -45,7 +45,9 @@ Run:
   --skip-bad-images        folder data: leave out images that fail to decode (listed) instead
                            of stopping
   --backend <name>         auto | tensorflow | webgpu | wasm | cpu (default auto:
-                           tfjs-node-gpu, tfjs-node, webgpu with a hardware adapter, wasm)
+                           tfjs-node-gpu, tfjs-node, webgpu with a hardware adapter if a
+                           probe (3 steps of this run's network on each) finds it faster
+                           than wasm, else wasm)
   -h, --help               show this help
 
 Ctrl-C stops after the current step and writes a checkpoint; --resume continues it.`;

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { NamedTensor } from '../types.js';
 import { validateTrainConfig, type ResumeOverrides, type TrainConfig } from '../config/train-config.js';
 import { selectBackend } from '../backend/index.js';
+import { timeTrainingStep } from './backend-probe.js';
 import { isNotFound, MAX_RUN_JSON_BYTES, readTextFile } from '../io/read.js';
 import { writeFileAtomic } from '../io/write-atomic.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -76,7 +77,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     throw new TrainError(`${runDir} already holds a run; pass --resume to continue it or choose another --out`);
   }
   validateTrainConfig(cfg);
-  const backend = await selectBackend(cfg.backend);
+  const backend = await selectBackend(cfg.backend, { probe: () => timeTrainingStep(cfg.model, cfg.batchSize) });
 
   const data = await loadDataset(cfg.data, {
     isize: cfg.model.isize,
