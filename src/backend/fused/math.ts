@@ -133,17 +133,17 @@ export function adamUpdate(
   pOut: Float32Array, mOut: Float32Array, vOut: Float32Array,
 ): void {
   const f = Math.fround;
-  const k = adamConstants(h);
+  const { lr, beta1, beta2, eps, bc1, bc2, c1, c2 } = adamConstants(h);
   for (let i = 0; i < p.length; i++) {
     const gi = g[i]!;
     // A sum, product, quotient or root of two float32 values computed in float64 and rounded
     // once to float32 is the correctly rounded float32 result (53 ≥ 2·24 + 2 bits).
-    const mi = f(f(m[i]! * k.beta1) + f(gi * k.c1));
-    const vi = f(f(v[i]! * k.beta2) + f(f(gi * gi) * k.c2));
+    const mi = f(f(m[i]! * beta1) + f(gi * c1));
+    const vi = f(f(v[i]! * beta2) + f(f(gi * gi) * c2));
     mOut[i] = mi;
     vOut[i] = vi;
-    const update = f(f(f(mi / k.bc1) / f(f(Math.sqrt(f(vi / k.bc2))) + k.eps)) * k.lr);
-    pOut[i] = f(p[i]! - update);
+    const update = f(f(f(mi / bc1) / f(f(Math.sqrt(f(vi / bc2))) + eps)) * lr);
+    pOut[i] = p[i]! - update;
   }
 }
 
