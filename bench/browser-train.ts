@@ -23,7 +23,7 @@ import { CHROMIUM, CHROMIUM_FLAGS } from '../test/helpers/chromium.js';
 const { values } = parseArgs({
   options: {
     frames: { type: 'string', default: '512' }, epochs: { type: 'string', default: '6' }, 'speed-steps': { type: 'string', default: '12' },
-    quick: { type: 'boolean' }, out: { type: 'string', default: 'bench/results/browser-train.json' },
+    quick: { type: 'boolean' }, config: { type: 'string' }, out: { type: 'string', default: 'bench/results/browser-train.json' },
   },
 });
 const FRAMES = values.quick ? 128 : Number(values.frames);
@@ -37,7 +37,9 @@ const trainCount = fm.parts[0]!.count;
 const frameAt = (i: number) => ({ data: Array.from(fm.images.subarray(i * per, (i + 1) * per)), width: fm.width, height: fm.height, channels: 1 });
 // Normal frames from the training part; the test images from t10k (never seen in training).
 const normals: number[] = [];
-for (let i = 0; i < trainCount && normals.length < FRAMES; i++) if (fm.labels[i] !== TROUSER) normals.push(i);
+// Enough for the usable-model run and for the largest speed row (batch 64).
+const NORMALS = Math.max(FRAMES, 64 * (SPEED_STEPS + 2) * 2);
+for (let i = 0; i < trainCount && normals.length < NORMALS; i++) if (fm.labels[i] !== TROUSER) normals.push(i);
 const testIdx: { i: number; abnormal: boolean }[] = [];
 let nNormal = 0;
 let nAbnormal = 0;
@@ -116,7 +118,7 @@ const loadAtStart = loadavg();
 try {
   // Threaded and single-threaded back to back per configuration, alternating which goes first,
   // so a change in the machine's load hits both.
-  for (const [i, c] of CONFIGS.entries()) {
+  for (const [i, c] of CONFIGS.filter((k) => values.config === undefined || k.name.includes(values.config!)).entries()) {
     for (const p of i % 2 === 0 ? [THREADED, SINGLE] : [SINGLE, THREADED]) speed.push(await speedRow(c, p, SPEED_STEPS + 2));
   }
   const webgpuProbe = await openPage(gpuContext);
@@ -131,7 +133,7 @@ try {
   const page = await openPage();
   const t0 = performance.now();
   const cfg = { model: { isize: 32, nc: 1, ngf: 16, ndf: 16 }, batchSize: 16, epochs: EPOCHS, seed: 0 };
-  const trained = await page.evaluate(([f, c]) => (window as any).fixture.train(f, c, 'wasm'), [normals.map(frameAt), cfg] as const) as PageTrain;
+  const trained = await page.evaluate(([f, c]) => (window as any).fixture.train(f, c, 'wasm'), [normals.slice(0, FRAMES).map(frameAt), cfg] as const) as PageTrain;
   const tExport = performance.now();
   const ex = await page.evaluate(() => (window as any).fixture.exportAndScore([])) as { files: Record<string, string> };
   const tDone = performance.now();

@@ -138,6 +138,23 @@ async function configureWasmThreads(requested: number | undefined): Promise<Wasm
   return plan;
 }
 
+/**
+ * tfjs's threaded build caps its XNNPACK pool at navigator.hardwareConcurrency / 2 whatever
+ * setThreadsCount asks (it assumes two hyperthreads per core: on a 2-core machine, 1 thread).
+ * It reads the count while its module starts, so the page's navigator reports 2 × threads for
+ * that long; the returned function puts the real value back.
+ */
+function lendCoreCount(threads: number): () => void {
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  if (threads < 2 || nav === undefined || Object.prototype.hasOwnProperty.call(nav, 'hardwareConcurrency')) return () => {};
+  try {
+    Object.defineProperty(nav, 'hardwareConcurrency', { value: Math.max(2 * threads, nav.hardwareConcurrency ?? 0), configurable: true });
+  } catch {
+    return () => {}; // a locked-down navigator: the backend then reports the count it really got
+  }
+  return () => void delete (nav as { hardwareConcurrency?: number }).hardwareConcurrency;
+}
+
 async function tryWasm(opts: BrowserBackendOptions): Promise<{ why: string } | WasmThreadsPlan> {
   const folder = tfjsWasmFolder(opts);
   if (folder !== undefined && folder !== wasmPathsSet) {
@@ -147,10 +164,16 @@ async function tryWasm(opts: BrowserBackendOptions): Promise<{ why: string } | W
   registerFastWasmKernels();
   const requested = checkOptionalRange(BROWSER_RANGES.wasmThreads, opts.wasmThreads, 'wasmThreads');
   const plan = tf.engine().registry.wasm === undefined ? await configureWasmThreads(requested) : null;
-  const failed = await activate('wasm');
+  const restore = lendCoreCount(plan?.threads ?? 1);
+  let failed: string | null;
+  try {
+    failed = await activate('wasm');
+  } finally {
+    restore();
+  }
   if (failed !== null) return { why: failed };
   const threads = getThreadsCount();
-  if (plan !== null && plan.threads === threads) return plan;
+  if (plan !== null) return plan.threads === threads ? plan : { threads, why: `${plan.why}, but tfjs started ${plural(threads)}` };
   // Started earlier in this page (tfjs keeps one WASM module per page): its count stands.
   const asked = requested !== undefined && requested !== threads ? ` (wasmThreads ${requested} not applied)` : '';
   return { threads, why: `tfjs's WASM backend was already running in this page with ${plural(threads)}; the count is fixed when it starts${asked}` };
