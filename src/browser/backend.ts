@@ -132,9 +132,12 @@ export async function wasmThreadsEnvironment(): Promise<WasmThreadsEnvironment> 
 async function configureWasmThreads(requested: number | undefined): Promise<WasmThreadsPlan> {
   const env = await wasmThreadsEnvironment();
   const plan = planWasmThreads(env, requested);
+  // Without threads tfjs starts a single-threaded build and the count means nothing (in Node the
+  // toolkit may have registered its own threaded build: its count is left alone).
+  if (!env.wasmThreads) return plan;
   // One thread: tfjs's single-threaded build (no shared memory, no idle pthread workers).
-  if (plan.threads === 1 && env.wasmThreads) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-  setThreadsCount(plan.threads);
+  if (plan.threads === 1) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  else setThreadsCount(plan.threads);
   return plan;
 }
 
