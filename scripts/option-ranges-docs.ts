@@ -21,6 +21,7 @@ const TITLES: Record<Command, string> = {
   serve: '`serve` (library: `startServer` ServeOptions)',
   watch: '`watch` (flags and the YAML file)',
   runtime: 'the runtime (library: `createDetector`, `renderHeatmapPng`)',
+  browser: '`@ganomaly-edge/browser` (library: `trainInBrowser`, `selectBrowserBackend`)',
 };
 
 /** The markdown of one command's ranges. */

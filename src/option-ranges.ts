@@ -187,6 +187,15 @@ export const CHECKPOINT_RANGES = {
   optDStep: { field: 'state.optDStep', min: 0, max: Number.MAX_SAFE_INTEGER, integer: true },
 } as const satisfies Record<string, NumericOption>;
 
+/**
+ * trainInBrowser / selectBrowserBackend. XNNPACK threads on tfjs's threaded WASM build: at most the
+ * build's pool of 8 pthread workers (more would start workers while the page's main thread blocks
+ * on them). 1 is tfjs's single-threaded build.
+ */
+export const BROWSER_RANGES = {
+  wasmThreads: { field: 'wasmThreads', min: 1, max: 8, integer: true, unit: 'threads' },
+} as const satisfies Record<string, NumericOption>;
+
 /** Every command's numeric options (CLI flags and library fields), for docs and tests. */
 export const OPTION_RANGES = {
   train: TRAIN_RANGES,
@@ -198,6 +207,7 @@ export const OPTION_RANGES = {
   serve: SERVE_RANGES,
   watch: WATCH_RANGES,
   runtime: RUNTIME_RANGES,
+  browser: BROWSER_RANGES,
 } as const satisfies Record<string, Record<string, NumericOption>>;
 
 // ---- describing a range ---------------------------------------------------------------------

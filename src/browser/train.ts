@@ -31,6 +31,11 @@ export interface TrainInBrowserOptions {
   tfjsWasmPaths?: string;
   /** @deprecated Renamed tfjsWasmPaths (the runtime's `wasmPaths` names onnxruntime-web's files). */
   wasmPaths?: string;
+  /**
+   * XNNPACK threads on WASM, 1 to 8. Default: every core when the page is cross-origin isolated
+   * (COOP/COEP), else 1. `result.backend.threads` / `threadsWhy` say what ran and why.
+   */
+  wasmThreads?: number;
   /** A checkpoint from an earlier run's onCheckpoint / result.checkpoint(): continue it. */
   resume?: Uint8Array;
   /** Called after every epoch (and when stopped) with the checkpoint bytes. */
@@ -84,7 +89,7 @@ export async function trainInBrowser(opts: TrainInBrowserOptions): Promise<Brows
   }
   validateTrainConfig(cfg);
   if (!Array.isArray(opts.images)) throw new TypeError('trainInBrowser needs { images: [...] }');
-  const backend = await selectBrowserBackend(opts.backend ?? 'auto', { tfjsWasmPaths: opts.tfjsWasmPaths, wasmPaths: opts.wasmPaths });
+  const backend = await selectBrowserBackend(opts.backend ?? 'auto', { tfjsWasmPaths: opts.tfjsWasmPaths, wasmPaths: opts.wasmPaths, wasmThreads: opts.wasmThreads });
   const { isize, nc } = cfg.model;
   const sets = await framesToSets(opts.images, { isize, nc, seed: cfg.seed, validationFraction: cfg.validationFraction, tiling: cfg.tiling });
   if (sets.train.count < cfg.batchSize) {

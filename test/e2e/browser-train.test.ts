@@ -1,7 +1,9 @@
 // Training, exporting and scoring inside a page (ganomaly-edge/browser) against the same code in
 // Node: same frames, same seed, same backend kind (tfjs WASM) → the same losses step by step; the
 // page's exported folder loads in Node's runtime and scores like the page; the graphs pass the
-// official checker; and the browser bundle holds no Node built-ins.
+// official checker; and the browser bundle holds no Node built-ins. In-page threads: a cross-origin
+// isolated page trains on tfjs's threaded build with every core, to the same losses as one thread;
+// a page without COOP/COEP reports 1 thread and why.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -139,10 +141,14 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)('browser training in headless Chrom
 
   it('trains in the page to the losses the same code reaches in Node (≤1e-4 per step), on WASM', async () => {
     const r = await page.evaluate(([frames, config]) => (window as any).fixture.train(frames, config, 'wasm'), [FRAMES.map(asJson), CONFIG] as const) as {
-      steps: Record<string, number>[]; backend: { name: string }; split: { trainNormal: number; validationNormal: number }; seconds: number;
+      steps: Record<string, number>[]; backend: { name: string; threads?: number; threadsWhy?: string }; split: { trainNormal: number; validationNormal: number }; seconds: number;
     };
     expect(errors).toEqual([]);
     expect(r.backend.name).toBe('wasm');
+    // This server sends no COOP/COEP: one thread, and the report says why.
+    expect(r.backend.threads).toBe(1);
+    expect(r.backend.threadsWhy).toBe('page not cross-origin isolated (COOP/COEP headers missing): 1 thread');
+    expect(server.fetched.map((f) => f.path)).toContain('/tfjs-backend-wasm-simd.wasm');
     expect(r.split).toMatchObject({ trainNormal: 15, validationNormal: 5 });
     expect(r.steps.length).toBe(nodeSteps.length);
     expect(r.steps.length).toBe(2 * Math.floor(15 / 4));
@@ -198,4 +204,76 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)('browser training in headless Chrom
     expect(Math.abs((await d.score(FRAMES[0]!)).score - r.scores[0]!)).toBeLessThanOrEqual(1e-4);
     await d.dispose();
   }, 120_000);
+});
+
+type PageRun = { steps: Record<string, number>[]; backend: { name: string; reason: string; threads?: number; threadsWhy?: string }; fused: boolean };
+
+describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)('in-page training threads (tfjs WASM)', () => {
+  let work: string;
+  let isolated: StaticServer;
+  let profile: string;
+  let context: BrowserContext;
+  const errors: string[] = [];
+
+  /** A fresh page per run: tfjs fixes its WASM build and thread count when a page first starts it. */
+  async function trainInPage(srv: StaticServer, opts: { wasmThreads?: number }): Promise<PageRun & { fetched: string[]; cores: number }> {
+    srv.reset();
+    const page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(srv.url);
+    await page.waitForFunction(() => document.getElementById('out')?.textContent === 'loaded', null, { timeout: 60_000 });
+    const r = await page.evaluate(([frames, config, o]) => (window as any).fixture.train(frames, config, 'wasm', o), [FRAMES.map(asJson), CONFIG, opts] as const) as PageRun;
+    const env = await page.evaluate(() => (window as any).fixture.environment()) as { hardwareConcurrency: number; crossOriginIsolated: boolean };
+    await page.close();
+    return { ...r, fetched: srv.fetched.map((f) => f.path), cores: env.hardwareConcurrency };
+  }
+
+  beforeAll(async () => {
+    if (!HAVE_CHROMIUM) throw new Error(`GANOMALY_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing`);
+    work = await mkdtemp(join(tmpdir(), 'ganomaly-browser-threads-'));
+    await buildTrainPage(work);
+    isolated = await serveFolder(work, { isolated: true });
+    profile = await mkdtemp(join(tmpdir(), 'ganomaly-chromium-'));
+    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_FLAGS] });
+  }, 300_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await isolated?.close();
+    for (const d of [work, profile]) if (d) await rm(d, { recursive: true, force: true });
+  });
+
+  it('an isolated page trains on the threaded build with every core, to the same losses as one thread (bit for bit)', async () => {
+    const threaded = await trainInPage(isolated, {});
+    const single = await trainInPage(isolated, { wasmThreads: 1 });
+    expect(errors).toEqual([]);
+    const cores = Math.min(8, threaded.cores);
+    expect(threaded.backend.threads).toBe(cores);
+    expect(threaded.backend.threadsWhy).toBe(`page cross-origin isolated: every core (navigator.hardwareConcurrency ${threaded.cores}): ${cores} thread${cores === 1 ? '' : 's'}`);
+    if (cores > 1) {
+      expect(threaded.backend.reason).toBe(`tfjs WebAssembly (threaded SIMD build, ${cores} threads) with fast conv-gradient kernels`);
+      expect(threaded.fetched).toContain('/tfjs-backend-wasm-threaded-simd.wasm');
+    }
+    expect(single.backend).toMatchObject({ threads: 1, threadsWhy: 'wasmThreads: 1 thread', reason: 'tfjs WebAssembly (single-threaded) with fast conv-gradient kernels' });
+    expect(single.fetched).toContain('/tfjs-backend-wasm-simd.wasm');
+    expect(single.fetched).not.toContain('/tfjs-backend-wasm-threaded-simd.wasm');
+    // The fused kernels run in both (JavaScript loops on the wasm heap, shared memory or not).
+    expect([threaded.fused, single.fused]).toEqual([true, true]);
+    // Bit-identical: XNNPACK splits a convolution or matmul among threads by output tiles and never
+    // splits a sum, so each value is computed by the same instructions whatever the thread count;
+    // every other kernel of the step runs on the page's thread.
+    expect(threaded.steps.length).toBe(2 * Math.floor(15 / 4));
+    expect(threaded.steps).toEqual(single.steps);
+  }, 180_000);
+
+  it('wasmThreads in range is what the page gets; out of range is a RangeError in the page', async () => {
+    const two = await trainInPage(isolated, { wasmThreads: 2 });
+    expect(two.backend).toMatchObject({ threads: 2, threadsWhy: 'wasmThreads: 2 threads' });
+    const page = await context.newPage();
+    await page.goto(isolated.url);
+    await page.waitForFunction(() => document.getElementById('out')?.textContent === 'loaded', null, { timeout: 60_000 });
+    const e = await page.evaluate(([frames, config]) => (window as any).fixture.train(frames, config, 'wasm', { wasmThreads: 9 }).then(() => null, (x: Error) => `${x.name}: ${x.message}`), [FRAMES.map(asJson), CONFIG] as const);
+    await page.close();
+    expect(e).toBe('RangeError: wasmThreads must be an integer from 1 to 8 (threads); got 9');
+  }, 180_000);
 });

@@ -17,7 +17,7 @@ afterEach(() => vi.restoreAllMocks());
 const NO_MODEL = '/nonexistent/ganomaly-model';
 const TMP = mkdtempSync(join(tmpdir(), 'ganomaly-ranges-'));
 
-type CliCommand = Exclude<keyof typeof OPTION_RANGES, 'runtime'>;
+type CliCommand = Exclude<keyof typeof OPTION_RANGES, 'runtime' | 'browser'>;
 type Run = (argv: string[]) => Promise<number>;
 
 /** Each command, with the arguments it needs to get as far as its number checks. */
@@ -213,6 +213,10 @@ const LIBRARY: Record<keyof typeof OPTION_RANGES, (field: string, value: number)
     const { startServer } = await import('../../../src/gateway/serve/server.js');
     const opts = field === 'sessionOptions.intraOpNumThreads' ? { sessionOptions: { intraOpNumThreads: value } } : { [field]: value };
     return startServer({ model: NO_MODEL, port: 0, ...opts }).then(() => null, (e: unknown) => e);
+  },
+  async browser(field, value) {
+    const { selectBrowserBackend } = await import('../../../src/browser/backend.js');
+    return selectBrowserBackend('cpu', { [field]: value }).then(() => null, (e: unknown) => e);
   },
   async watch(field, value) {
     const { parseWatchConfig } = await import('../../../src/gateway/watch/config.js');
