@@ -91,7 +91,9 @@ export function record(b: WebGpuBackendLike, d: Dispatch): void {
   const bound = [...d.outputs, ...d.inputs];
   for (const t of bound) b.uploadToGPU(t.dataId);
   const pipeline = pipelineFor(b.device, d.key, d.wgsl);
-  const uniform = b.makeUniforms(d.uniforms.map((u) => ({ ...u, data: [...u.data] })));
+  // One entry per scalar: makeUniforms aligns a 3–6 element entry to 16 bytes (a vecN), while
+  // the WGSL structs here are all 4-byte scalars laid out back to back.
+  const uniform = b.makeUniforms(d.uniforms.flatMap((u) => u.data.map((v) => ({ type: u.type, data: [v] }))));
   const entries = bound.map((t, i) => ({ binding: i, resource: { buffer: b.tensorMap.get(t.dataId)!.resource } }));
   entries.push({ binding: bound.length, resource: uniform });
   const bindGroup = b.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
