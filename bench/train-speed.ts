@@ -2,11 +2,14 @@
 // medians after warm-up, every backend in one process run so the ratios hold on a noisy machine;
 // each tfjs backend with the fused training kernels (src/backend/fused) and without, and the same
 // step in PyTorch (bench/torch-step.py, Debian's python3-torch) as the side-by-side reference.
-// Kernel launches per step are counted from tfjs's own profile of one step (tf.profile).
+// Kernel launches per step are counted from tfjs's own profile of one step (tf.profile); on webgpu
+// also the GPU dispatches one step records, per kernel name (one kernel can record several).
+// --software-webgpu accepts a software WebGPU adapter (SwiftShader) for the webgpu rows, which are
+// then labelled as such: for kernel counts and correctness on a machine without a GPU, never speed.
 //
 //   npx esbuild bench/train-speed.ts --bundle --platform=node --format=esm --packages=external \
 //     --outfile=.tmp/train-speed.mjs && node .tmp/train-speed.mjs [--backends wasm,native,torch,webgpu,cpu]
-//     [--stock-wasm] [--batch 64] [--ngf 64] [--isize 32] [--steps 8] [--warmup 2] [--out bench/results/train-speed.json]
+//     [--stock-wasm] [--software-webgpu] [--batch 64] [--ngf 64] [--isize 32] [--steps 8] [--warmup 2] [--out bench/results/train-speed.json]
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +23,8 @@ import { GanomalyModel } from '../src/train/model.js';
 import { GanomalyStep } from '../src/train/step.js';
 import { fusedKernelsActive, setFusedKernels } from '../src/backend/fused/ops.js';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { allowSoftwareWebGpuAdapter } from '../src/backend/webgpu-adapter.js';
+import { countWebGpuDispatches } from '../src/backend/fused/webgpu-dispatch-count.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -31,8 +36,10 @@ const { values: a } = parseArgs({
     warmup: { type: 'string', default: '2' },
     out: { type: 'string', default: 'bench/results/train-speed.json' },
     'stock-wasm': { type: 'boolean', default: false },
+    'software-webgpu': { type: 'boolean', default: false },
   },
 });
+if (a['software-webgpu']) allowSoftwareWebGpuAdapter();
 const batch = Number(a.batch);
 const ngf = Number(a.ngf);
 const isize = Number(a.isize);
@@ -50,6 +57,8 @@ interface Row {
   imagesPerSec: number | null; samples: number[]; errG: number[];
   /** Kernels tfjs ran for one step (registered kernels in tf.profile's list), and the busiest ones. */
   kernels?: number; topKernels?: [string, number][]; note?: string;
+  /** webgpu: GPU dispatches one step records, and per kernel name; whether the adapter is a software one. */
+  dispatches?: number; dispatchesByKernel?: Record<string, number>; softwareAdapter?: boolean;
 }
 const rows: Row[] = [];
 
@@ -61,11 +70,13 @@ async function countKernels(step: GanomalyStep, x: tf.Tensor4D): Promise<{ kerne
   const backend = tf.getBackend();
   const counts = new Map<string, number>();
   for (const k of prof.kernels) if (tf.getKernel(k.name, backend) !== undefined) counts.set(k.name, (counts.get(k.name) ?? 0) + 1);
-  const topKernels = [...counts].sort((p, q) => q[1] - p[1]).slice(0, 8);
+  // webgpu rows keep every name, to set against the dispatches each kernel recorded.
+  const topKernels = [...counts].sort((p, q) => q[1] - p[1]).slice(0, backend === 'webgpu' ? undefined : 8);
   return { kernels: [...counts.values()].reduce((p, q) => p + q, 0), topKernels };
 }
 
-async function measure(variant: string, request: BackendRequest, fused: boolean, before?: () => string | void): Promise<void> {
+async function measure(variantIn: string, request: BackendRequest, fused: boolean, before?: () => string | void): Promise<void> {
+  let variant = variantIn;
   let sel;
   try {
     sel = await selectBackend(request);
@@ -84,10 +95,18 @@ async function measure(variant: string, request: BackendRequest, fused: boolean,
   const errG: number[] = [];
   let note: string | undefined;
   let counted: { kernels: number; topKernels: [string, number][] } | undefined;
+  let gpu: { dispatches: number; dispatchesByKernel: Record<string, number> } | undefined;
+  const softwareAdapter = sel.name === 'webgpu' && /software adapter/.test(sel.reason);
+  if (softwareAdapter) variant = variant.replace(/^webgpu/, 'webgpu (SOFTWARE adapter)');
   try {
     for (let i = 0; i < warmup + steps; i++) {
       const t0 = performance.now();
-      errG.push((await step.run(x)).errG); // reads the losses back, so the step has finished on any backend
+      // webgpu: the last timed step also counts its GPU dispatches (wrapping adds microseconds; a step saved on slow adapters).
+      const run = () => step.run(x);
+      const last = i === warmup + steps - 1 && sel.name === 'webgpu';
+      const losses = last ? await countWebGpuDispatches(run) : { result: await run() };
+      if ('dispatches' in losses) gpu = { dispatches: losses.dispatches, dispatchesByKernel: Object.fromEntries([...losses.byKernel].sort((p, q) => q[1] - p[1])) };
+      errG.push(losses.result.errG); // reads the losses back, so the step has finished on any backend
       const dt = (performance.now() - t0) / 1000;
       if (i >= warmup) samples.push(dt);
       process.stderr.write(`${variant}: step ${i + 1}/${warmup + steps} ${dt.toFixed(3)} s\n`);
@@ -105,7 +124,7 @@ async function measure(variant: string, request: BackendRequest, fused: boolean,
   const min = samples.length ? Math.min(...samples) : undefined;
   rows.push({
     variant, backend: sel.name, detail, fused: fusedOn, sPerStep: s, minSPerStep: min, imagesPerSec: s ? batch / s : null,
-    samples, errG, ...counted, note: note ?? (fused && !fusedOn ? 'no fused kernels for this backend: ran the unfused ops' : undefined),
+    samples, errG, ...counted, ...gpu, ...(sel.name === 'webgpu' ? { softwareAdapter } : {}), note: note ?? (fused && !fusedOn ? 'no fused kernels for this backend: ran the unfused ops' : undefined),
   });
 }
 
@@ -199,12 +218,13 @@ for (const b of a.backends!.split(',').map((s) => s.trim()).filter(Boolean)) {
 const torchBest = rows.filter((r) => r.backend === 'pytorch' && r.sPerStep !== null).sort((p, q) => p.sPerStep! - q.sPerStep!)[0];
 const unfusedOf = (r: Row) => rows.find((u) => u.fused === false && u.variant === r.variant.replace(', fused', ', unfused'));
 console.log(`\nGANomaly training step, batch ${batch}, ${isize}x${isize}x1, nz 100, ngf ${ngf}; median of ${steps} steps after ${warmup} warm-up`);
-console.log(`${'variant'.padEnd(36)} ${'s/step'.padStart(8)} ${'fastest'.padStart(8)} ${'img/s'.padStart(7)} ${'kernels'.padStart(8)} ${'vs torch'.padStart(9)}  detail`);
+console.log(`${'variant'.padEnd(36)} ${'s/step'.padStart(8)} ${'fastest'.padStart(8)} ${'img/s'.padStart(7)} ${'kernels'.padStart(8)} ${'GPU disp'.padStart(8)} ${'vs torch'.padStart(9)}  detail`);
 for (const r of rows) {
   const ratio = r.sPerStep && torchBest ? `${(r.sPerStep / torchBest.sPerStep!).toFixed(2)}x` : '';
-  console.log(`${r.variant.padEnd(36)} ${(r.sPerStep?.toFixed(3) ?? '-').padStart(8)} ${(r.minSPerStep?.toFixed(3) ?? '-').padStart(8)} ${(r.imagesPerSec?.toFixed(1) ?? '-').padStart(7)} ${String(r.kernels ?? '-').padStart(8)} ${ratio.padStart(9)}  ${r.note ?? r.detail}`);
+  console.log(`${r.variant.padEnd(36)} ${(r.sPerStep?.toFixed(3) ?? '-').padStart(8)} ${(r.minSPerStep?.toFixed(3) ?? '-').padStart(8)} ${(r.imagesPerSec?.toFixed(1) ?? '-').padStart(7)} ${String(r.kernels ?? '-').padStart(8)} ${String(r.dispatches ?? '-').padStart(8)} ${ratio.padStart(9)}  ${r.note ?? r.detail}`);
 }
 if (torchBest) console.log(`vs torch: s/step over the fastest PyTorch row (${torchBest.variant})`);
+if (rows.some((r) => r.softwareAdapter)) console.log('webgpu (SOFTWARE adapter) rows ran on a CPU emulation of a GPU: their kernel and dispatch counts hold for any adapter, their times say nothing about a GPU');
 const result = {
   date: new Date().toISOString(),
   machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, platform: `${os.platform()} ${os.arch()}` },
@@ -215,7 +235,7 @@ const result = {
 };
 console.log(`load average at the end (1/5/15 min): ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')} on ${os.cpus().length} cores`);
 // Fused against unfused on the same backend, same seed: how far the G losses drift apart.
-const drift: { variant: string; steps: number; maxRelErrG: number; kernelRatio?: number }[] = [];
+const drift: { variant: string; steps: number; maxRelErrG: number; kernelRatio?: number; dispatchRatio?: number }[] = [];
 for (const r of rows) {
   const u = r.fused ? unfusedOf(r) : undefined;
   if (!u || r.errG.length === 0 || u.errG.length === 0) continue;
@@ -223,8 +243,9 @@ for (const r of rows) {
   let worst = 0;
   for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(r.errG[i]! - u.errG[i]!) / Math.max(1e-12, Math.abs(u.errG[i]!)));
   const kernelRatio = r.kernels && u.kernels ? r.kernels / u.kernels : undefined;
-  drift.push({ variant: r.variant, steps: n, maxRelErrG: worst, kernelRatio });
-  console.log(`${r.variant} vs unfused over ${n} steps: errG max relative difference ${worst.toExponential(2)}; kernels ${r.kernels} vs ${u.kernels}${kernelRatio ? ` (${kernelRatio.toFixed(3)}x)` : ''}`);
+  const dispatchRatio = r.dispatches && u.dispatches ? r.dispatches / u.dispatches : undefined;
+  drift.push({ variant: r.variant, steps: n, maxRelErrG: worst, kernelRatio, dispatchRatio });
+  console.log(`${r.variant} vs unfused over ${n} steps: errG max relative difference ${worst.toExponential(2)}; kernels ${r.kernels} vs ${u.kernels}${kernelRatio ? ` (${kernelRatio.toFixed(3)}x)` : ''}${dispatchRatio ? `; GPU dispatches ${r.dispatches} vs ${u.dispatches} (${dispatchRatio.toFixed(3)}x)` : ''}`);
 }
 mkdirSync(path.dirname(a.out!), { recursive: true });
 writeFileSync(a.out!, `${JSON.stringify({ ...result, drift }, null, 2)}\n`);

@@ -1,6 +1,7 @@
 // WebGPU in Node comes from the optional `webgpu` package (Dawn). Training on a software
 // adapter (SwiftShader, llvmpipe/lavapipe) is far slower than the wasm backend, so only a
-// hardware adapter is accepted.
+// hardware adapter is accepted — unless a test or bench opts in (allowSoftwareWebGpuAdapter), to
+// check the WebGPU kernels' results on a machine without a GPU.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -32,6 +33,26 @@ export function describeAdapter(a: AdapterFacts): string {
   return parts.length > 0 ? [...new Set(parts)].join(' / ') : 'unnamed adapter';
 }
 
+/** Chromium ships SwiftShader as a Vulkan driver; Dawn accepts it where Mesa's lavapipe is refused. */
+export const SWIFTSHADER_VULKAN_ICDS = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/opt/google/chrome/vk_swiftshader_icd.json'];
+
+let softwareAllowed = false;
+
+/**
+ * For tests and benches only: let probeNodeWebGpu accept a software adapter (its description then
+ * says so). Where no Vulkan driver is chosen (VK_ICD_FILENAMES unset) and Chromium's SwiftShader
+ * driver exists, Dawn is pointed at it: Dawn refuses Debian 12's lavapipe ("Vulkan
+ * shaderUniform*ArrayDynamicIndexing required"). Must run before the first probe creates Dawn's
+ * instance. Returns the driver file chosen, if any.
+ */
+export function allowSoftwareWebGpuAdapter(): string | undefined {
+  softwareAllowed = true;
+  if (process.env.VK_ICD_FILENAMES !== undefined) return process.env.VK_ICD_FILENAMES;
+  const icd = SWIFTSHADER_VULKAN_ICDS.find((f) => existsSync(f));
+  if (icd !== undefined) process.env.VK_ICD_FILENAMES = icd;
+  return icd;
+}
+
 interface GpuLike {
   requestAdapter(o?: { powerPreference?: string }): Promise<AdapterLike | null>;
 }
@@ -41,7 +62,7 @@ interface AdapterLike {
 }
 
 /** Loads `webgpu`, exposes it as navigator.gpu (what tfjs-backend-webgpu looks for) and probes it. */
-export async function probeNodeWebGpu(): Promise<{ ok: true; adapter: string } | { ok: false; why: string }> {
+export async function probeNodeWebGpu(): Promise<{ ok: true; adapter: string; software?: true } | { ok: false; why: string }> {
   const g = globalThis as { navigator?: { gpu?: GpuLike } };
   if (g.navigator?.gpu === undefined) {
     // Dawn needs the Vulkan loader on Linux; without it, it prints a native warning on every
@@ -83,7 +104,8 @@ export async function probeNodeWebGpu(): Promise<{ ok: true; adapter: string } |
     adapterType: i.adapterType, isFallbackAdapter: i.isFallbackAdapter ?? adapter.isFallbackAdapter,
   };
   const soft = softwareAdapterReason(facts);
-  if (soft !== null) return { ok: false, why: `${soft}: ${describeAdapter(facts)}` };
+  if (soft !== null && !softwareAllowed) return { ok: false, why: `${soft}: ${describeAdapter(facts)}` };
+  if (soft !== null) return { ok: true, adapter: `${describeAdapter(facts)} — ${soft}, allowed for tests/benches`, software: true };
   return { ok: true, adapter: describeAdapter(facts) };
 }
 

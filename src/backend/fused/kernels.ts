@@ -1,13 +1,15 @@
-// The fused training kernels, registered for tfjs's 'wasm' and 'cpu' backends: one kernel for
+// The fused training kernels, registered for tfjs's 'wasm' and 'cpu' backends (and, in WGSL, for
+// 'webgpu': webgpu-kernels.ts): one kernel for
 // BatchNorm (batch statistics) + activation, one for its gradient, one for an activation's
 // gradient, one Adam update over every parameter of an optimizer, one moving-average update per
 // BatchNorm layer. Each replaces a chain of 5–20 small kernels (and their engine and tape
-// bookkeeping). Other backends have none of these names registered, and ops.ts falls back to the
-// unfused tf ops there.
+// bookkeeping). Other backends (tensorflow, webgl) have none of these names registered, and ops.ts
+// falls back to the unfused tf ops there.
 import * as tf from '@tensorflow/tfjs';
 import {
   activationBackward, adamUpdate, bnActBackward, bnActForward, bnMovingUpdate, type AdamHyper,
 } from './math.js';
+import { WEBGPU_FUSED_KERNELS } from './webgpu-kernels.js';
 
 /** The heavy loops of the fused kernels; the native addon offers multi-threaded ones for 'wasm'. */
 export interface FusedMath {
@@ -142,11 +144,15 @@ const KERNELS: Record<(typeof FUSED_KERNEL_NAMES)[number], Kernel> = {
 };
 
 /** Backends the fused kernels are written for. */
-export const FUSED_BACKENDS = Object.keys(IO);
+export const FUSED_BACKENDS = [...Object.keys(IO), 'webgpu'];
 
-/** Registers every fused kernel for 'wasm' and 'cpu' (idempotent; the backends need not exist yet). */
+/** Registers every fused kernel for 'wasm', 'cpu' and 'webgpu' (idempotent; the backends need not exist yet). */
 export function registerFusedKernels(): void {
-  for (const backendName of FUSED_BACKENDS) {
+  for (const kernelName of FUSED_KERNEL_NAMES) {
+    if (tf.getKernel(kernelName, 'webgpu') !== undefined) continue;
+    tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc: WEBGPU_FUSED_KERNELS[kernelName]! });
+  }
+  for (const backendName of Object.keys(IO)) {
     for (const [kernelName, k] of Object.entries(KERNELS)) {
       if (tf.getKernel(kernelName, backendName) !== undefined) continue;
       const io = IO[backendName]!;
