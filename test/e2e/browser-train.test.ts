@@ -3,7 +3,8 @@
 // page's exported folder loads in Node's runtime and scores like the page; the graphs pass the
 // official checker; and the browser bundle holds no Node built-ins. In-page threads: a cross-origin
 // isolated page trains on tfjs's threaded build with every core, to the same losses as one thread;
-// a page without COOP/COEP reports 1 thread and why.
+// a page without COOP/COEP reports 1 thread and why. On WebGPU the page runs the fused WGSL kernels
+// to the losses of the WASM step.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -276,4 +277,61 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)('in-page training threads (tfjs WAS
     await page.close();
     expect(e).toBe('RangeError: wasmThreads must be an integer from 1 to 8 (threads); got 9');
   }, 180_000);
+});
+
+describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)('in-page training on WebGPU (Chromium\'s SwiftShader adapter here)', () => {
+  let work: string;
+  let server: StaticServer;
+  let profile: string;
+  let context: BrowserContext;
+  const errors: string[] = [];
+  let nodeSteps: Record<string, number>[];
+
+  beforeAll(async () => {
+    if (!HAVE_CHROMIUM) throw new Error(`GANOMALY_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing`);
+    nodeSteps = [];
+    await trainInBrowser({
+      images: FRAMES, config: CONFIG, backend: 'wasm',
+      onProgress: (e) => { if (e.kind === 'step') nodeSteps.push({ ...e.losses, dReinit: Number(e.losses.dReinit) }); },
+    });
+    work = await mkdtemp(join(tmpdir(), 'ganomaly-browser-webgpu-'));
+    await buildTrainPage(work);
+    server = await serveFolder(work, { isolated: false });
+    profile = await mkdtemp(join(tmpdir(), 'ganomaly-chromium-'));
+    // Without the flag Chromium blocklists CPU adapters and requestAdapter() returns null.
+    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_FLAGS, '--enable-unsafe-webgpu'] });
+  }, 300_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    for (const d of [work, profile]) if (d) await rm(d, { recursive: true, force: true });
+  });
+
+  it('trainInBrowser runs the fused WGSL kernels, to the losses of the WASM step in Node (≤1e-4 per step)', async (ctx) => {
+    const page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(server.url);
+    await page.waitForFunction(() => document.getElementById('out')?.textContent === 'loaded', null, { timeout: 60_000 });
+    const env = await page.evaluate(() => (window as any).fixture.environment()) as { webgpuAdapter: string | null };
+    if (env.webgpuAdapter === null) {
+      if (REQUIRED) throw new Error('GANOMALY_REQUIRE_BROWSER=1 but Chromium gives no WebGPU adapter');
+      ctx.skip();
+    }
+    const r = await page.evaluate(([frames, config]) => (window as any).fixture.train(frames, config, 'webgpu'), [FRAMES.map(asJson), CONFIG] as const) as PageRun;
+    await page.close();
+    expect(errors).toEqual([]);
+    expect(r.backend.name).toBe('webgpu');
+    expect(r.fused).toBe(true);
+    expect(r.steps.length).toBe(nodeSteps.length);
+    let worst = 0;
+    r.steps.forEach((s, i) => {
+      for (const k of ['errG', 'errGAdv', 'errGCon', 'errGEnc', 'errD', 'errDReal', 'errDFake']) {
+        const d = Math.abs(s[k]! - nodeSteps[i]![k]!);
+        worst = Math.max(worst, d);
+        expect(d, `step ${i} ${k}`).toBeLessThanOrEqual(1e-4);
+      }
+    });
+    console.log(`WebGPU (${env.webgpuAdapter}) in the page vs WASM in Node over ${r.steps.length} steps: max |diff| ${worst.toExponential(2)}`);
+  }, 300_000);
 });
