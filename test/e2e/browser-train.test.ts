@@ -33,6 +33,47 @@ const CONFIG = { model: { isize: 16, nc: 1 as const, nz: 8, ngf: 8, ndf: 8, scor
 const FRAMES: RawImage[] = Array.from({ length: 20 }, (_, i) => testImage(24, 20, i % 3 === 0 ? 3 : 1, 500 + i));
 const asJson = (f: RawImage) => ({ data: Array.from(f.data), width: f.width, height: f.height, channels: f.channels });
 
+/** The losses Node reaches with the same function, frames and seed on tfjs WASM: what the page must reproduce. */
+async function nodeWasmSteps(): Promise<Record<string, number>[]> {
+  const steps: Record<string, number>[] = [];
+  await trainInBrowser({
+    images: FRAMES, config: CONFIG, backend: 'wasm',
+    onProgress: (e) => { if (e.kind === 'step') steps.push({ ...e.losses, dReinit: Number(e.losses.dReinit) }); },
+  });
+  return steps;
+}
+
+/** The built test page on a 127.0.0.1 server without COOP/COEP, and Chromium with a fresh profile. */
+async function startPageAndBrowser(name: string, extraFlags: string[] = []): Promise<{ work: string; server: StaticServer; profile: string; context: BrowserContext }> {
+  const work = await mkdtemp(join(tmpdir(), `ganomaly-${name}-`));
+  await buildTrainPage(work);
+  // Not cross-origin isolated: single-threaded WASM in both tfjs and ORT, as in Node.
+  const server = await serveFolder(work, { isolated: false });
+  const profile = await mkdtemp(join(tmpdir(), 'ganomaly-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_FLAGS, ...extraFlags] });
+  return { work, server, profile, context };
+}
+
+/** Every loss of every step within `tol` of Node's; returns the largest difference. */
+function expectLossesNear(page: Record<string, number>[], node: Record<string, number>[], tol: number): number {
+  expect(page.length).toBe(node.length);
+  let worst = 0;
+  page.forEach((s, i) => {
+    for (const k of ['errG', 'errGAdv', 'errGCon', 'errGEnc', 'errD', 'errDReal', 'errDFake']) {
+      const d = Math.abs(s[k]! - node[i]![k]!);
+      worst = Math.max(worst, d);
+      expect(d, `step ${i} ${k}`).toBeLessThanOrEqual(tol);
+    }
+  });
+  return worst;
+}
+
+async function stopPageAndBrowser(context: BrowserContext | undefined, server: StaticServer | undefined, dirs: (string | undefined)[]): Promise<void> {
+  await context?.close();
+  await server?.close();
+  for (const d of dirs) if (d) await rm(d, { recursive: true, force: true });
+}
+
 describe('browser training: units', () => {
   it('checkpoint bytes round-trip; corrupt ones are refused', () => {
     const bytes = packCheckpoint({ state: { epoch: 1 }, config: { a: 2 }, tensors: { w: { shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) }, b: { shape: [1], data: Float32Array.of(7) } } });
@@ -117,28 +158,15 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)('browser training in headless Chrom
   beforeAll(async () => {
     if (!HAVE_CHROMIUM) throw new Error(`GANOMALY_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing`);
     // The Node side first: the same function, the same frames, the WASM backend.
-    nodeSteps = [];
-    await trainInBrowser({
-      images: FRAMES, config: CONFIG, backend: 'wasm',
-      onProgress: (e) => { if (e.kind === 'step') nodeSteps.push({ ...e.losses, dReinit: Number(e.losses.dReinit) }); },
-    });
-    work = await mkdtemp(join(tmpdir(), 'ganomaly-browser-train-'));
-    await buildTrainPage(work);
-    // Not cross-origin isolated: single-threaded WASM in both tfjs and ORT, as in Node.
-    server = await serveFolder(work, { isolated: false });
-    profile = await mkdtemp(join(tmpdir(), 'ganomaly-chromium-'));
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_FLAGS] });
+    nodeSteps = await nodeWasmSteps();
+    ({ work, server, profile, context } = await startPageAndBrowser('browser-train'));
     page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(server.url);
     await page.waitForFunction(() => document.getElementById('out')?.textContent === 'loaded', null, { timeout: 60_000 });
   }, 300_000);
 
-  afterAll(async () => {
-    await context?.close();
-    await server?.close();
-    for (const d of [work, profile]) if (d) await rm(d, { recursive: true, force: true });
-  });
+  afterAll(() => stopPageAndBrowser(context, server, [work, profile]));
 
   it('trains in the page to the losses the same code reaches in Node (≤1e-4 per step), on WASM', async () => {
     const r = await page.evaluate(([frames, config]) => (window as any).fixture.train(frames, config, 'wasm'), [FRAMES.map(asJson), CONFIG] as const) as {
@@ -151,16 +179,8 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)('browser training in headless Chrom
     expect(r.backend.threadsWhy).toBe('page not cross-origin isolated (COOP/COEP headers missing): 1 thread');
     expect(server.fetched.map((f) => f.path)).toContain('/tfjs-backend-wasm-simd.wasm');
     expect(r.split).toMatchObject({ trainNormal: 15, validationNormal: 5 });
-    expect(r.steps.length).toBe(nodeSteps.length);
     expect(r.steps.length).toBe(2 * Math.floor(15 / 4));
-    let worst = 0;
-    r.steps.forEach((s, i) => {
-      for (const k of ['errG', 'errGAdv', 'errGCon', 'errGEnc', 'errD', 'errDReal', 'errDFake']) {
-        const d = Math.abs(s[k]! - nodeSteps[i]![k]!);
-        worst = Math.max(worst, d);
-        expect(d, `step ${i} ${k}`).toBeLessThanOrEqual(1e-4);
-      }
-    });
+    const worst = expectLossesNear(r.steps, nodeSteps, 1e-4);
     console.log(`browser vs Node losses over ${r.steps.length} steps: max |diff| ${worst.toExponential(2)}; page trained in ${r.seconds.toFixed(1)} s`);
   }, 120_000);
 
@@ -289,24 +309,12 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)('in-page training on WebGPU (Chromi
 
   beforeAll(async () => {
     if (!HAVE_CHROMIUM) throw new Error(`GANOMALY_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing`);
-    nodeSteps = [];
-    await trainInBrowser({
-      images: FRAMES, config: CONFIG, backend: 'wasm',
-      onProgress: (e) => { if (e.kind === 'step') nodeSteps.push({ ...e.losses, dReinit: Number(e.losses.dReinit) }); },
-    });
-    work = await mkdtemp(join(tmpdir(), 'ganomaly-browser-webgpu-'));
-    await buildTrainPage(work);
-    server = await serveFolder(work, { isolated: false });
-    profile = await mkdtemp(join(tmpdir(), 'ganomaly-chromium-'));
+    nodeSteps = await nodeWasmSteps();
     // Without the flag Chromium blocklists CPU adapters and requestAdapter() returns null.
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_FLAGS, '--enable-unsafe-webgpu'] });
+    ({ work, server, profile, context } = await startPageAndBrowser('browser-webgpu', ['--enable-unsafe-webgpu']));
   }, 300_000);
 
-  afterAll(async () => {
-    await context?.close();
-    await server?.close();
-    for (const d of [work, profile]) if (d) await rm(d, { recursive: true, force: true });
-  });
+  afterAll(() => stopPageAndBrowser(context, server, [work, profile]));
 
   it('trainInBrowser runs the fused WGSL kernels, to the losses of the WASM step in Node (≤1e-4 per step)', async (ctx) => {
     const page = await context.newPage();
@@ -323,15 +331,7 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)('in-page training on WebGPU (Chromi
     expect(errors).toEqual([]);
     expect(r.backend.name).toBe('webgpu');
     expect(r.fused).toBe(true);
-    expect(r.steps.length).toBe(nodeSteps.length);
-    let worst = 0;
-    r.steps.forEach((s, i) => {
-      for (const k of ['errG', 'errGAdv', 'errGCon', 'errGEnc', 'errD', 'errDReal', 'errDFake']) {
-        const d = Math.abs(s[k]! - nodeSteps[i]![k]!);
-        worst = Math.max(worst, d);
-        expect(d, `step ${i} ${k}`).toBeLessThanOrEqual(1e-4);
-      }
-    });
+    const worst = expectLossesNear(r.steps, nodeSteps, 1e-4);
     console.log(`WebGPU (${env.webgpuAdapter}) in the page vs WASM in Node over ${r.steps.length} steps: max |diff| ${worst.toExponential(2)}`);
   }, 300_000);
 });
