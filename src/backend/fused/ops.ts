@@ -7,6 +7,7 @@ import {
   FUSED_ACT_GRAD, FUSED_ADAM, FUSED_BN_ACT, FUSED_BN_ACT_GRAD, FUSED_BN_MOVING, registerFusedKernels,
 } from './kernels.js';
 import type { AdamHyper } from './math.js';
+import { isWebGpuBackendLike } from './webgpu-dispatch.js';
 
 registerFusedKernels();
 
@@ -19,7 +20,11 @@ export function setFusedKernels(on: boolean): void {
 
 /** True when training on the current backend runs the fused kernels. */
 export function fusedKernelsActive(): boolean {
-  return enabled && tf.getKernel(FUSED_BN_ACT, tf.getBackend()) !== undefined;
+  const name = tf.getBackend();
+  if (!enabled || tf.getKernel(FUSED_BN_ACT, name) === undefined) return false;
+  // The WGSL kernels record through tfjs-backend-webgpu 4.22's members: with another version the
+  // step keeps the unfused ops rather than failing in its first kernel.
+  return name !== 'webgpu' || isWebGpuBackendLike(tf.backend());
 }
 
 /** The fused parts a comparison can turn off one at a time: env GANOMALY_FUSED_OFF=adam|bnact|moving. */

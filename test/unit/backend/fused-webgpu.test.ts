@@ -162,6 +162,19 @@ describe.skipIf(!webgpu.ok)(`training steps on webgpu with the fused kernels (${
     setFusedKernels(true);
   });
 
+  it('a webgpu backend without the 4.22 members the kernels record through keeps the unfused ops', async () => {
+    await tf.setBackend('webgpu');
+    const backend = tf.backend() as unknown as Record<string, unknown>;
+    expect(fusedKernelsActive()).toBe(true);
+    Object.defineProperty(backend, 'submitQueue', { value: undefined, configurable: true });
+    try {
+      expect(fusedKernelsActive()).toBe(false);
+    } finally {
+      delete backend.submitQueue;
+    }
+    expect(fusedKernelsActive()).toBe(true);
+  });
+
   /**
    * isize 16: at isize 32 the two backends' convolutions (float32 sums in another order, ~1e-6
    * apart) leave one pre-activation of E's first BatchNorm on either side of 0 with this seed, its
