@@ -125,8 +125,9 @@ export interface AdamHyper {
  * Bit for bit the unfused float32 op chain (src/train/adam.ts, tfjs's mul/add/square/div/sqrt):
  * every product, quotient, sum and root rounded to float32 in that chain's order, with float32
  * constants. Why not float64 throughout: per step the two differ by ~1e-7 relative, but over a
- * run that rounding moved the accuracy bench's mean AUC by −0.014 (9 pairs, 8 below); with the
- * chain reproduced exactly, turning the fused Adam on or off gives the same weights.
+ * run the float64 update left the accuracy bench's mean AUC 0.012 below unfused training (8 of 9
+ * pairs); with the chain reproduced exactly, turning the fused Adam on or off gives the same
+ * weights (docs/training-speed.md).
  */
 export function adamUpdate(
   p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, h: AdamHyper,

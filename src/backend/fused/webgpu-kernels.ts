@@ -10,7 +10,7 @@
 // Per-channel sums are compensated (Kahan) per thread, then a tree over 64 lanes; the variance is
 // a second pass over x − mean, never a float32 E[x²] − E[x]².
 import type * as tf from '@tensorflow/tfjs';
-import type { AdamHyper } from './math.js';
+import { adamConstants, type AdamHyper } from './math.js';
 import { disposeTemp, grid1d, isWebGpuBackendLike, makeOutput, record, type WebGpuBackendLike } from './webgpu-dispatch.js';
 
 type Info = tf.TensorInfo;
@@ -273,7 +273,8 @@ const actGrad: Kernel = (b, { dy, y }, attrs) => {
 
 /** Inputs p0…, g0…, m0…, v0… (count n); outputs p′0…, m′0…, v′0…: one dispatch per parameter. */
 const adam: Kernel = (b, inputs, attrs) => {
-  const { n, lr, beta1, beta2, eps, bc1, bc2 } = attrs as unknown as AdamHyper & { n: number };
+  const { n, ...hyper } = attrs as unknown as AdamHyper & { n: number };
+  const k = adamConstants(hyper);
   const at = (k: string, i: number) => inputs[`${k}${i}`]!;
   const outs: Info[] = [];
   for (const k of ['p', 'm', 'v']) for (let i = 0; i < n; i++) outs.push(makeOutput(b, at(k, i).shape));
@@ -282,8 +283,8 @@ const adam: Kernel = (b, inputs, attrs) => {
     const size = at('p', i).shape.reduce((p, q) => p * q, 1);
     record(b, {
       key: 'GanomalyAdam', wgsl: ADAM, outputs: [outs[i]!, outs[n + i]!, outs[2 * n + i]!], inputs: [at('p', i), at('g', i), at('m', i), at('v', i)],
-      // 1 − β in float64, then float32 (as torch, and as the CPU kernel); the uniform rounds the rest.
-      uniforms: [u32(size), f32(lr, beta1, beta2, 1 - beta1, 1 - beta2, bc1, bc2, eps)], workgroups: grid1d(size, ELEMENTWISE),
+      // The CPU kernel's float32 constants (1 − β taken in float64 first, as torch).
+      uniforms: [u32(size), f32(k.lr, k.beta1, k.beta2, k.c1, k.c2, k.bc1, k.bc2, k.eps)], workgroups: grid1d(size, ELEMENTWISE),
     });
   }
   return outs;
